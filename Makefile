@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: MIT
+# sbx build: the CLI (build/sbx), the daemon (build/sbxd), the eBPF objects and their skeletons.
+#   make            build everything          make test     deps + build + every test
+#   make demo       deps + build + demo        make install  PREFIX=/usr/local DESTDIR=
+#   make SAN=1 ...  ASan+UBSan build in build/san      V=1 shows the commands
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/')
+
+ifeq ($(SAN),1)
+BUILD    ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD    ?= build
+SANFLAGS :=
+endif
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+LIBS_PC  := libbpf libelf zlib libcjson libcrypto libssl libnl-3.0 libnl-route-3.0 yaml-0.1
+PC_CFLAGS := $(shell pkg-config --cflags $(LIBS_PC) 2>/dev/null)
+PC_LIBS   := $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	-Wformat=2 -Wno-format-truncation -Wmissing-prototypes -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) \
+	$(PC_CFLAGS) $(SANFLAGS) -MMD -MP
+override LDFLAGS += $(SANFLAGS)
+LDLIBS   := $(PC_LIBS) -lpthread
+
+VMLINUX_H ?=
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+LIB_SRCS  := $(filter-out user/sbxd.c,$(wildcard user/*.c))
+LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS)) $(BUILD)/user/defaults_data.o
+CLI_OBJS  := $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(wildcard cli/*.c))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+DEFAULTS  := $(sort $(wildcard data/defaults/*.list))
+
+.PHONY: all deps test unit demo install uninstall clean bench
+all: $(BUILD)/sbx $(BUILD)/sbxd $(UNIT_BINS) $(BENCH_BINS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+# vmlinux.h comes from the running kernel's BTF unless VMLINUX_H names one.
+$(BUILD)/vmlinux.h:
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+ifneq ($(VMLINUX_H),)
+	$(Q)cp $(VMLINUX_H) $@
+else
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+endif
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard bpf/lib/*.h include/sbx/*.h)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf -I$(BUILD) \
+		-c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(BUILD)/user/defaults_data.c: $(DEFAULTS) scripts/embed-defaults.sh
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/embed-defaults.sh $(DEFAULTS) > $@
+
+$(BUILD)/user/defaults_data.o: $(BUILD)/user/defaults_data.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# User objects may include any skeleton, so they wait for all of them.
+$(BUILD)/user/%.o: user/%.c $(BPF_SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/cli/%.o: cli/%.c $(BPF_SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libsbx.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sbxd: $(BUILD)/user/sbxd.o $(BUILD)/libsbx.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/sbx: $(CLI_OBJS) $(BUILD)/libsbx.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libsbx.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libsbx.a $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libsbx.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsbx.a $(LDLIBS)
+
+unit: all
+	$(Q)BUILD=$(BUILD) tests/run.sh --unit
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) scripts/demo.sh
+
+bench: all
+	$(Q)$(BUILD)/bench/policy
+
+install: $(BUILD)/sbx $(BUILD)/sbxd
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(BUILD)/sbx $(DESTDIR)$(PREFIX)/bin/sbx
+	install -m 0755 $(BUILD)/sbxd $(DESTDIR)$(PREFIX)/sbin/sbxd
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/sbx $(DESTDIR)$(PREFIX)/sbin/sbxd
+	cd man && for m in *.1; do rm -f $(DESTDIR)$(PREFIX)/share/man/man1/$$m; done
+	cd man && for m in *.8; do rm -f $(DESTDIR)$(PREFIX)/share/man/man8/$$m; done
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/user/*.d $(BUILD)/cli/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)

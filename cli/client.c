@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Talking to sbxd: connect, start it on demand (seed 000: "when the daemon
+ * restarts on the next command"), and the first-start policy chooser.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "ev.h"
+#include "fsutil.h"
+#include "sbx.h"
+
+#define CALL_TIMEOUT_MS 60000
+#define SPAWN_TIMEOUT_MS 15000
+
+int daemon_connect(int *fd)
+{
+	return sbx_ctl_connect(paths.sock, fd);
+}
+
+/* sbxd next to this sbx (build/ or an install's bin/ and sbin/), else $PATH. */
+static void find_sbxd(char *out, size_t len)
+{
+	char self[PATH_MAX], cand[PATH_MAX + 16];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	snprintf(out, len, "sbxd");
+	if (n <= 0)
+		return;
+	self[n] = '\0';
+	dirname(self);
+	snprintf(cand, sizeof(cand), "%s/sbxd", self);
+	if (access(cand, X_OK) == 0) {
+		snprintf(out, len, "%s", cand);
+		return;
+	}
+	snprintf(cand, sizeof(cand), "%s/../sbin/sbxd", self);
+	if (access(cand, X_OK) == 0)
+		snprintf(out, len, "%s", cand);
+}
+
+int daemon_spawn(bool foreground)
+{
+	char sbxd[PATH_MAX], fdarg[16], msg[1024];
+	size_t used = 0;
+	int pfd[2], ret;
+	uint64_t deadline;
+	pid_t pid;
+
+	find_sbxd(sbxd, sizeof(sbxd));
+	if (foreground) {
+		execlp(sbxd, "sbxd", (char *)NULL);
+		return p_err(EXIT_FAIL, "cannot run %s: %s", sbxd, strerror(errno));
+	}
+	ret = sbx_mkdir_p(paths.run_dir, 0755);
+	if (ret)
+		return p_err(EXIT_FAIL, "cannot create %s: %s (run as root)", paths.run_dir,
+			     strerror(-ret));
+	if (pipe2(pfd, O_CLOEXEC))
+		return p_err(EXIT_FAIL, "pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		return p_err(EXIT_FAIL, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		/* detach twice so the daemon is nobody's child and no session's */
+		int null, log;
+
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		null = open("/dev/null", O_RDWR);
+		log = open(paths.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (null >= 0)
+			dup2(null, 0);
+		if (log >= 0) {
+			dup2(log, 1);
+			dup2(log, 2);
+		}
+		/* fd 3 carries the ready message; dup2 clears its close-on-exec */
+		if (pfd[1] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(pfd[1], 3) < 0)
+			_exit(127);
+		snprintf(fdarg, sizeof(fdarg), "3");
+		execlp(sbxd, "sbxd", "--ready-fd", fdarg, (char *)NULL);
+		snprintf(msg, sizeof(msg), "cannot run %s: %s", sbxd, strerror(errno));
+		if (write(3, msg, strlen(msg)) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(pfd[1]);
+	waitpid(pid, NULL, 0);
+	deadline = sbx_ev_now_ms() + SPAWN_TIMEOUT_MS;
+	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		uint64_t now = sbx_ev_now_ms();
+		ssize_t n;
+
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0) {
+			close(pfd[0]);
+			return p_err(EXIT_FAIL, "sbxd did not start within %d s (see %s)",
+				     SPAWN_TIMEOUT_MS / 1000, paths.log);
+		}
+		n = read(pfd[0], msg + used, sizeof(msg) - 1 - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		if (used == sizeof(msg) - 1)
+			break;
+	}
+	close(pfd[0]);
+	msg[used] = '\0';
+	if (strncmp(msg, "ok", 2) == 0)
+		return 0;
+	if (strstr(msg, "another sbxd already runs"))
+		return 0; /* lost a race with another sbx command: that daemon serves us */
+	return p_err(EXIT_FAIL, "cannot start sbxd: %s", used ? msg : "it exited at once");
+}
+
+int daemon_wait_exit(int ms)
+{
+	uint64_t deadline = sbx_ev_now_ms() + (uint64_t)ms;
+	int fd = open(paths.lock, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	while (flock(fd, LOCK_SH | LOCK_NB)) {
+		if (sbx_ev_now_ms() >= deadline) {
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		usleep(20000);
+	}
+	close(fd);
+	return 0;
+}
+
+static const char *const choices[][2] = {
+	{ "Open        ", "All network traffic allowed, no restrictions." },
+	{ "Balanced    ", "Default deny, with common dev sites allowed." },
+	{ "Locked Down ", "All network traffic blocked unless you allow it." },
+};
+static const char *const choice_values[] = { "allow-all", "balanced", "deny-all" };
+
+static void draw_choices(int sel, bool redraw)
+{
+	if (redraw)
+		printf("\033[%dA", 6);
+	for (int i = 0; i < 3; i++)
+		printf("\r\033[K  %s %d. %s — %s\n", i == sel ? ">" : " ", i + 1, choices[i][0],
+		       choices[i][1]);
+	printf("\r\033[K\n\r\033[K  Use ↑/↓ to navigate, Enter to select, or press 1–3.\n\r\033[K\n");
+	fflush(stdout);
+}
+
+/* Seed 000's first-start chooser; returns 0..2, or -1 when the user quits. */
+static int choose_default(void)
+{
+	struct termios old, raw;
+	int sel = 1, ret = -1;
+
+	if (tcgetattr(0, &old))
+		return -1;
+	raw = old;
+	raw.c_lflag &= ~(ICANON | ECHO);
+	raw.c_cc[VMIN] = 1;
+	raw.c_cc[VTIME] = 0;
+	tcsetattr(0, TCSANOW, &raw);
+	printf("Choose a default network policy:\n\n");
+	draw_choices(sel, false);
+	for (int keys = 0; keys < 10000; keys++) {
+		char c;
+
+		if (read(0, &c, 1) != 1)
+			break;
+		if (c >= '1' && c <= '3') {
+			ret = c - '1';
+			break;
+		}
+		if (c == '\r' || c == '\n') {
+			ret = sel;
+			break;
+		}
+		if (c == 'q' || c == 3 || c == 4)
+			break;
+		if (c == 27) {
+			char seq[2];
+
+			if (read(0, &seq[0], 1) != 1 || read(0, &seq[1], 1) != 1)
+				break;
+			if (seq[0] == '[' && seq[1] == 'A')
+				sel = sel > 0 ? sel - 1 : 2;
+			else if (seq[0] == '[' && seq[1] == 'B')
+				sel = sel < 2 ? sel + 1 : 0;
+			draw_choices(sel, true);
+		} else if (c == 'k' || c == 'j') {
+			sel = c == 'k' ? (sel > 0 ? sel - 1 : 2) : (sel < 2 ? sel + 1 : 0);
+			draw_choices(sel, true);
+		}
+	}
+	tcsetattr(0, TCSANOW, &old);
+	return ret;
+}
+
+static int call_once(const char *op, const cJSON *args, bool autostart, cJSON **reply)
+{
+	cJSON *req = cJSON_CreateObject();
+	int fd, err;
+
+	*reply = NULL;
+	err = daemon_connect(&fd);
+	if ((err == -ENOENT || err == -ECONNREFUSED) && autostart) {
+		err = daemon_spawn(false);
+		if (err)
+			goto out_req;
+		err = daemon_connect(&fd);
+	}
+	if (err == -ENOENT || err == -ECONNREFUSED) {
+		err = p_err(EXIT_FAIL, "sbxd is not running (start it with: sbx daemon start)");
+		goto out_req;
+	}
+	if (err) {
+		err = p_err(EXIT_FAIL, "cannot connect to sbxd at %s: %s%s", paths.sock,
+			    strerror(-err), err == -EACCES ? " (run as root)" : "");
+		goto out_req;
+	}
+	cJSON_AddStringToObject(req, "op", op);
+	cJSON_AddItemReferenceToObject(req, "args", (cJSON *)args);
+	err = sbx_ctl_call(fd, req, reply, CALL_TIMEOUT_MS);
+	close(fd);
+	if (err)
+		err = p_err(EXIT_FAIL, "no answer from sbxd: %s", strerror(-err));
+out_req:
+	cJSON_Delete(req);
+	return err;
+}
+
+int daemon_call(const char *op, cJSON *args, bool autostart, cJSON **reply)
+{
+	int ret = call_once(op, args, autostart, reply);
+	const cJSON *kind, *msg, *code;
+
+	if (!ret && !cJSON_IsTrue(cJSON_GetObjectItem(*reply, "ok"))) {
+		kind = cJSON_GetObjectItem(*reply, "kind");
+		if (cJSON_IsString(kind) && strcmp(kind->valuestring, "no-default") == 0 &&
+		    !json_output && isatty(0) && isatty(1)) {
+			int choice = choose_default();
+			cJSON *a = cJSON_CreateObject(), *r = NULL;
+
+			cJSON_Delete(*reply);
+			*reply = NULL;
+			if (choice < 0) {
+				cJSON_Delete(a);
+				cJSON_Delete(args);
+				return p_err(EXIT_FAIL, "no default policy chosen; nothing done");
+			}
+			cJSON_AddStringToObject(a, "value", choice_values[choice]);
+			ret = call_once("policy.set_default", a, autostart, &r);
+			cJSON_Delete(a);
+			cJSON_Delete(r);
+			if (!ret)
+				ret = call_once(op, args, autostart, reply);
+		}
+	}
+	cJSON_Delete(args);
+	if (ret)
+		return ret;
+	if (cJSON_IsTrue(cJSON_GetObjectItem(*reply, "ok")))
+		return 0;
+	msg = cJSON_GetObjectItem(*reply, "error");
+	code = cJSON_GetObjectItem(*reply, "code");
+	ret = p_err(cJSON_IsNumber(code) && code->valueint == 2 ? EXIT_USAGE : EXIT_FAIL, "%s",
+		    cJSON_IsString(msg) ? msg->valuestring : "sbxd refused the request");
+	cJSON_Delete(*reply);
+	*reply = NULL;
+	return ret;
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+/* sbx: the command line. Dispatch, shared output helpers, `sbx help`. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sbx.h"
+
+bool json_output;
+struct sbx_paths paths;
+
+bool is_help(const char *arg)
+{
+	return strcmp(arg, "help") == 0 || strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+int p_err(int code, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (json_output) {
+		cJSON *j = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(j, "error", msg);
+		cJSON_AddNumberToObject(j, "code", code);
+		print_json(j);
+	} else {
+		fprintf(stderr, "sbx: %s\n", msg);
+	}
+	return code;
+}
+
+void print_json(cJSON *j)
+{
+	char *s = cJSON_Print(j);
+
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	cJSON_Delete(j);
+}
+
+int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **))
+{
+	const struct cmd *found = NULL;
+	size_t n;
+
+	if (argc < 1) {
+		help(0, NULL);
+		return EXIT_USAGE;
+	}
+	if (is_help(argv[0]))
+		return help(argc, argv);
+	n = strlen(argv[0]);
+	for (const struct cmd *c = cmds; c->cmd; c++) {
+		if (strcmp(c->cmd, argv[0]) == 0)
+			return c->func(argc - 1, argv + 1);
+		if (n && strncmp(c->cmd, argv[0], n) == 0) {
+			if (found) {
+				fprintf(stderr, "sbx: '%s' is ambiguous (%s or %s?)\n", argv[0],
+					found->cmd, c->cmd);
+				return EXIT_USAGE;
+			}
+			found = c;
+		}
+	}
+	if (found)
+		return found->func(argc - 1, argv + 1);
+	fprintf(stderr, "sbx: unknown command '%s'\n", argv[0]);
+	help(0, NULL);
+	return EXIT_USAGE;
+}
+
+static int do_help(int argc, char **argv)
+{
+	printf("Usage: sbx [-v] COMMAND ...\n"
+	       "\n"
+	       "sbx confines the network egress of sandboxes: nothing leaves except through\n"
+	       "a proxy that decides every connection against allow/deny rules.\n"
+	       "\n"
+	       "Commands:\n"
+	       "  policy    list, add, remove and check network and filesystem rules\n"
+	       "  daemon    start, stop or show the sbxd daemon\n"
+	       "  version   print the version\n"
+	       "\n"
+	       "Run 'sbx COMMAND --help' for the options of each command; see sbx(1).\n"
+	       "Exit status: 0 done, 1 failed, 2 bad usage or bad input.\n");
+	return argc < 0 ? EXIT_USAGE : EXIT_OK;
+}
+
+static int do_version(int argc, char **argv)
+{
+	if (argc > 0 && strcmp(argv[0], "--json") == 0) {
+		cJSON *j = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(j, "version", SBX_VERSION);
+		print_json(j);
+	} else {
+		printf("sbx %s\n", SBX_VERSION);
+	}
+	return EXIT_OK;
+}
+
+static const struct cmd top_cmds[] = {
+	{ "policy", do_policy },
+	{ "daemon", do_daemon },
+	{ "version", do_version },
+	{ "help", do_help },
+	{ 0 },
+};
+
+int main(int argc, char **argv)
+{
+	char err[512];
+
+	argc--;
+	argv++;
+	while (argc > 0 && argv[0][0] == '-') {
+		if (strcmp(argv[0], "-v") == 0 || strcmp(argv[0], "--verbose") == 0) {
+			sbx_log_level = SBX_LOG_DEBUG;
+		} else if (strcmp(argv[0], "--version") == 0) {
+			return do_version(0, NULL);
+		} else if (is_help(argv[0])) {
+			return do_help(0, NULL);
+		} else {
+			fprintf(stderr, "sbx: unknown option '%s'\n", argv[0]);
+			return EXIT_USAGE;
+		}
+		argc--;
+		argv++;
+	}
+	if (sbx_paths_init(&paths, err, sizeof(err)))
+		return p_err(EXIT_USAGE, "%s", err);
+	if (argc == 0) {
+		do_help(0, NULL);
+		return EXIT_USAGE;
+	}
+	return cmd_select(top_cmds, argc, argv, do_help);
+}

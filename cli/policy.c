@@ -1,0 +1,803 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `sbx policy`: ls, allow, deny, rm, inspect, check, reset, set-default.
+ * The daemon owns the policy; these build requests and print its replies
+ * as the seeds' tables, or as JSON with --json.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sbx/policy.h>
+#include "sbx.h"
+#include "store.h"
+
+#define STATUS_WRAP 30 /* the width seed 003 wraps inactive reasons at */
+
+static int help_policy(int argc, char **argv)
+{
+	printf("Usage: sbx policy COMMAND [OPTIONS]\n"
+	       "\n"
+	       "Commands:\n"
+	       "  ls [SANDBOX]            list rules (--type, --include-inactive, --wide, --decision,\n"
+	       "                          --source, --json)\n"
+	       "  allow TYPE RESOURCES    add an allow rule; TYPE is network, filesystem:read or\n"
+	       "                          filesystem:write; RESOURCES a comma-separated list\n"
+	       "  deny TYPE RESOURCES     add a deny rule (deny beats allow, whatever the specificity)\n"
+	       "  rm TYPE (--resource R | --id ID)\n"
+	       "                          remove a local rule, or one resource from local rules\n"
+	       "  inspect ID              show one rule in full\n"
+	       "  check [network] TARGET  which rule decides a host, host:port, IP or URL, and why\n"
+	       "  set-default allow-all|balanced|deny-all\n"
+	       "                          choose the baseline (Open, Balanced, Locked Down)\n"
+	       "  reset [--force]         delete local rules, stop sbxd; the next command asks again\n"
+	       "\n"
+	       "Network resources: example.com, *.example.com (subdomains, not the root),\n"
+	       "**.example.com (root and subdomains), ** (everything), any of those with :PORT,\n"
+	       "localhost:PORT (a host service, reached as host.docker.internal:PORT),\n"
+	       "10.1.2.3, 10.0.0.0/8, 2001:db8::/32 and [2001:db8::1]:22 (raw TCP to addresses).\n"
+	       "\n"
+	       "Run 'sbx policy COMMAND --help' for details; see sbx-policy(1).\n");
+	return EXIT_OK;
+}
+
+/* getopt over argv with the verb as argv[0]; returns the option or -1. */
+static int next_opt(int argc, char **argv, const char *shortopts, const struct option *opts)
+{
+	return getopt_long(argc, argv, shortopts, opts, NULL);
+}
+
+static void reset_opts(void)
+{
+	optind = 0;
+	opterr = 1;
+}
+
+static const char *jstr(const cJSON *j, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* Resources one per line, the way seed 003 lists multi-resource rules. */
+static char *join_lines(const cJSON *arr)
+{
+	size_t len = 1;
+	const cJSON *it;
+	char *s, *p;
+
+	cJSON_ArrayForEach(it, arr)
+		len += strlen(cJSON_IsString(it) ? it->valuestring : "") + 1;
+	s = p = calloc(1, len);
+	if (!s)
+		abort();
+	cJSON_ArrayForEach(it, arr) {
+		if (p != s)
+			*p++ = '\n';
+		p = stpcpy(p, cJSON_IsString(it) ? it->valuestring : "");
+	}
+	return s;
+}
+
+/* "inactive — reason" wrapped at STATUS_WRAP columns, as seed 003 shows it. */
+static void wrap_status(const char *status, const char *why, char *out, size_t len)
+{
+	char text[512];
+	size_t col = 0, o = 0;
+
+	if (!why || !*why) {
+		snprintf(out, len, "%s", status);
+		return;
+	}
+	snprintf(text, sizeof(text), "%s — %s", status, why);
+	for (char *w = strtok(text, " "); w && o + strlen(w) + 2 < len; w = strtok(NULL, " ")) {
+		size_t wl = strlen(w);
+
+		if (col && col + 1 + wl > STATUS_WRAP) {
+			out[o++] = '\n';
+			col = 0;
+		} else if (col) {
+			out[o++] = ' ';
+			col++;
+		}
+		memcpy(out + o, w, wl);
+		o += wl;
+		col += wl;
+	}
+	out[o] = '\0';
+}
+
+static int do_ls(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "include-inactive", no_argument, NULL, 'i' },
+		{ "wide", no_argument, NULL, 'w' },
+		{ "decision", required_argument, NULL, 'd' },
+		{ "source", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	cJSON *args = cJSON_CreateObject(), *reply;
+	bool wide = false, inactive = false;
+	const cJSON *rule;
+	struct table *t;
+	int opt, ret;
+
+	reset_opts();
+	while ((opt = next_opt(argc + 1, argv - 1, "t:iwd:s:jh", opts)) != -1) {
+		switch (opt) {
+		case 't':
+			if (strcmp(optarg, "network") && strcmp(optarg, "filesystem")) {
+				cJSON_Delete(args);
+				return p_err(EXIT_USAGE, "--type must be network or filesystem");
+			}
+			cJSON_AddStringToObject(args, "type", optarg);
+			break;
+		case 'i':
+			inactive = true;
+			cJSON_AddTrueToObject(args, "include_inactive");
+			break;
+		case 'w':
+			wide = true;
+			break;
+		case 'd':
+			cJSON_AddStringToObject(args, "decision", optarg);
+			break;
+		case 's':
+			cJSON_AddStringToObject(args, "source", optarg);
+			break;
+		case 'j':
+			json_output = true;
+			break;
+		case 'h':
+			cJSON_Delete(args);
+			printf("Usage: sbx policy ls [SANDBOX] [--type network|filesystem] "
+			       "[--include-inactive]\n"
+			       "                     [--wide] [--decision allow|deny] "
+			       "[--source local|kit|remote] [--json]\n"
+			       "\n"
+			       "Lists the active rules: PROVENANCE APPLIES_TO POLICY/RULE TYPE DECISION\n"
+			       "RESOURCES. With SANDBOX, only global rules and rules scoped to it.\n"
+			       "--wide adds the rule ID (what 'sbx policy rm --id' and 'inspect' take);\n"
+			       "--include-inactive adds rules overridden by organization governance,\n"
+			       "with a STATUS column. --json prints {\"rules\": [{\"id\", \"name\",\n"
+			       "\"provenance\", \"applies_to\", \"type\", \"decision\", \"resources\",\n"
+			       "\"status\"}]} (see sbx-policy(1)).\n");
+			return EXIT_OK;
+		default:
+			cJSON_Delete(args);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 < argc + 1) {
+		char err[SBX_ERR_MAX];
+
+		if (optind + 2 < argc + 1) {
+			cJSON_Delete(args);
+			return p_err(EXIT_USAGE, "policy ls takes at most one SANDBOX argument");
+		}
+		if (sbx_sandbox_name_check(argv[optind - 1], err, sizeof(err))) {
+			cJSON_Delete(args);
+			return p_err(EXIT_USAGE, "%s", err);
+		}
+		cJSON_AddStringToObject(args, "sandbox", argv[optind - 1]);
+	}
+	ret = daemon_call("policy.ls", args, true, &reply);
+	if (ret)
+		return ret;
+	if (json_output) {
+		cJSON *out = cJSON_CreateObject();
+
+		cJSON_AddItemToObject(out, "rules",
+				      cJSON_DetachItemFromObject(reply, "rules"));
+		cJSON_AddItemToObject(out, "default", cJSON_DetachItemFromObject(reply, "default"));
+		cJSON_Delete(reply);
+		print_json(out);
+		return EXIT_OK;
+	}
+	{
+		const char *hdr[8];
+		int n = 0;
+
+		if (wide)
+			hdr[n++] = "ID";
+		hdr[n++] = "PROVENANCE";
+		hdr[n++] = "APPLIES_TO";
+		hdr[n++] = "POLICY/RULE";
+		hdr[n++] = "TYPE";
+		hdr[n++] = "DECISION";
+		if (inactive)
+			hdr[n++] = "STATUS";
+		hdr[n++] = "RESOURCES";
+		t = table_new(n, hdr);
+	}
+	cJSON_ArrayForEach(rule, cJSON_GetObjectItem(reply, "rules")) {
+		const char *cells[8];
+		char status[600];
+		char *res = join_lines(cJSON_GetObjectItem(rule, "resources"));
+		int n = 0;
+
+		if (wide)
+			cells[n++] = jstr(rule, "id");
+		cells[n++] = jstr(rule, "provenance");
+		cells[n++] = jstr(rule, "applies_to");
+		cells[n++] = jstr(rule, "name");
+		cells[n++] = jstr(rule, "type");
+		cells[n++] = jstr(rule, "decision");
+		if (inactive) {
+			wrap_status(jstr(rule, "status"), jstr(rule, "status_reason"), status,
+				    sizeof(status));
+			cells[n++] = status;
+		}
+		cells[n++] = res;
+		table_add(t, cells);
+		free(res);
+	}
+	{
+		const cJSON *hidden = cJSON_GetObjectItem(reply, "hidden_inactive");
+
+		if (cJSON_IsNumber(hidden) && hidden->valueint > 0)
+			printf("Hidden %d inactive rules. Show with: sbx policy ls "
+			       "--include-inactive\n",
+			       hidden->valueint);
+	}
+	table_print(t, stdout);
+	table_free(t);
+	cJSON_Delete(reply);
+	return EXIT_OK;
+}
+
+static void add_help(const char *verb)
+{
+	printf("Usage: sbx policy %s network|filesystem:read|filesystem:write\n"
+	       "                        [--sandbox NAME | -g] [--name NAME] [--json] "
+	       "\"RESOURCE[,RESOURCE...]\"\n"
+	       "\n"
+	       "Adds one local %s rule covering every resource in the list. Without --sandbox\n"
+	       "(or with -g/--global) it applies to all sandboxes. Changes apply to the next\n"
+	       "connection of every sandbox at once.\n"
+	       "\n"
+	       "Network resources: example.com, *.example.com, **.example.com, **, HOST:PORT,\n"
+	       "localhost:PORT, IP, CIDR, [IPv6]:PORT. Filesystem resources: path patterns\n"
+	       "starting with /, ~ or *.\n",
+	       verb, verb);
+}
+
+static int do_add(const char *decision, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sandbox", required_argument, NULL, 's' },
+		{ "global", no_argument, NULL, 'g' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *sandbox = NULL, *name = NULL, *type, *resources;
+	enum sbx_rule_type t;
+	bool global = false;
+	cJSON *args, *reply, *rule, *skipped;
+	const cJSON *it;
+	int opt, ret, nargs;
+	char **rest;
+
+	reset_opts();
+	while ((opt = next_opt(argc + 1, argv - 1, "s:gn:jh", opts)) != -1) {
+		switch (opt) {
+		case 's':
+			sandbox = optarg;
+			break;
+		case 'g':
+			global = true;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'j':
+			json_output = true;
+			break;
+		case 'h':
+			add_help(decision);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (sandbox && global)
+		return p_err(EXIT_USAGE, "--sandbox and --global exclude each other");
+	rest = argv - 1 + optind;
+	nargs = argc + 1 - optind;
+	if (nargs != 2) {
+		add_help(decision);
+		return p_err(EXIT_USAGE, "expected a rule type and a resource list");
+	}
+	type = rest[0];
+	resources = rest[1];
+	if (sbx_type_parse(type, &t))
+		return p_err(EXIT_USAGE,
+			     "unknown rule type '%s': use network, filesystem:read or "
+			     "filesystem:write",
+			     type);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "decision", decision);
+	cJSON_AddStringToObject(args, "type", type);
+	cJSON_AddStringToObject(args, "resources", resources);
+	if (sandbox)
+		cJSON_AddStringToObject(args, "sandbox", sandbox);
+	if (name)
+		cJSON_AddStringToObject(args, "name", name);
+	ret = daemon_call("policy.add", args, true, &reply);
+	if (ret)
+		return ret;
+	if (json_output) {
+		cJSON_DeleteItemFromObject(reply, "ok");
+		print_json(reply);
+		return EXIT_OK;
+	}
+	skipped = cJSON_GetObjectItem(reply, "already_present");
+	cJSON_ArrayForEach(it, skipped)
+		printf("%s is already %s by a local rule\n", it->valuestring,
+		       strcmp(decision, "allow") == 0 ? "allowed" : "denied");
+	rule = cJSON_GetObjectItem(reply, "rule");
+	if (rule) {
+		char *res = join_lines(cJSON_GetObjectItem(rule, "resources"));
+
+		for (char *p = res; (p = strchr(p, '\n'));)
+			*p = ',';
+		printf("Added %s: %s %s %s%s%s\n", jstr(rule, "name"), jstr(rule, "type"),
+		       jstr(rule, "decision"), res, sandbox ? " for sandbox " : "",
+		       sandbox ? sandbox : "");
+		free(res);
+	}
+	cJSON_Delete(reply);
+	return EXIT_OK;
+}
+
+static int do_allow(int argc, char **argv)
+{
+	return do_add("allow", argc, argv);
+}
+
+static int do_deny(int argc, char **argv)
+{
+	return do_add("deny", argc, argv);
+}
+
+static int do_rm(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "resource", required_argument, NULL, 'r' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *resource = NULL, *id = NULL;
+	cJSON *args, *reply;
+	const cJSON *it;
+	int opt, ret;
+
+	reset_opts();
+	while ((opt = next_opt(argc + 1, argv - 1, "r:i:jh", opts)) != -1) {
+		switch (opt) {
+		case 'r':
+			resource = optarg;
+			break;
+		case 'i':
+			id = optarg;
+			break;
+		case 'j':
+			json_output = true;
+			break;
+		case 'h':
+			printf("Usage: sbx policy rm network|filesystem:read|filesystem:write\n"
+			       "                     (--resource RESOURCE | --id UUID) [--json]\n"
+			       "\n"
+			       "--resource takes the resource out of every local rule that lists it\n"
+			       "(a rule left empty goes away); --id removes one rule. The id is the\n"
+			       "UUID from 'sbx policy ls --wide', with or without the 'local:' prefix.\n"
+			       "Default policy groups cannot be removed: deny their hosts instead.\n");
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc + 1 - optind != 1)
+		return p_err(EXIT_USAGE, "usage: sbx policy rm TYPE (--resource R | --id UUID)");
+	if (!!resource == !!id)
+		return p_err(EXIT_USAGE, "give exactly one of --resource or --id");
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "type", argv[optind - 1]);
+	if (resource)
+		cJSON_AddStringToObject(args, "resource", resource);
+	else
+		cJSON_AddStringToObject(args, "id", id);
+	ret = daemon_call("policy.rm", args, true, &reply);
+	if (ret)
+		return ret;
+	if (json_output) {
+		cJSON_DeleteItemFromObject(reply, "ok");
+		print_json(reply);
+		return EXIT_OK;
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(reply, "removed")) {
+		if (resource)
+			printf("Removed %s from rule %s\n", resource, it->valuestring);
+		else
+			printf("Removed rule %s\n", it->valuestring);
+	}
+	cJSON_Delete(reply);
+	return EXIT_OK;
+}
+
+static void print_rule(const cJSON *rule)
+{
+	const cJSON *created = cJSON_GetObjectItem(rule, "created"), *it;
+	const char *why = jstr(rule, "status_reason");
+	bool first = true;
+
+	printf("ID:          %s\n", jstr(rule, "id"));
+	printf("Name:        %s\n", jstr(rule, "name"));
+	printf("Provenance:  %s\n", jstr(rule, "provenance"));
+	printf("Applies to:  %s\n", jstr(rule, "applies_to"));
+	printf("Type:        %s\n", jstr(rule, "type"));
+	printf("Decision:    %s\n", jstr(rule, "decision"));
+	printf("Status:      %s%s%s\n", jstr(rule, "status"), *why ? " — " : "", why);
+	printf("Built-in:    %s\n",
+	       cJSON_IsTrue(cJSON_GetObjectItem(rule, "builtin")) ? "yes (cannot be removed)"
+								   : "no");
+	if (cJSON_IsNumber(created)) {
+		char ts[64];
+		time_t when = (time_t)created->valuedouble;
+		struct tm tm;
+
+		strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S %Z", localtime_r(&when, &tm));
+		printf("Created:     %s\n", ts);
+	}
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(rule, "resources")) {
+		printf("%s%s\n", first ? "Resources:   " : "             ", it->valuestring);
+		first = false;
+	}
+}
+
+static int do_inspect(int argc, char **argv)
+{
+	cJSON *args, *reply;
+	int ret;
+
+	json_output = false;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json_output = true;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof(*argv));
+			argc--;
+			i--;
+		} else if (is_help(argv[i])) {
+			printf("Usage: sbx policy inspect ID [--json]\n\n"
+			       "Shows one rule in full. ID is the UUID from 'sbx policy ls --wide'\n"
+			       "(with or without 'local:'), or a unique prefix of 8+ characters.\n");
+			return EXIT_OK;
+		}
+	}
+	if (argc != 1)
+		return p_err(EXIT_USAGE, "usage: sbx policy inspect ID [--json]");
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "id", argv[0]);
+	ret = daemon_call("policy.inspect", args, true, &reply);
+	if (ret)
+		return ret;
+	if (json_output)
+		print_json(cJSON_DetachItemFromObject(reply, "rule"));
+	else
+		print_rule(cJSON_GetObjectItem(reply, "rule"));
+	cJSON_Delete(reply);
+	return EXIT_OK;
+}
+
+/*
+ * TARGET: host, host:port, IP, [v6]:port, or a URL whose scheme gives the
+ * default port. A bare host means 443, as most traffic is HTTPS.
+ */
+static int parse_target(const char *target, char *host, size_t hostlen, int *port)
+{
+	char buf[1024], *p = buf, *end, *colon = NULL;
+	const char *scheme_end = strstr(target, "://");
+
+	*port = 443;
+	if (strlen(target) >= sizeof(buf) || !*target)
+		return -EINVAL;
+	if (scheme_end) {
+		size_t slen = (size_t)(scheme_end - target);
+
+		if (slen == 4 && strncasecmp(target, "http", 4) == 0)
+			*port = 80;
+		else if (slen == 2 && strncasecmp(target, "ws", 2) == 0)
+			*port = 80;
+		else if (!((slen == 5 && strncasecmp(target, "https", 5) == 0) ||
+			   (slen == 3 && strncasecmp(target, "wss", 3) == 0)))
+			return -EPROTONOSUPPORT;
+		target = scheme_end + 3;
+	}
+	snprintf(buf, sizeof(buf), "%s", target);
+	if (scheme_end) {
+		buf[strcspn(buf, "/?#")] = '\0';
+		if (strchr(buf, '@'))
+			p = strrchr(buf, '@') + 1;
+	}
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (!end)
+			return -EINVAL;
+		*end = '\0';
+		if (end[1] == ':')
+			colon = end + 1;
+		else if (end[1])
+			return -EINVAL;
+		p++;
+	} else if (strchr(p, ':') == strrchr(p, ':')) {
+		colon = strchr(p, ':'); /* exactly one ':' is host:port; more is bare IPv6 */
+		if (colon)
+			*colon = '\0';
+		else
+			colon = NULL;
+		if (colon)
+			colon[0] = ':';
+	}
+	if (colon) {
+		char *e;
+		long v;
+
+		*colon = '\0';
+		if (!colon[1])
+			return -EINVAL;
+		v = strtol(colon + 1, &e, 10);
+		if (*e || v < 1 || v > 65535)
+			return -ERANGE;
+		*port = (int)v;
+	}
+	if (!*p)
+		return -EINVAL;
+	snprintf(host, hostlen, "%s", p);
+	return 0;
+}
+
+static int do_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sandbox", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *sandbox = NULL, *target;
+	char host[1024];
+	cJSON *args, *reply;
+	const cJSON *rule;
+	int opt, ret, port, nargs;
+	char **rest;
+
+	reset_opts();
+	while ((opt = next_opt(argc + 1, argv - 1, "s:jh", opts)) != -1) {
+		switch (opt) {
+		case 's':
+			sandbox = optarg;
+			break;
+		case 'j':
+			json_output = true;
+			break;
+		case 'h':
+			printf("Usage: sbx policy check [network] TARGET [--sandbox NAME] [--json]\n"
+			       "\n"
+			       "Shows whether a connection to TARGET would be allowed, the rule that\n"
+			       "decides it and why. TARGET is a host (port 443), host:port, an IP\n"
+			       "address, [IPv6]:port, or a URL (http:// means port 80, https:// 443).\n"
+			       "With --sandbox, rules scoped to that sandbox count too.\n");
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	rest = argv - 1 + optind;
+	nargs = argc + 1 - optind;
+	if (nargs == 2 && strcmp(rest[0], "network") == 0) {
+		rest++;
+		nargs--;
+	}
+	if (nargs != 1)
+		return p_err(EXIT_USAGE, "usage: sbx policy check [network] TARGET [--sandbox "
+					 "NAME] [--json]");
+	target = rest[0];
+	ret = parse_target(target, host, sizeof(host), &port);
+	if (ret == -EPROTONOSUPPORT)
+		return p_err(EXIT_USAGE, "'%s': only http, https, ws and wss URLs can be checked",
+			     target);
+	if (ret == -ERANGE)
+		return p_err(EXIT_USAGE, "'%s': port must be 1-65535", target);
+	if (ret)
+		return p_err(EXIT_USAGE, "'%s' is not a host, host:port, address or URL", target);
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "host", host);
+	cJSON_AddNumberToObject(args, "port", port);
+	if (sandbox)
+		cJSON_AddStringToObject(args, "sandbox", sandbox);
+	ret = daemon_call("policy.check", args, true, &reply);
+	if (ret)
+		return ret;
+	if (json_output) {
+		cJSON_DeleteItemFromObject(reply, "ok");
+		print_json(reply);
+		return EXIT_OK;
+	}
+	rule = cJSON_GetObjectItem(reply, "rule");
+	{
+		bool v6 = strchr(jstr(reply, "host"), ':') != NULL;
+
+		printf("%s  %s%s%s:%d%s%s\n",
+		       strcmp(jstr(reply, "decision"), "allow") == 0 ? "ALLOWED" : "BLOCKED",
+		       v6 ? "[" : "", jstr(reply, "host"), v6 ? "]" : "",
+		       cJSON_GetObjectItem(reply, "port")->valueint, sandbox ? " from sandbox " : "",
+		       sandbox ? sandbox : "");
+	}
+	if (cJSON_IsObject(rule))
+		printf("rule:    %s (%s %s, %s)\n", jstr(rule, "name"), jstr(rule, "provenance"),
+		       jstr(rule, "decision"), jstr(reply, "resource"));
+	else
+		printf("rule:    -\n");
+	printf("reason:  %s\n", jstr(reply, "reason"));
+	printf("detail:  %s\n", jstr(reply, "detail"));
+	cJSON_Delete(reply);
+	return EXIT_OK;
+}
+
+static int do_set_default(int argc, char **argv)
+{
+	enum sbx_preset preset;
+	cJSON *args, *reply;
+	int ret;
+
+	json_output = false;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json_output = true;
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof(*argv));
+			argc--;
+			i--;
+		} else if (is_help(argv[i])) {
+			printf("Usage: sbx policy set-default allow-all|balanced|deny-all [--json]\n"
+			       "\n"
+			       "  allow-all  Open: all traffic allowed (a '**' allow rule)\n"
+			       "  balanced   Default deny, with AI services, package managers, code\n"
+			       "             hosts, container registries, cloud APIs, OS packages and\n"
+			       "             certificate checks allowed\n"
+			       "  deny-all   Locked Down: nothing allowed until you allow it\n"
+			       "\n"
+			       "Your own rules are kept. Use this in CI and other non-interactive\n"
+			       "environments before any other sbx command.\n");
+			return EXIT_OK;
+		}
+	}
+	if (argc != 1 || sbx_preset_parse(argv[0], &preset))
+		return p_err(EXIT_USAGE, "usage: sbx policy set-default allow-all|balanced|deny-all");
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "value", argv[0]);
+	ret = daemon_call("policy.set_default", args, true, &reply);
+	if (ret)
+		return ret;
+	if (json_output) {
+		cJSON_DeleteItemFromObject(reply, "ok");
+		print_json(reply);
+	} else {
+		printf("Default network policy: %s\n", argv[0]);
+		cJSON_Delete(reply);
+	}
+	return EXIT_OK;
+}
+
+/* No daemon: delete the store ourselves, holding its lock so none starts meanwhile. */
+static int reset_offline(void)
+{
+	int fd = open(paths.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644), err;
+
+	if (fd < 0 && errno != ENOENT)
+		return p_err(EXIT_FAIL, "cannot open %s: %s (run as root)", paths.lock,
+			     strerror(errno));
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return p_err(EXIT_FAIL, "sbxd is starting or stopping; try again");
+	}
+	err = sbx_store_remove(paths.state_dir);
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		return p_err(EXIT_FAIL, "cannot delete the policy store in %s: %s",
+			     paths.state_dir, strerror(-err));
+	return 0;
+}
+
+static int do_reset(int argc, char **argv)
+{
+	bool force = false;
+	cJSON *reply;
+	int fd, ret;
+
+	json_output = false;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0) {
+			force = true;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			json_output = true;
+		} else if (is_help(argv[i])) {
+			printf("Usage: sbx policy reset [--force]\n\n"
+			       "Deletes the local policy store (your rules and the chosen default),\n"
+			       "stops running sandboxes and the daemon. The next command asks for a\n"
+			       "default policy again. Asks for confirmation unless --force.\n");
+			return EXIT_OK;
+		} else {
+			return p_err(EXIT_USAGE, "unknown argument '%s'", argv[i]);
+		}
+	}
+	if (!force) {
+		char answer[16] = "";
+
+		if (!isatty(0))
+			return p_err(EXIT_USAGE, "refusing to reset without confirmation; pass "
+						 "--force");
+		printf("This deletes every local policy rule and the default policy, and stops\n"
+		       "the daemon and all running sandboxes. Continue? [y/N] ");
+		fflush(stdout);
+		if (!fgets(answer, sizeof(answer), stdin) ||
+		    (answer[0] != 'y' && answer[0] != 'Y')) {
+			printf("Aborted; nothing changed.\n");
+			return EXIT_FAIL;
+		}
+	}
+	if (daemon_connect(&fd) == 0) {
+		close(fd);
+		ret = daemon_call("policy.reset", cJSON_CreateObject(), false, &reply);
+		if (ret)
+			return ret;
+		cJSON_Delete(reply);
+		if (daemon_wait_exit(10000))
+			return p_err(EXIT_FAIL, "the policy store is gone but sbxd did not exit");
+	} else {
+		ret = reset_offline();
+		if (ret)
+			return ret;
+	}
+	if (json_output) {
+		cJSON *j = cJSON_CreateObject();
+
+		cJSON_AddBoolToObject(j, "reset", 1);
+		print_json(j);
+	} else {
+		printf("Policy reset. The next sbx command asks for a default network policy\n"
+		       "(or run: sbx policy set-default allow-all|balanced|deny-all).\n");
+	}
+	return EXIT_OK;
+}
+
+static const struct cmd policy_cmds[] = {
+	{ "ls", do_ls },
+	{ "allow", do_allow },
+	{ "deny", do_deny },
+	{ "rm", do_rm },
+	{ "inspect", do_inspect },
+	{ "check", do_check },
+	{ "set-default", do_set_default },
+	{ "reset", do_reset },
+	{ "help", help_policy },
+	{ 0 },
+};
+
+int do_policy(int argc, char **argv)
+{
+	return cmd_select(policy_cmds, argc, argv, help_policy);
+}

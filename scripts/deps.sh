@@ -1,0 +1,31 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Install the Debian packages sbx needs to build, test and demo; only what is missing.
+# Idempotent: a second run installs nothing and touches no package list.
+set -eu
+
+PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev openssl
+libnl-3-dev libnl-route-3-dev libcjson-dev libyaml-dev
+iproute2 dnsmasq-base socat iputils-ping bind9-dnsutils curl nginx-light util-linux procps"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "sbx: missing packages:$missing" >&2
+	echo "sbx: run 'sudo scripts/deps.sh' (or install them with apt-get) and try again" >&2
+	exit 1
+fi
+
+echo "sbx: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the lists only when an install from the current ones fails.
+# shellcheck disable=SC2086
+apt-get install -y --no-install-recommends $missing ||
+	{ apt-get update && apt-get install -y --no-install-recommends $missing; }

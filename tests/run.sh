@@ -1,0 +1,64 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Runs every test: unit binaries (no root), CLI tests (real sbxd in private dirs), and, as root,
+# the integration tests in the test world. Each test prints PASS/FAIL/SKIP lines; this counts
+# them and ends with "N passed, M failed". --unit runs only the unit tier.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export BUILD SBX_BIN=$PWD/$BUILD/sbx SBXD_BIN=$PWD/$BUILD/sbxd
+pass=0 fail=0 skip=0
+failed_names=()
+
+run_one() { # name, command...
+	local name=$1 out rc line
+	shift
+	out=$(timeout 300 "$@" 2>&1)
+	rc=$?
+	local seen=0
+	while IFS= read -r line; do
+		case "$line" in
+		PASS\ *) pass=$((pass + 1)); seen=1 ;;
+		FAIL\ *) fail=$((fail + 1)); seen=1; failed_names+=("${line#FAIL }") ;;
+		SKIP\ *) skip=$((skip + 1)); seen=1 ;;
+		esac
+	done <<<"$out"
+	if [ $rc -ne 0 ] || ! grep -q '^PASS ' <<<"$out"; then
+		echo "$out" | sed 's/^/    /'
+		if [ $rc -ne 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+			fail=$((fail + 1)); failed_names+=("$name (exit $rc)")
+		fi
+	else
+		grep -E '^(PASS|SKIP) ' <<<"$out" | sed 's/^/  /'
+	fi
+	[ $seen = 1 ] || true
+}
+
+echo "== unit tests"
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	run_one "$(basename "$t")" "$t"
+done
+
+if [ "${1:-}" != --unit ]; then
+	echo "== CLI tests"
+	for t in tests/cli/*.sh; do
+		[ -f "$t" ] || continue
+		run_one "$(basename "$t")" bash "$t"
+	done
+	echo "== integration tests"
+	if [ "$(id -u)" = 0 ]; then
+		for t in tests/integration/*.sh; do
+			[ -f "$t" ] || continue
+			run_one "$(basename "$t")" bash "$t"
+		done
+	else
+		echo "SKIP integration: not root"
+		skip=$((skip + 1))
+	fi
+fi
+
+for n in "${failed_names[@]}"; do echo "failed: $n"; done
+[ $skip -gt 0 ] && echo "$skip skipped"
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

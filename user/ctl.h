@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket: a Unix stream socket in the run dir carrying one JSON
+ * request and one JSON reply per connection, each a single line. Replies are
+ * {"ok": true, ...} or {"ok": false, "error": "...", "code": 1|2, "kind": "..."}.
+ */
+#ifndef SBX_CTL_H
+#define SBX_CTL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <cjson/cJSON.h>
+
+#define SBX_CTL_REQ_MAX (1u << 20)   /* a request is small */
+#define SBX_CTL_REPLY_MAX (256u << 20) /* a listing of 100,000 rules is not */
+
+/* Server: bind and listen at @path (replacing a stale socket), mode 0660, group @gid. */
+int sbx_ctl_listen(const char *path, gid_t gid, int *fd_out);
+/* May this peer talk to us? root, our own uid, or a member of @gid. */
+bool sbx_ctl_peer_allowed(int fd, gid_t gid, uid_t *uid_out);
+
+/* Client: connect; -ENOENT/-ECONNREFUSED mean no daemon is listening. */
+int sbx_ctl_connect(const char *path, int *fd_out);
+/* Send @req and wait up to @timeout_ms for the reply. */
+int sbx_ctl_call(int fd, const cJSON *req, cJSON **reply, int timeout_ms);
+
+/* Reply helpers for handlers. */
+cJSON *sbx_ctl_ok(void);
+cJSON *sbx_ctl_error(int code, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

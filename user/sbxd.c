@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sbxd, the sbx daemon: holds the instance lock, loads the policy store and
+ * serves the control socket. It only wires the user/ libraries together.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "ev.h"
+#include "fsutil.h"
+#include "log.h"
+#include "paths.h"
+#include "policyd.h"
+
+#define SBXD_VERSION "0.1.0"
+#define CTL_CLIENTS_MAX 256
+#define CTL_IDLE_MS 10000 /* a client that sends nothing for this long is dropped */
+
+struct client {
+	int fd;
+	char *in;
+	size_t in_len;
+	char *out;
+	size_t out_len, out_off;
+	bool shutdown_after;
+	long timer;
+};
+
+static struct {
+	struct sbx_paths paths;
+	struct sbx_config cfg;
+	struct sbx_ev *ev;
+	struct sbx_policyd *pd;
+	int lock_fd, ctl_fd, sig_fd;
+	time_t started;
+	unsigned nclients;
+} d = { .lock_fd = -1, .ctl_fd = -1, .sig_fd = -1 };
+
+static void client_close(struct client *c)
+{
+	sbx_ev_del(d.ev, c->fd);
+	if (c->timer > 0)
+		sbx_ev_timer_cancel(d.ev, c->timer);
+	close(c->fd);
+	if (c->shutdown_after) {
+		pr_info("shutting down on request\n");
+		sbx_ev_stop(d.ev);
+	}
+	free(c->in);
+	free(c->out);
+	free(c);
+	d.nclients--;
+}
+
+static void client_idle(struct sbx_ev *ev, void *arg)
+{
+	struct client *c = arg;
+
+	c->timer = 0;
+	pr_debug("control client idle, dropped\n");
+	client_close(c);
+}
+
+static cJSON *handle_status(void)
+{
+	cJSON *r = sbx_ctl_ok();
+
+	cJSON_AddNumberToObject(r, "pid", getpid());
+	cJSON_AddStringToObject(r, "version", SBXD_VERSION);
+	cJSON_AddStringToObject(r, "instance", d.paths.instance);
+	cJSON_AddStringToObject(r, "state_dir", d.paths.state_dir);
+	cJSON_AddStringToObject(r, "run_dir", d.paths.run_dir);
+	cJSON_AddStringToObject(r, "bpf_dir", d.paths.bpf_dir);
+	cJSON_AddStringToObject(r, "default", sbx_preset_name(sbx_policyd_preset(d.pd)));
+	cJSON_AddNumberToObject(r, "rules", (double)sbx_policy_count(sbx_policyd_policy(d.pd)));
+	cJSON_AddNumberToObject(r, "started", (double)d.started);
+	cJSON_AddNumberToObject(r, "uptime", (double)(time(NULL) - d.started));
+	return r;
+}
+
+static cJSON *dispatch(const char *line, bool *shutdown)
+{
+	cJSON *req = cJSON_Parse(line), *reply;
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
+
+	*shutdown = false;
+	if (!cJSON_IsObject(req) || !cJSON_IsString(op)) {
+		cJSON_Delete(req);
+		return sbx_ctl_error(2, "bad-request", "malformed request");
+	}
+	if (args && !cJSON_IsObject(args)) {
+		cJSON_Delete(req);
+		return sbx_ctl_error(2, "bad-request", "\"args\" must be an object");
+	}
+	pr_debug("request %s\n", op->valuestring);
+	if (strcmp(op->valuestring, "status") == 0) {
+		reply = handle_status();
+	} else if (strcmp(op->valuestring, "stop") == 0) {
+		reply = sbx_ctl_ok();
+		*shutdown = true;
+	} else {
+		reply = sbx_policyd_handle(d.pd, op->valuestring, args, shutdown);
+	}
+	cJSON_Delete(req);
+	return reply;
+}
+
+static void client_io(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->out) {
+		ssize_t n = send(fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			client_close(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+		if (c->out_off == c->out_len)
+			client_close(c);
+		return;
+	}
+	for (;;) {
+		char buf[4096], *nl, *tmp;
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		cJSON *reply;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			client_close(c);
+			return;
+		}
+		if (c->in_len + (size_t)n > SBX_CTL_REQ_MAX) {
+			pr_warn("control request too large, dropped\n");
+			client_close(c);
+			return;
+		}
+		tmp = realloc(c->in, c->in_len + (size_t)n + 1);
+		if (!tmp) {
+			client_close(c);
+			return;
+		}
+		c->in = tmp;
+		memcpy(c->in + c->in_len, buf, (size_t)n);
+		c->in_len += (size_t)n;
+		c->in[c->in_len] = '\0';
+		nl = memchr(c->in, '\n', c->in_len);
+		if (!nl)
+			continue;
+		*nl = '\0';
+		reply = dispatch(c->in, &c->shutdown_after);
+		c->out = reply ? cJSON_PrintUnformatted(reply) : NULL;
+		cJSON_Delete(reply);
+		if (!c->out) {
+			client_close(c);
+			return;
+		}
+		c->out_len = strlen(c->out);
+		c->out[c->out_len++] = '\n';
+		sbx_ev_mod(ev, fd, EPOLLOUT);
+		return;
+	}
+}
+
+static void ctl_accept(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
+{
+	for (int i = 0; i < 16; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct client *c;
+		uid_t uid;
+
+		if (cfd < 0)
+			return;
+		if (!sbx_ctl_peer_allowed(cfd, d.cfg.gid, &uid)) {
+			static const char msg[] =
+				"{\"ok\":false,\"code\":1,\"kind\":\"denied\",\"error\":\"permission "
+				"denied: sbx needs root (or membership of the group set in the sbxd "
+				"config)\"}\n";
+
+			pr_info("refused control connection from uid %u\n", uid);
+			send(cfd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(cfd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c || d.nclients >= CTL_CLIENTS_MAX) {
+			free(c);
+			close(cfd);
+			continue;
+		}
+		c->fd = cfd;
+		d.nclients++;
+		if (sbx_ev_add(ev, cfd, EPOLLIN, client_io, c)) {
+			close(cfd);
+			free(c);
+			d.nclients--;
+			continue;
+		}
+		c->timer = sbx_ev_timer(ev, CTL_IDLE_MS, client_idle, c);
+	}
+}
+
+static void on_signal(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		pr_info("signal %u, shutting down\n", si.ssi_signo);
+		sbx_ev_stop(ev);
+	}
+}
+
+static int take_lock(char *err, size_t errlen)
+{
+	char pid[32];
+	int n;
+
+	d.lock_fd = open(d.paths.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (d.lock_fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", d.paths.lock, strerror(errno));
+		return -errno;
+	}
+	if (flock(d.lock_fd, LOCK_EX | LOCK_NB)) {
+		snprintf(err, errlen, "another sbxd already runs for %s (lock %s is held)",
+			 d.paths.run_dir, d.paths.lock);
+		return -EBUSY;
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", getpid());
+	if (ftruncate(d.lock_fd, 0) || pwrite(d.lock_fd, pid, (size_t)n, 0) != n)
+		pr_warn("cannot record pid in %s\n", d.paths.lock);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: sbxd [--ready-fd FD] [-v] [--help] [--version]\n"
+		   "\n"
+		   "The sbx daemon. The sbx command starts it on demand; run it by hand only\n"
+		   "under a service manager. It stays in the foreground and logs to stderr.\n"
+		   "\n"
+		   "  --ready-fd FD  write \"ok\" (or the error) to FD once serving, then close it\n"
+		   "  -v, --verbose  more logging (twice for debug)\n"
+		   "\n"
+		   "Environment: SBX_STATE_DIR, SBX_RUN_DIR, SBX_BPF_DIR, SBX_CONFIG,\n"
+		   "SBX_DNS_UPSTREAM, SBX_INSTANCE (see sbxd(8)).\n");
+}
+
+static void ready(int fd, const char *msg)
+{
+	if (fd < 0)
+		return;
+	if (write(fd, msg, strlen(msg)) < 0)
+		pr_debug("ready fd: %s\n", strerror(errno));
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	char err[1024];
+	int ready_fd = -1, opt, ret = 1;
+	sigset_t mask;
+
+	while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			ready_fd = atoi(optarg);
+			break;
+		case 'v':
+			sbx_log_level = sbx_log_level < SBX_LOG_DEBUG ? sbx_log_level + 1
+								     : SBX_LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sbxd %s\n", SBXD_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	sbx_log_timestamps = 1;
+	if (sbx_log_level < SBX_LOG_INFO)
+		sbx_log_level = SBX_LOG_INFO;
+	sbx_log_libbpf();
+	if (sbx_paths_init(&d.paths, err, sizeof(err)) ||
+	    sbx_config_load(d.paths.config, &d.cfg, err, sizeof(err)))
+		goto fail;
+	ret = sbx_mkdir_p(d.paths.run_dir, 0755);
+	if (!ret)
+		ret = sbx_mkdir_p(d.paths.state_dir, 0700);
+	if (ret) {
+		snprintf(err, sizeof(err), "cannot create %s or %s: %s (run as root, or point "
+			 "SBX_RUN_DIR/SBX_STATE_DIR somewhere writable)",
+			 d.paths.run_dir, d.paths.state_dir, strerror(-ret));
+		goto fail;
+	}
+	if (take_lock(err, sizeof(err)))
+		goto fail;
+	if (sbx_policyd_open(d.paths.state_dir, &d.pd, err, sizeof(err)))
+		goto fail;
+	ret = sbx_ev_new(&d.ev);
+	if (ret) {
+		snprintf(err, sizeof(err), "cannot create event loop: %s", strerror(-ret));
+		goto fail;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	ret = sbx_ctl_listen(d.paths.sock, d.cfg.gid, &d.ctl_fd);
+	if (ret) {
+		snprintf(err, sizeof(err), "cannot listen on %s: %s", d.paths.sock,
+			 strerror(-ret));
+		goto fail;
+	}
+	if (d.sig_fd < 0 || sbx_ev_add(d.ev, d.sig_fd, EPOLLIN, on_signal, NULL) ||
+	    sbx_ev_add(d.ev, d.ctl_fd, EPOLLIN, ctl_accept, NULL)) {
+		snprintf(err, sizeof(err), "cannot set up the event loop: %s", strerror(errno));
+		goto fail;
+	}
+	d.started = time(NULL);
+	pr_info("sbxd %s serving %s (state %s, default policy %s)\n", SBXD_VERSION,
+		d.paths.sock, d.paths.state_dir, sbx_preset_name(sbx_policyd_preset(d.pd)));
+	ready(ready_fd, "ok\n");
+	ready_fd = -1;
+	ret = sbx_ev_run(d.ev);
+	if (ret)
+		pr_warn("event loop failed: %s\n", strerror(-ret));
+	ret = ret ? 1 : 0;
+	goto out;
+fail:
+	ret = 1;
+	pr_warn("sbxd: %s\n", err);
+	ready(ready_fd, err);
+out:
+	if (d.ctl_fd >= 0) {
+		unlink(d.paths.sock);
+		close(d.ctl_fd);
+	}
+	sbx_ev_free(d.ev);
+	sbx_policyd_free(d.pd);
+	if (d.sig_fd >= 0)
+		close(d.sig_fd);
+	if (d.lock_fd >= 0)
+		close(d.lock_fd); /* releases the lock last: the socket is gone by now */
+	return ret;
+}
