@@ -851,7 +851,7 @@ int sbx_policy_compile(struct sbx_policy *p)
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct sbx_rule *r = &p->rules[i];
 
-		if (r->type != SBX_TYPE_NETWORK || !sbx_policy_rule_active(p, r, NULL))
+		if (r->type != SBX_TYPE_NETWORK || (r->prov != SBX_PROV_REMOTE && p->governed[r->type]))
 			continue;
 		for (size_t j = 0; j < r->nres; j++) {
 			const struct sbx_resource *res = &r->res[j];

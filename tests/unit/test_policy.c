@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: MIT
+/* The policy engine: grammar, normalisation, precedence, scopes, governance. */
+#include <errno.h>
+#include <sbx/policy.h>
+#include "test.h"
+
+static char err[SBX_ERR_MAX];
+
+/* Parse @text as a network resource and return its canonical text ("" on error). */
+static const char *canon(const char *text)
+{
+	static struct sbx_resource r;
+
+	err[0] = '\0';
+	if (sbx_resource_parse(SBX_TYPE_NETWORK, text, &r, err, sizeof(err)))
+		return "";
+	return r.text;
+}
+
+static bool rejected(const char *text, const char *why)
+{
+	struct sbx_resource r;
+
+	err[0] = '\0';
+	if (sbx_resource_parse(SBX_TYPE_NETWORK, text, &r, err, sizeof(err)) != -EINVAL)
+		return false;
+	if (!strstr(err, why)) {
+		fprintf(stderr, "  '%s' rejected with \"%s\", wanted \"%s\"\n", text, err, why);
+		return false;
+	}
+	return true;
+}
+
+static void rule_init(struct sbx_rule *r, const char *name, enum sbx_decision d,
+		      const char *sandbox, const char *csv)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	sbx_uuid_from_name(name, r->id);
+	r->decision = d;
+	r->type = SBX_TYPE_NETWORK;
+	snprintf(r->sandbox, sizeof(r->sandbox), "%s", sandbox ? sandbox : "");
+	if (sbx_resource_list_parse(SBX_TYPE_NETWORK, csv, &r->res, &r->nres, err, sizeof(err)))
+		fprintf(stderr, "  rule %s: %s\n", name, err);
+}
+
+static void add(struct sbx_policy *p, const char *name, enum sbx_decision d,
+		const char *sandbox, const char *csv)
+{
+	struct sbx_rule r;
+
+	rule_init(&r, name, d, sandbox, csv);
+	CHECK_INT(sbx_policy_add(p, &r), 0);
+	sbx_rule_release(&r);
+}
+
+/* The name of the rule deciding @host:@port, "allow:NAME"/"deny:NAME", or "deny:default". */
+static const char *decide(struct sbx_policy *p, const char *sandbox, const char *host, int port)
+{
+	static char out[256];
+	struct sbx_verdict v;
+
+	if (!sbx_policy_compile(p) && sbx_policy_decide(p, sandbox, host, (uint16_t)port, &v))
+		return "error";
+	snprintf(out, sizeof(out), "%s:%s", v.decision == SBX_ALLOW ? "allow" : "deny",
+		 v.rule ? v.rule->name : "default");
+	return out;
+}
+
+static void test_exact_hosts_are_lowercased_without_trailing_dot(void)
+{
+	CHECK_STR(canon("Example.COM."), "example.com");
+	CHECK_STR(canon("pypi.org:443"), "pypi.org:443");
+	CHECK_STR(canon("API.Anthropic.com.:443"), "api.anthropic.com:443");
+	CHECK_STR(canon("_acme-challenge.example.com"), "_acme-challenge.example.com");
+}
+
+static void test_wildcards_parse_to_their_kinds(void)
+{
+	struct sbx_resource r;
+
+	CHECK_INT(sbx_resource_parse(SBX_TYPE_NETWORK, "*.npmjs.org", &r, err, sizeof(err)), 0);
+	CHECK_INT(r.kind, SBX_RES_SUBDOMAIN);
+	CHECK_STR(r.host, "npmjs.org");
+	CHECK_INT(sbx_resource_parse(SBX_TYPE_NETWORK, "**.Example.com:8443", &r, err,
+				     sizeof(err)),
+		  0);
+	CHECK_INT(r.kind, SBX_RES_TREE);
+	CHECK_INT(r.port, 8443);
+	CHECK_STR(r.text, "**.example.com:8443");
+	CHECK_INT(sbx_resource_parse(SBX_TYPE_NETWORK, "**", &r, err, sizeof(err)), 0);
+	CHECK_INT(r.kind, SBX_RES_ANY);
+	CHECK_INT(sbx_resource_parse(SBX_TYPE_NETWORK, "localhost:11434", &r, err, sizeof(err)),
+		  0);
+	CHECK_INT(r.kind, SBX_RES_LOCALHOST);
+	CHECK_INT(r.port, 11434);
+}
+
+static void test_addresses_and_cidrs_normalise(void)
+{
+	CHECK_STR(canon("10.1.2.3:22"), "10.1.2.3:22");
+	CHECK_STR(canon("10.0.0.0/8"), "10.0.0.0/8");
+	CHECK_STR(canon("10.20.0.0/16:443"), "10.20.0.0/16:443");
+	CHECK_STR(canon("10.1.2.3/32"), "10.1.2.3");
+	CHECK_STR(canon("2001:DB8::1"), "2001:db8::1");
+	CHECK_STR(canon("2001:db8::/32"), "2001:db8::/32");
+	CHECK_STR(canon("[2001:db8::1]:22"), "[2001:db8::1]:22");
+	CHECK_STR(canon("[2001:db8::/32]:443"), "[2001:db8::/32]:443");
+	CHECK_STR(canon("::ffff:10.1.2.3"), "10.1.2.3"); /* v4-mapped is v4 */
+}
+
+static void test_bad_resources_say_what_is_wrong(void)
+{
+	char label64[80], name254[300];
+
+	memset(label64, 'a', 64);
+	strcpy(label64 + 64, ".com");
+	for (int i = 0; i < 254; i += 2)
+		memcpy(name254 + i, "a.", 2);
+	strcpy(name254 + 254, "com");
+	CHECK(rejected("", "empty"));
+	CHECK(rejected("exa mple.com", "white space"));
+	CHECK(rejected("a..b.com", "empty label"));
+	CHECK(rejected(".example.com", "empty label"));
+	CHECK(rejected(label64, "label of 64 bytes"));
+	CHECK(rejected(name254, "limit is 253"));
+	CHECK(rejected("example.com:0", "outside 1-65535"));
+	CHECK(rejected("example.com:65536", "outside 1-65535"));
+	CHECK(rejected("example.com:99999999999999999999", "outside 1-65535"));
+	CHECK(rejected("example.com:https", "not a number"));
+	CHECK(rejected("example.com:", "missing port"));
+	CHECK(rejected("foo*.com", "'*' may only appear"));
+	CHECK(rejected("a.*.com", "'*' may only appear"));
+	CHECK(rejected("*.*.com", "'*' may only appear"));
+	CHECK(rejected("***.com", "'*' may only appear"));
+	CHECK(rejected("*", "use '**'"));
+	CHECK(rejected("https://example.com", "looks like a URL"));
+	CHECK(rejected("localhost", "needs a port"));
+	CHECK(rejected("host.docker.internal:80", "localhost:PORT"));
+	CHECK(rejected("10.1.2.3/8", "host bits set; did you mean 10.0.0.0/8"));
+	CHECK(rejected("10.0.0.0/33", "prefix length must be 0-32"));
+	CHECK(rejected("2001:db8::/129", "prefix length must be 0-128"));
+	CHECK(rejected("exa$mple.com", "'$'"));
+	CHECK(rejected("-bad.com", "start or end with '-'"));
+	CHECK(rejected("127.1", "neither a host name nor a valid IPv4"));
+	CHECK(rejected("1.2.3.4.5", "neither a host name nor a valid IPv4"));
+	CHECK(rejected("[2001:db8::1", "missing ']'"));
+	CHECK(rejected("[2001:db8::1]x", "unexpected text"));
+}
+
+static void test_comma_lists_reject_empty_items(void)
+{
+	struct sbx_resource *res;
+	size_t n;
+
+	CHECK_INT(sbx_resource_list_parse(SBX_TYPE_NETWORK, "api.anthropic.com,*.npmjs.org,*.pypi.org",
+					  &res, &n, err, sizeof(err)),
+		  0);
+	CHECK_INT(n, 3);
+	CHECK_STR(res[1].text, "*.npmjs.org");
+	free(res);
+	CHECK_INT(sbx_resource_list_parse(SBX_TYPE_NETWORK, "a.com,,b.com", &res, &n, err,
+					  sizeof(err)),
+		  -EINVAL);
+	CHECK_HAS(err, "empty resource");
+	CHECK_INT(sbx_resource_list_parse(SBX_TYPE_NETWORK, "a.com,", &res, &n, err, sizeof(err)),
+		  -EINVAL);
+	CHECK_INT(sbx_resource_list_parse(SBX_TYPE_NETWORK, "a.com, b.com", &res, &n, err,
+					  sizeof(err)),
+		  -EINVAL);
+	CHECK_HAS(err, "white space");
+	/* the same resource twice counts once */
+	CHECK_INT(sbx_resource_list_parse(SBX_TYPE_NETWORK, "a.com,A.com.", &res, &n, err,
+					  sizeof(err)),
+		  0);
+	CHECK_INT(n, 1);
+	free(res);
+}
+
+static void test_filesystem_paths(void)
+{
+	struct sbx_resource r;
+
+	CHECK_INT(sbx_resource_parse(SBX_TYPE_FS_WRITE, "~/**", &r, err, sizeof(err)), 0);
+	CHECK_STR(r.text, "~/**");
+	CHECK_INT(sbx_resource_parse(SBX_TYPE_FS_READ, "relative/path", &r, err, sizeof(err)),
+		  -EINVAL);
+	CHECK_HAS(err, "must start with");
+}
+
+static void test_exact_rule_does_not_match_subdomains(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	add(p, "r", SBX_ALLOW, NULL, "example.com");
+	CHECK_STR(decide(p, NULL, "example.com", 443), "allow:r");
+	CHECK_STR(decide(p, NULL, "EXAMPLE.com.", 80), "allow:r");
+	CHECK_STR(decide(p, NULL, "www.example.com", 443), "deny:default");
+	CHECK_STR(decide(p, NULL, "badexample.com", 443), "deny:default");
+	sbx_policy_free(p);
+}
+
+static void test_single_star_matches_any_depth_but_not_root(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	add(p, "r", SBX_ALLOW, NULL, "*.example.com");
+	CHECK_STR(decide(p, NULL, "www.example.com", 443), "allow:r");
+	CHECK_STR(decide(p, NULL, "a.b.c.example.com", 443), "allow:r");
+	CHECK_STR(decide(p, NULL, "example.com", 443), "deny:default");
+	CHECK_STR(decide(p, NULL, "notexample.com", 443), "deny:default");
+	sbx_policy_free(p);
+}
+
+static void test_double_star_matches_root_and_subdomains(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	add(p, "r", SBX_ALLOW, NULL, "**.example.com");
+	CHECK_STR(decide(p, NULL, "example.com", 443), "allow:r");
+	CHECK_STR(decide(p, NULL, "x.y.example.com", 80), "allow:r");
+	CHECK_STR(decide(p, NULL, "example.org", 443), "deny:default");
+	sbx_policy_free(p);
+}
+
+static void test_port_qualified_rules_match_only_that_port(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	add(p, "r", SBX_ALLOW, NULL, "pypi.org:443");
+	CHECK_STR(decide(p, NULL, "pypi.org", 443), "allow:r");
+	CHECK_STR(decide(p, NULL, "pypi.org", 80), "deny:default");
+	sbx_policy_free(p);
+}
+
+static void test_deny_beats_wildcard_allow(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	add(p, "everything", SBX_ALLOW, NULL, "**");
+	add(p, "tree", SBX_ALLOW, NULL, "**.example.com");
+	add(p, "ads", SBX_DENY, NULL, "ads.example.com");
+	CHECK_STR(decide(p, NULL, "ads.example.com", 443), "deny:ads");
+	CHECK_STR(decide(p, NULL, "www.example.com", 443), "allow:tree");
+	CHECK_STR(decide(p, NULL, "anything.org", 443), "allow:everything");
+	sbx_policy_free(p);
+}
+
+static void test_broad_deny_beats_specific_allow(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	add(p, "exact", SBX_ALLOW, NULL, "api.example.com:443");
+	add(p, "all-example", SBX_DENY, NULL, "**.example.com");
+	CHECK_STR(decide(p, NULL, "api.example.com", 443), "deny:all-example");
+	add(p, "nothing", SBX_DENY, NULL, "**");
+	CHECK_STR(decide(p, NULL, "other.org", 443), "deny:nothing");
+	sbx_policy_free(p);
+}
+
+static void test_sandbox_scoped_rules_apply_only_to_that_sandbox(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	add(p, "docs-only", SBX_ALLOW, "docs", "api.github.com");
+	add(p, "block-for-ci", SBX_DENY, "ci", "pypi.org");
+	add(p, "pypi", SBX_ALLOW, NULL, "pypi.org");
+	CHECK_STR(decide(p, "docs", "api.github.com", 443), "allow:docs-only");
+	CHECK_STR(decide(p, "other", "api.github.com", 443), "deny:default");
+	CHECK_STR(decide(p, NULL, "api.github.com", 443), "deny:default");
+	CHECK_STR(decide(p, "ci", "pypi.org", 443), "deny:block-for-ci");
+	CHECK_STR(decide(p, "docs", "pypi.org", 443), "allow:pypi");
+	sbx_policy_free(p);
+}
+
+static void test_localhost_rules_open_only_host_services(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	add(p, "everything", SBX_ALLOW, NULL, "**");
+	CHECK_STR(decide(p, NULL, "host.docker.internal", 11434), "deny:default");
+	add(p, "ollama", SBX_ALLOW, NULL, "localhost:11434");
+	CHECK_STR(decide(p, NULL, "host.docker.internal", 11434), "allow:ollama");
+	CHECK_STR(decide(p, NULL, "localhost", 11434), "allow:ollama");
+	CHECK_STR(decide(p, NULL, "host.docker.internal", 22), "deny:default");
+	sbx_policy_free(p);
+}
+
+static void test_address_rules_match_ip_literals(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+	struct sbx_verdict v;
+	uint8_t a[16] = { 10, 20, 5, 6 };
+
+	add(p, "ssh", SBX_ALLOW, NULL, "10.1.2.3:22");
+	add(p, "lan", SBX_ALLOW, NULL, "10.20.0.0/16:443");
+	add(p, "v6", SBX_ALLOW, NULL, "2001:db8::/32");
+	add(p, "no-10-20-5", SBX_DENY, NULL, "10.20.5.0/24:443");
+	CHECK_STR(decide(p, NULL, "10.1.2.3", 22), "allow:ssh");
+	CHECK_STR(decide(p, NULL, "10.1.2.3", 23), "deny:default");
+	CHECK_STR(decide(p, NULL, "10.20.9.9", 443), "allow:lan");
+	CHECK_STR(decide(p, NULL, "10.20.5.1", 443), "deny:no-10-20-5");
+	CHECK_STR(decide(p, NULL, "2001:db8:1::5", 80), "allow:v6");
+	CHECK_STR(decide(p, NULL, "::ffff:10.1.2.3", 22), "allow:ssh");
+	/* the proxy's check of a resolved address sees only address rules */
+	CHECK_INT(sbx_policy_decide_addr(p, NULL, 4, a, 443, &v), 0);
+	CHECK_INT(v.decision, SBX_DENY);
+	a[2] = 9;
+	CHECK_INT(sbx_policy_decide_addr(p, NULL, 4, a, 443, &v), 0);
+	CHECK_INT(v.decision, SBX_ALLOW);
+	CHECK_STR(v.rule->name, "lan");
+	sbx_policy_free(p);
+}
+
+static void test_domain_rules_never_match_addresses(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+	struct sbx_verdict v;
+	uint8_t a[16] = { 198, 51, 100, 10 };
+
+	add(p, "pypi", SBX_ALLOW, NULL, "pypi.org,**.example.com");
+	CHECK_STR(decide(p, NULL, "198.51.100.10", 443), "deny:default");
+	CHECK_INT(sbx_policy_decide_addr(p, NULL, 4, a, 443, &v), 0);
+	CHECK(v.rule == NULL);
+	sbx_policy_free(p);
+}
+
+static void test_default_is_deny_with_a_reason(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+	struct sbx_verdict v;
+	char detail[256];
+
+	CHECK_INT(sbx_policy_compile(p), 0);
+	CHECK_INT(sbx_policy_decide(p, NULL, "pypi.org", 443, &v), 0);
+	CHECK_INT(v.decision, SBX_DENY);
+	CHECK_INT(v.reason, SBX_REASON_DEFAULT_DENY);
+	CHECK_STR(sbx_reason_name(v.reason), "default-deny");
+	sbx_verdict_detail(&v, detail, sizeof(detail));
+	CHECK_STR(detail, "no matching allow rule - blocked by default deny policy");
+	sbx_policy_free(p);
+}
+
+static void test_decide_refuses_invalid_hosts(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+	struct sbx_verdict v;
+
+	add(p, "all", SBX_ALLOW, NULL, "**");
+	CHECK_INT(sbx_policy_compile(p), 0);
+	CHECK_INT(sbx_policy_decide(p, NULL, "bad host", 443, &v), -EINVAL);
+	CHECK_INT(sbx_policy_decide(p, NULL, "", 443, &v), -EINVAL);
+	CHECK_INT(sbx_policy_decide(p, NULL, "a..b", 443, &v), -EINVAL);
+	CHECK_INT(sbx_policy_decide(p, NULL, "127.1", 443, &v), -EINVAL);
+	sbx_policy_free(p);
+}
+
+static void test_uncompiled_policy_refuses_to_decide(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+	struct sbx_verdict v;
+
+	add(p, "all", SBX_ALLOW, NULL, "**");
+	CHECK_INT(sbx_policy_decide(p, NULL, "x.com", 443, &v), -EAGAIN);
+	sbx_policy_free(p);
+}
+
+static void test_remote_rules_make_local_rules_of_their_type_inactive(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+	struct sbx_rule r;
+	const char *why = NULL;
+
+	add(p, "local-allow", SBX_ALLOW, NULL, "pypi.org");
+	rule_init(&r, "default network / allow AI", SBX_ALLOW, NULL, "api.anthropic.com");
+	r.prov = SBX_PROV_REMOTE;
+	CHECK_INT(sbx_policy_add(p, &r), 0);
+	sbx_rule_release(&r);
+	CHECK_STR(decide(p, NULL, "pypi.org", 443), "deny:default");
+	CHECK_STR(decide(p, NULL, "api.anthropic.com", 443), "allow:default network / allow AI");
+	CHECK(!sbx_policy_rule_active(p, sbx_policy_rule(p, 0), &why));
+	CHECK_HAS(why, "corporate policy takes precedence");
+	CHECK(sbx_policy_rule_active(p, sbx_policy_rule(p, 1), NULL));
+	sbx_policy_free(p);
+}
+
+static void test_uuids(void)
+{
+	char a[SBX_ID_LEN + 1], b[SBX_ID_LEN + 1];
+
+	sbx_uuid_random(a);
+	sbx_uuid_random(b);
+	CHECK_INT(strlen(a), 36);
+	CHECK(strcmp(a, b) != 0);
+	CHECK(a[14] == '4');
+	sbx_uuid_from_name("default-ai-services", a);
+	sbx_uuid_from_name("default-ai-services", b);
+	CHECK_STR(a, b);
+	CHECK(a[14] == '5');
+}
+
+static void test_names_round_trip(void)
+{
+	enum sbx_rule_type t;
+	enum sbx_preset pr;
+
+	CHECK_INT(sbx_type_parse("filesystem:write", &t), 0);
+	CHECK_STR(sbx_type_name(t), "filesystem:write");
+	CHECK_INT(sbx_type_parse("net", &t), -EINVAL);
+	CHECK_INT(sbx_preset_parse("balanced", &pr), 0);
+	CHECK_INT(pr, SBX_PRESET_BALANCED);
+	CHECK_INT(sbx_preset_parse("none", &pr), -EINVAL);
+	CHECK_INT(sbx_sandbox_name_check("my-sandbox", err, sizeof(err)), 0);
+	CHECK_INT(sbx_sandbox_name_check("bad/name", err, sizeof(err)), -EINVAL);
+	CHECK_INT(sbx_sandbox_name_check("-x", err, sizeof(err)), -EINVAL);
+}
+
+static const struct test tests[] = {
+	T(test_exact_hosts_are_lowercased_without_trailing_dot),
+	T(test_wildcards_parse_to_their_kinds),
+	T(test_addresses_and_cidrs_normalise),
+	T(test_bad_resources_say_what_is_wrong),
+	T(test_comma_lists_reject_empty_items),
+	T(test_filesystem_paths),
+	T(test_exact_rule_does_not_match_subdomains),
+	T(test_single_star_matches_any_depth_but_not_root),
+	T(test_double_star_matches_root_and_subdomains),
+	T(test_port_qualified_rules_match_only_that_port),
+	T(test_deny_beats_wildcard_allow),
+	T(test_broad_deny_beats_specific_allow),
+	T(test_sandbox_scoped_rules_apply_only_to_that_sandbox),
+	T(test_localhost_rules_open_only_host_services),
+	T(test_address_rules_match_ip_literals),
+	T(test_domain_rules_never_match_addresses),
+	T(test_default_is_deny_with_a_reason),
+	T(test_decide_refuses_invalid_hosts),
+	T(test_uncompiled_policy_refuses_to_decide),
+	T(test_remote_rules_make_local_rules_of_their_type_inactive),
+	T(test_uuids),
+	T(test_names_round_trip),
+};
+
+TEST_MAIN("policy", tests)
