@@ -131,7 +131,7 @@ static bool label_char(char c)
  * service names use them (_acme-challenge); a numeric last label is refused
  * because resolvers read "127.1" as an address, not a name.
  */
-static int hostname_check(const char *h, char *err, size_t errlen)
+static int hostname_check(const char *h, const char *shown, char *err, size_t errlen)
 {
 	size_t len = strlen(h), label = 0;
 	const char *last = h;
@@ -144,12 +144,12 @@ static int hostname_check(const char *h, char *err, size_t errlen)
 	for (const char *c = h;; c++) {
 		if (*c == '.' || *c == '\0') {
 			if (label == 0)
-				return ERR("'%s' has an empty label", h);
+				return ERR("'%s' has an empty label", shown);
 			if (label > SBX_LABEL_MAX)
-				return ERR("'%s' has a label of %zu bytes; the limit is %d", h, label,
+				return ERR("'%s' has a label of %zu bytes; the limit is %d", shown, label,
 					   SBX_LABEL_MAX);
 			if (*last == '-' || c[-1] == '-')
-				return ERR("'%s': a label cannot start or end with '-'", h);
+				return ERR("'%s': a label cannot start or end with '-'", shown);
 			if (*c == '\0')
 				break;
 			label = 0;
@@ -158,18 +158,18 @@ static int hostname_check(const char *h, char *err, size_t errlen)
 			continue;
 		}
 		if (*c == '*')
-			return ERR("'%s': '*' may only appear as a leading '*.' or '**.' label", h);
+			return ERR("'%s': '*' may only appear as a leading '*.' or '**.' label", shown);
 		if (*c == ' ' || *c == '\t')
-			return ERR("'%s' contains a space", h);
+			return ERR("'%s' contains a space", shown);
 		if (!label_char(*c))
-			return ERR("'%s' contains '%c', which is not allowed in a host name", h,
+			return ERR("'%s' contains '%c', which is not allowed in a host name", shown,
 				   isprint((unsigned char)*c) ? *c : '?');
 		if (!isdigit((unsigned char)*c))
 			digits_only = false;
 		label++;
 	}
 	if (digits_only)
-		return ERR("'%s' is neither a host name nor a valid IPv4 address", h);
+		return ERR("'%s' is neither a host name nor a valid IPv4 address", shown);
 	return 0;
 }
 
@@ -232,7 +232,7 @@ int sbx_host_normalize(const char *in, char *out, size_t outlen, char *err, size
 		inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, out, outlen);
 		return 0;
 	}
-	return hostname_check(out, err, errlen);
+	return hostname_check(out, in, err, errlen);
 }
 
 int sbx_sandbox_name_check(const char *name, char *err, size_t errlen)
@@ -469,7 +469,7 @@ int sbx_resource_parse(enum sbx_rule_type type, const char *text, struct sbx_res
 			r->kind = SBX_RES_SUBDOMAIN;
 			name += 2;
 		}
-		ret = hostname_check(name, err, errlen);
+		ret = hostname_check(name, text, err, errlen);
 		if (ret)
 			return ret;
 		if (strcmp(name, "localhost") == 0 || strcmp(name, "host.docker.internal") == 0)
