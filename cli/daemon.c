@@ -55,7 +55,10 @@ static int do_stop(int argc, char **argv)
 		return help_daemon(0, NULL);
 	if (argc > 0)
 		return p_err(EXIT_USAGE, "unknown argument '%s'", argv[0]);
-	if (daemon_connect(&fd)) {
+	ret = daemon_connect(&fd);
+	if (ret == -EACCES)
+		return p_err(EXIT_FAIL, "permission denied on %s (run as root)", paths.sock);
+	if (ret) {
 		printf("sbxd is not running\n");
 		return EXIT_OK;
 	}
@@ -83,7 +86,10 @@ static int do_status(int argc, char **argv)
 		else
 			return p_err(EXIT_USAGE, "unknown argument '%s'", argv[i]);
 	}
-	if (daemon_connect(&fd)) {
+	ret = daemon_connect(&fd);
+	if (ret == -EACCES)
+		return p_err(EXIT_FAIL, "permission denied on %s (run as root)", paths.sock);
+	if (ret) {
 		if (json_output) {
 			cJSON *j = cJSON_CreateObject();
 

@@ -36,6 +36,8 @@ static int help_policy(int argc, char **argv)
 	       "  set-default allow-all|balanced|deny-all\n"
 	       "                          choose the baseline (Open, Balanced, Locked Down)\n"
 	       "  reset [--force]         delete local rules, stop sbxd; the next command asks again\n"
+	       "  log [SANDBOX]           verdicts: blocked and allowed hosts (--limit, --json,\n"
+	       "                          --follow)\n"
 	       "\n"
 	       "Network resources: example.com, *.example.com (subdomains, not the root),\n"
 	       "**.example.com (root and subdomains), ** (everything), any of those with :PORT,\n"
@@ -177,18 +179,19 @@ static int do_ls(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind + 1 < argc + 1) {
+	if (argc + 1 - optind > 1) {
+		cJSON_Delete(args);
+		return p_err(EXIT_USAGE, "policy ls takes at most one SANDBOX argument");
+	}
+	if (argc + 1 - optind == 1) {
+		const char *sandbox = argv[optind - 1];
 		char err[SBX_ERR_MAX];
 
-		if (optind + 2 < argc + 1) {
-			cJSON_Delete(args);
-			return p_err(EXIT_USAGE, "policy ls takes at most one SANDBOX argument");
-		}
-		if (sbx_sandbox_name_check(argv[optind - 1], err, sizeof(err))) {
+		if (sbx_sandbox_name_check(sandbox, err, sizeof(err))) {
 			cJSON_Delete(args);
 			return p_err(EXIT_USAGE, "%s", err);
 		}
-		cJSON_AddStringToObject(args, "sandbox", argv[optind - 1]);
+		cJSON_AddStringToObject(args, "sandbox", sandbox);
 	}
 	ret = daemon_call("policy.ls", args, true, &reply);
 	if (ret)
@@ -793,6 +796,7 @@ static const struct cmd policy_cmds[] = {
 	{ "check", do_check },
 	{ "set-default", do_set_default },
 	{ "reset", do_reset },
+	{ "log", do_policy_log },
 	{ "help", help_policy },
 	{ 0 },
 };

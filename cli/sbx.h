@@ -51,6 +51,7 @@ void table_print(struct table *t, FILE *f);
 void table_free(struct table *t);
 
 int do_policy(int argc, char **argv);
+int do_policy_log(int argc, char **argv);
 int do_daemon(int argc, char **argv);
 
 #endif

@@ -32,11 +32,6 @@ static const char *const prov_names[] = {
 	[SBX_PROV_KIT] = "kit",
 	[SBX_PROV_REMOTE] = "remote",
 };
-static const char *const reason_names[] = {
-	[SBX_REASON_DOMAIN_ALLOWED] = "domain-allowed",
-	[SBX_REASON_DOMAIN_BLOCKED] = "domain-blocked",
-	[SBX_REASON_DEFAULT_DENY] = "default-deny",
-};
 static const char *const preset_names[] = {
 	[SBX_PRESET_NONE] = "none",
 	[SBX_PRESET_ALLOW_ALL] = "allow-all",
@@ -97,11 +92,6 @@ int sbx_prov_parse(const char *s, enum sbx_provenance *p)
 	if (!err)
 		*p = v;
 	return err;
-}
-
-const char *sbx_reason_name(enum sbx_reason r)
-{
-	return (unsigned)r < ARRAY_SIZE(reason_names) ? reason_names[r] : "?";
 }
 
 const char *sbx_preset_name(enum sbx_preset p)
@@ -605,8 +595,8 @@ void sbx_uuid_from_name(const char *name, char out[SBX_ID_LEN + 1])
 {
 	static const uint8_t ns[16] = { 0x5b, 0x78, 0x2e, 0x40, 0x51, 0x0c, 0x4f, 0x2a,
 					0x9d, 0x36, 0x0e, 0x1a, 0x73, 0x3c, 0x8a, 0x11 };
-	uint8_t buf[16 + SBX_NAME_MAX], md[EVP_MAX_MD_SIZE];
-	size_t n = strnlen(name, SBX_NAME_MAX);
+	uint8_t buf[16 + SBX_RULE_NAME_LEN], md[EVP_MAX_MD_SIZE];
+	size_t n = strnlen(name, SBX_RULE_NAME_LEN);
 	unsigned mdlen = 0;
 
 	memcpy(buf, ns, sizeof(ns));
@@ -907,7 +897,7 @@ out:
 struct search {
 	const struct sbx_policy *p;
 	const char *sandbox;
-	uint16_t port;
+	uint16_t port; /* 0: any port (may_allow) */
 	const struct entry *allow, *deny;
 };
 
@@ -920,7 +910,9 @@ static bool offer(struct search *s, const struct entry *e, size_t n, unsigned ki
 
 		if (!(kinds & (1u << res->kind)))
 			continue;
-		if (res->port && res->port != s->port)
+		/* any port: an allow on some port counts, a deny only if it covers all ports */
+		if (res->port && res->port != s->port &&
+		    (s->port || r->decision == SBX_DENY))
 			continue;
 		if (r->sandbox[0] && (!s->sandbox || strcmp(r->sandbox, s->sandbox) != 0))
 			continue;
@@ -976,6 +968,13 @@ static bool search_addr(struct search *s, int family, const uint8_t *addr)
 			return true;
 	}
 	return false;
+}
+
+bool sbx_policy_may_allow(const struct sbx_policy *p, const char *sandbox, const char *host)
+{
+	struct sbx_verdict v;
+
+	return sbx_policy_decide(p, sandbox, host, 0, &v) == 0 && v.decision == SBX_ALLOW;
 }
 
 int sbx_policy_decide(const struct sbx_policy *p, const char *sandbox, const char *host,

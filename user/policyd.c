@@ -240,8 +240,8 @@ static cJSON *do_add(struct sbx_policyd *pd, const cJSON *args)
 			return BAD("%s", err);
 		snprintf(rule.sandbox, sizeof(rule.sandbox), "%s", sandbox);
 	}
-	if (name && (strlen(name) >= SBX_NAME_MAX || strchr(name, '\n')))
-		return BAD("rule name must be one line under %d bytes", SBX_NAME_MAX);
+	if (name && (strlen(name) >= SBX_RULE_NAME_LEN || strchr(name, '\n')))
+		return BAD("rule name must be one line under %d bytes", SBX_RULE_NAME_LEN);
 	if (sbx_resource_list_parse(rule.type, resources, &res, &nres, err, sizeof(err)))
 		return BAD("%s", err);
 	reply = sbx_ctl_ok();

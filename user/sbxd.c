@@ -259,7 +259,7 @@ static void usage(FILE *f)
 		   "under a service manager. It stays in the foreground and logs to stderr.\n"
 		   "\n"
 		   "  --ready-fd FD  write \"ok\" (or the error) to FD once serving, then close it\n"
-		   "  -v, --verbose  more logging (twice for debug)\n"
+		   "  -v, --verbose  debug logging\n"
 		   "\n"
 		   "Environment: SBX_STATE_DIR, SBX_RUN_DIR, SBX_BPF_DIR, SBX_CONFIG,\n"
 		   "SBX_DNS_UPSTREAM, SBX_INSTANCE (see sbxd(8)).\n");
@@ -293,8 +293,7 @@ int main(int argc, char **argv)
 			ready_fd = atoi(optarg);
 			break;
 		case 'v':
-			sbx_log_level = sbx_log_level < SBX_LOG_DEBUG ? sbx_log_level + 1
-								     : SBX_LOG_DEBUG;
+			sbx_log_level = SBX_LOG_DEBUG;
 			break;
 		case 'h':
 			usage(stdout);

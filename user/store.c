@@ -15,7 +15,7 @@
 cJSON *sbx_rule_to_json(const struct sbx_rule *r, const char *status, const char *why)
 {
 	cJSON *j = cJSON_CreateObject(), *res;
-	char applies[SBX_NAME_MAX + 8];
+	char applies[SBX_RULE_NAME_LEN + 8];
 
 	if (!j)
 		return NULL;
@@ -67,7 +67,7 @@ int sbx_rule_from_json(const cJSON *j, struct sbx_rule *r, char *err, size_t err
 		return ERR("a rule is not a JSON object");
 	if (!id || strlen(id) != SBX_ID_LEN)
 		return ERR("a rule has a missing or malformed \"id\"");
-	if (!name || !*name || strlen(name) >= SBX_NAME_MAX)
+	if (!name || !*name || strlen(name) >= SBX_RULE_NAME_LEN)
 		return ERR("rule %s has a missing or overlong \"name\"", id);
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	snprintf(r->name, sizeof(r->name), "%s", name);

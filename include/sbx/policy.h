@@ -14,11 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sbx/bpf_abi.h> /* enum sbx_reason: verdict reasons are one list, kernel and user */
+
 #define SBX_HOST_MAX 253	/* longest DNS name, without trailing dot */
 #define SBX_LABEL_MAX 63
 #define SBX_RESOURCE_MAX 512	/* longest resource text we accept */
 #define SBX_RESOURCES_PER_RULE 1024
-#define SBX_NAME_MAX 128	/* rule and sandbox names */
+#define SBX_RULE_NAME_LEN 128	/* rule and sandbox names */
 #define SBX_ID_LEN 36		/* a UUID in text form */
 #define SBX_ERR_MAX 256
 
@@ -62,9 +64,9 @@ struct sbx_resource {
 
 struct sbx_rule {
 	char id[SBX_ID_LEN + 1];
-	char name[SBX_NAME_MAX];
+	char name[SBX_RULE_NAME_LEN];
 	enum sbx_provenance prov;
-	char sandbox[SBX_NAME_MAX]; /* "" applies to all sandboxes */
+	char sandbox[SBX_RULE_NAME_LEN]; /* "" applies to all sandboxes */
 	enum sbx_rule_type type;
 	enum sbx_decision decision;
 	bool builtin;		    /* a default group: cannot be removed */
@@ -73,15 +75,9 @@ struct sbx_rule {
 	struct sbx_resource *res;
 };
 
-enum sbx_reason {
-	SBX_REASON_DOMAIN_ALLOWED,
-	SBX_REASON_DOMAIN_BLOCKED,
-	SBX_REASON_DEFAULT_DENY,
-};
-
 struct sbx_verdict {
 	enum sbx_decision decision;
-	enum sbx_reason reason;
+	enum sbx_reason reason;	    /* domain-allowed, domain-blocked or default-deny */
 	const struct sbx_rule *rule;	    /* NULL when nothing matched */
 	const struct sbx_resource *res;	    /* the resource that matched */
 };
@@ -103,7 +99,6 @@ const char *sbx_decision_name(enum sbx_decision d);
 int sbx_decision_parse(const char *s, enum sbx_decision *d);
 const char *sbx_prov_name(enum sbx_provenance p);
 int sbx_prov_parse(const char *s, enum sbx_provenance *p);
-const char *sbx_reason_name(enum sbx_reason r);
 const char *sbx_preset_name(enum sbx_preset p);
 int sbx_preset_parse(const char *s, enum sbx_preset *p);
 
@@ -156,6 +151,13 @@ bool sbx_policy_rule_active(const struct sbx_policy *p, const struct sbx_rule *r
  */
 int sbx_policy_decide(const struct sbx_policy *p, const char *sandbox, const char *host,
 		      uint16_t port, struct sbx_verdict *v);
+
+/*
+ * Could some connection to @host be allowed, on any port? What the resolver
+ * asks before it looks a name up: a name no rule could allow is refused
+ * without asking anyone upstream.
+ */
+bool sbx_policy_may_allow(const struct sbx_policy *p, const char *sandbox, const char *host);
 
 /*
  * Decide an address only against address (IP/CIDR) rules: how the proxy

@@ -384,6 +384,22 @@ static void test_remote_rules_make_local_rules_of_their_type_inactive(void)
 	sbx_policy_free(p);
 }
 
+static void test_may_allow_ignores_ports_for_allows_not_for_denies(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	add(p, "pypi", SBX_ALLOW, NULL, "pypi.org:443,**.example.com");
+	add(p, "no-ssh", SBX_DENY, NULL, "ssh.example.com:22");
+	add(p, "no-ads", SBX_DENY, NULL, "ads.example.com");
+	CHECK_INT(sbx_policy_compile(p), 0);
+	CHECK(sbx_policy_may_allow(p, NULL, "pypi.org"));
+	CHECK(sbx_policy_may_allow(p, NULL, "ssh.example.com")); /* 443 is still allowed */
+	CHECK(!sbx_policy_may_allow(p, NULL, "ads.example.com"));
+	CHECK(!sbx_policy_may_allow(p, NULL, "evil.example"));
+	CHECK(!sbx_policy_may_allow(p, NULL, "secret-data.exfil.example"));
+	sbx_policy_free(p);
+}
+
 static void test_uuids(void)
 {
 	char a[SBX_ID_LEN + 1], b[SBX_ID_LEN + 1];
@@ -436,6 +452,7 @@ static const struct test tests[] = {
 	T(test_decide_refuses_invalid_hosts),
 	T(test_uncompiled_policy_refuses_to_decide),
 	T(test_remote_rules_make_local_rules_of_their_type_inactive),
+	T(test_may_allow_ignores_ports_for_allows_not_for_denies),
 	T(test_uuids),
 	T(test_names_round_trip),
 };

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+/* The sandboxes' policy-aware resolver; see dnsd.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dnsd.h"
+#include "dnsmsg.h"
+#include "log.h"
+
+struct memo {
+	uint32_t sandbox_id; /* 0: empty */
+	uint32_t ip4;
+	time_t expires;
+	char name[SBX_DNS_NAME_BUF];
+};
+
+struct query {
+	struct sbx_dnsd *d;
+	struct sockaddr_in from;
+	struct sbx_dns_query q;
+	uint8_t pkt[512];
+	size_t len;
+	uint32_t sandbox_id;
+};
+
+struct sbx_dnsd {
+	struct sbx_ev *ev;
+	struct sbx_dnsd_ops ops;
+	struct sbx_resolver *res;
+	int fd;
+	unsigned pending;
+	pthread_mutex_t lock; /* memo is read by proxy threads */
+	struct memo *memo;
+	size_t nmemo;
+};
+
+static size_t memo_slot(uint32_t sandbox_id, uint32_t ip4)
+{
+	uint64_t h = ((uint64_t)sandbox_id << 32 | ip4) * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 40) & (SBX_DNSD_MEMORY - 1);
+}
+
+/* Open addressing; when full of live entries, the oldest answers go first. */
+static void remember(struct sbx_dnsd *d, uint32_t sandbox_id, uint32_t ip4, const char *name,
+		     time_t now)
+{
+	size_t s = memo_slot(sandbox_id, ip4), victim = s;
+
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < 16; i++, s = (s + 1) & (SBX_DNSD_MEMORY - 1)) {
+		struct memo *m = &d->memo[s];
+
+		if (!m->sandbox_id || m->expires < now ||
+		    (m->sandbox_id == sandbox_id && m->ip4 == ip4)) {
+			victim = s;
+			break;
+		}
+		if (m->expires < d->memo[victim].expires)
+			victim = s;
+	}
+	d->memo[victim] = (struct memo){ sandbox_id, ip4, now + SBX_DNSD_REMEMBER_S, "" };
+	snprintf(d->memo[victim].name, sizeof(d->memo[victim].name), "%s", name);
+	pthread_mutex_unlock(&d->lock);
+}
+
+bool sbx_dnsd_name_for(struct sbx_dnsd *d, uint32_t sandbox_id, uint32_t ip4, char *name,
+		       size_t len)
+{
+	size_t s = memo_slot(sandbox_id, ip4);
+	time_t now = time(NULL);
+	bool found = false;
+
+	if (!d)
+		return false;
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < 16; i++, s = (s + 1) & (SBX_DNSD_MEMORY - 1)) {
+		struct memo *m = &d->memo[s];
+
+		if (m->sandbox_id == sandbox_id && m->ip4 == ip4 && m->expires >= now) {
+			snprintf(name, len, "%s", m->name);
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	return found;
+}
+
+static void reply(struct sbx_dnsd *d, const struct sockaddr_in *to, const struct sbx_dns_query *q,
+		  const uint8_t *qpkt, int rcode, const struct sbx_dns_rr *rrs, size_t n)
+{
+	uint8_t out[SBX_DNS_EDNS_UDP_MAX];
+	size_t used, limit = sbx_dns_reply_limit(q);
+
+	if (limit > sizeof(out))
+		limit = sizeof(out);
+	if (sbx_dns_build_reply(q, qpkt, rcode, rrs, n, out, limit, &used) == 0)
+		sendto(d->fd, out, used, MSG_DONTWAIT, (const struct sockaddr *)to, sizeof(*to));
+}
+
+static void on_upstream(void *arg, int err, int rcode, const struct sbx_dns_rr *rrs, size_t n)
+{
+	struct query *qq = arg;
+	struct sbx_dnsd *d = qq->d;
+	struct sbx_dns_rr out[SBX_DNS_MAX_ANSWERS];
+	size_t k = 0;
+	time_t now = time(NULL);
+
+	d->pending--;
+	if (err == -ECANCELED) {
+		free(qq);
+		return;
+	}
+	if (err) {
+		reply(d, &qq->from, &qq->q, qq->pkt, SBX_DNS_RCODE_SERVFAIL, NULL, 0);
+		free(qq);
+		return;
+	}
+	for (size_t i = 0; i < n && k < SBX_DNS_MAX_ANSWERS; i++) {
+		if (rrs[i].type != SBX_DNS_TYPE_A)
+			continue;
+		out[k] = rrs[i];
+		if (out[k].ttl > SBX_DNSD_TTL_MAX)
+			out[k].ttl = SBX_DNSD_TTL_MAX;
+		{
+			uint32_t ip4;
+
+			memcpy(&ip4, rrs[i].addr, 4);
+			remember(d, qq->sandbox_id, ip4, qq->q.name, now);
+		}
+		k++;
+	}
+	reply(d, &qq->from, &qq->q, qq->pkt, rcode == SBX_DNS_RCODE_NXDOMAIN ? rcode : 0, out, k);
+	free(qq);
+}
+
+static bool is_gateway_name(const char *n)
+{
+	return strcmp(n, "gateway.docker.internal") == 0 || strcmp(n, "host.docker.internal") == 0;
+}
+
+static void on_query(struct sbx_dnsd *d, const uint8_t *pkt, size_t len,
+		     const struct sockaddr_in *from)
+{
+	struct sbx_dns_query q;
+	struct query *qq;
+	char sandbox[64];
+	uint32_t sandbox_id, gw4;
+	int err;
+
+	if (!d->ops.identify(d->ops.ctx, from->sin_addr.s_addr, &sandbox_id, sandbox,
+			     sizeof(sandbox), &gw4))
+		return; /* not one of ours: say nothing */
+	err = sbx_dns_parse_query(pkt, len, &q);
+	if (err) {
+		if (len >= SBX_DNS_HDR_LEN && err != -EMSGSIZE) {
+			memset(&q, 0, sizeof(q));
+			q.id = (uint16_t)(pkt[0] << 8 | pkt[1]);
+			q.question_end = SBX_DNS_HDR_LEN;
+			reply(d, from, &q, pkt,
+			      err == -EOPNOTSUPP ? SBX_DNS_RCODE_NOTIMP : SBX_DNS_RCODE_FORMERR,
+			      NULL, 0);
+		}
+		return;
+	}
+	if (is_gateway_name(q.name)) {
+		struct sbx_dns_rr rr = { .type = SBX_DNS_TYPE_A, .ttl = 60 };
+
+		memcpy(rr.addr, &gw4, 4);
+		reply(d, from, &q, pkt, 0, &rr, q.qtype == SBX_DNS_TYPE_A ? 1 : 0);
+		return;
+	}
+	if (!q.name[0] || !d->ops.may_resolve(d->ops.ctx, sandbox, q.name)) {
+		pr_debug("dns: refused %s for %s\n", q.name, sandbox);
+		d->ops.refused(d->ops.ctx, sandbox_id, q.name);
+		reply(d, from, &q, pkt, SBX_DNS_RCODE_REFUSED, NULL, 0);
+		return;
+	}
+	if (q.qtype != SBX_DNS_TYPE_A || q.qclass != SBX_DNS_CLASS_IN) {
+		/* sandboxes reach the world over IPv4 through the proxy: no other answers */
+		reply(d, from, &q, pkt, 0, NULL, 0);
+		return;
+	}
+	if (d->pending >= SBX_DNSD_PENDING_MAX || len > sizeof(qq->pkt)) {
+		reply(d, from, &q, pkt, SBX_DNS_RCODE_SERVFAIL, NULL, 0);
+		return;
+	}
+	qq = calloc(1, sizeof(*qq));
+	if (!qq)
+		return;
+	qq->d = d;
+	qq->from = *from;
+	qq->q = q;
+	memcpy(qq->pkt, pkt, len);
+	qq->len = len;
+	qq->sandbox_id = sandbox_id;
+	d->pending++;
+	if (sbx_resolve(d->res, q.name, SBX_DNS_TYPE_A, on_upstream, qq) < 0)
+		on_upstream(qq, -EIO, 0, NULL, 0);
+}
+
+static void on_readable(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
+{
+	struct sbx_dnsd *d = arg;
+
+	for (int i = 0; i < 64; i++) {
+		uint8_t pkt[SBX_DNS_EDNS_UDP_MAX];
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(fd, pkt, sizeof(pkt), MSG_DONTWAIT, (struct sockaddr *)&from,
+				     &flen);
+
+		if (n < 0)
+			return;
+		on_query(d, pkt, (size_t)n, &from);
+	}
+}
+
+int sbx_dnsd_start(struct sbx_ev *ev, uint32_t bind_ip4, uint16_t port,
+		   const struct sbx_upstreams *up, const struct sbx_dnsd_ops *ops,
+		   struct sbx_dnsd **out)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+				   .sin_addr.s_addr = bind_ip4 };
+	struct sbx_dnsd *d = calloc(1, sizeof(*d));
+	int err;
+
+	if (!d)
+		return -ENOMEM;
+	d->ev = ev;
+	d->ops = *ops;
+	d->fd = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	d->memo = calloc(SBX_DNSD_MEMORY, sizeof(*d->memo));
+	if (!d->memo) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = sbx_resolver_new(ev, up, &d->res);
+	if (err)
+		goto fail;
+	d->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (d->fd < 0 || bind(d->fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		err = -errno;
+		goto fail;
+	}
+	err = sbx_ev_add(ev, d->fd, EPOLLIN, on_readable, d);
+	if (err)
+		goto fail;
+	*out = d;
+	return 0;
+fail:
+	sbx_dnsd_free(d);
+	return err;
+}
+
+void sbx_dnsd_free(struct sbx_dnsd *d)
+{
+	if (!d)
+		return;
+	sbx_resolver_free(d->res); /* cancels pending queries, which free themselves */
+	if (d->fd >= 0) {
+		sbx_ev_del(d->ev, d->fd);
+		close(d->fd);
+	}
+	pthread_mutex_destroy(&d->lock);
+	free(d->memo);
+	free(d);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sandboxes' resolver. It answers only names the asking sandbox's policy
+ * could allow (forwarding them upstream) and refuses the rest without asking
+ * anyone, so a denied name never leaves the host (no DNS exfiltration). It
+ * remembers which address it gave which sandbox for which name, so the
+ * proxy can judge raw TCP to that address by the name.
+ */
+#ifndef SBX_DNSD_H
+#define SBX_DNSD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ev.h"
+#include "resolve.h"
+
+#define SBX_DNSD_MEMORY 65536	  /* (sandbox, address) -> name entries kept */
+#define SBX_DNSD_REMEMBER_S 3600  /* how long an answer stays usable for raw TCP */
+#define SBX_DNSD_TTL_MAX 300	  /* cap on the TTL handed to sandboxes */
+#define SBX_DNSD_PENDING_MAX 1024 /* upstream lookups in flight */
+
+struct sbx_dnsd_ops {
+	void *ctx;
+	/* The sandbox behind a query's source address; false refuses the query. */
+	bool (*identify)(void *ctx, uint32_t peer_ip4, uint32_t *sandbox_id, char *sandbox,
+			 size_t len, uint32_t *gw4);
+	/* Could the policy allow some connection to @name from @sandbox? */
+	bool (*may_resolve)(void *ctx, const char *sandbox, const char *name);
+	/* Count a refused name. */
+	void (*refused)(void *ctx, uint32_t sandbox_id, const char *name);
+};
+
+struct sbx_dnsd;
+
+int sbx_dnsd_start(struct sbx_ev *ev, uint32_t bind_ip4, uint16_t port,
+		   const struct sbx_upstreams *up, const struct sbx_dnsd_ops *ops,
+		   struct sbx_dnsd **out);
+void sbx_dnsd_free(struct sbx_dnsd *d);
+/* Thread-safe: the name this sandbox was given @ip4 for, if it still counts. */
+bool sbx_dnsd_name_for(struct sbx_dnsd *d, uint32_t sandbox_id, uint32_t ip4, char *name,
+		       size_t len);
+
+#endif
