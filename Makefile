@@ -52,10 +52,11 @@ CLI_OBJS  := $(patsubst cli/%.c,$(BUILD)/cli/%.o,$(wildcard cli/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 DEFAULTS  := $(sort $(wildcard data/defaults/*.list))
 
 .PHONY: all deps test unit demo install uninstall clean bench
-all: $(BUILD)/sbx $(BUILD)/sbxd $(UNIT_BINS) $(BENCH_BINS)
+all: $(BUILD)/sbx $(BUILD)/sbxd $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 deps:
 	$(Q)scripts/deps.sh
@@ -116,6 +117,12 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libsbx.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libsbx.a $(LDLIBS)
+
+# Test tools run inside sandboxes: static, so they need nothing from the sandbox's view.
+$(BUILD)/tests/tools/%: tests/tools/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libsbx.a
 	$(call msg,CC,$@)

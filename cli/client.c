@@ -213,6 +213,31 @@ static int choose_default(void)
 	return ret;
 }
 
+/*
+ * Start sbxd and connect. Another command may be starting it at the same
+ * time (it holds the lock but has no socket yet): wait for that one's socket,
+ * and start again only if it gave up. Bounded by SPAWN_TIMEOUT_MS.
+ */
+static int connect_starting(int *fd)
+{
+	uint64_t deadline = sbx_ev_now_ms() + SPAWN_TIMEOUT_MS;
+	int err = -ENOENT;
+
+	for (int spawns = 0; spawns < 3 && sbx_ev_now_ms() < deadline; spawns++) {
+		if (daemon_spawn(false))
+			return EXIT_FAIL; /* daemon_spawn said why */
+		while (sbx_ev_now_ms() < deadline) {
+			err = daemon_connect(fd);
+			if (err != -ENOENT && err != -ECONNREFUSED)
+				return err;
+			if (daemon_wait_exit(0) == 0)
+				break; /* nobody holds the lock: that start failed, try ours again */
+			usleep(20000);
+		}
+	}
+	return err;
+}
+
 static int call_once(const char *op, const cJSON *args, bool autostart, cJSON **reply)
 {
 	cJSON *req = cJSON_CreateObject();
@@ -220,12 +245,10 @@ static int call_once(const char *op, const cJSON *args, bool autostart, cJSON **
 
 	*reply = NULL;
 	err = daemon_connect(&fd);
-	if ((err == -ENOENT || err == -ECONNREFUSED) && autostart) {
-		err = daemon_spawn(false);
-		if (err)
-			goto out_req;
-		err = daemon_connect(&fd);
-	}
+	if ((err == -ENOENT || err == -ECONNREFUSED) && autostart)
+		err = connect_starting(&fd);
+	if (err == EXIT_FAIL)
+		goto out_req;
 	if (err == -ENOENT || err == -ECONNREFUSED) {
 		err = p_err(EXIT_FAIL, "sbxd is not running (start it with: sbx daemon start)");
 		goto out_req;

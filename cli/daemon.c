@@ -35,10 +35,7 @@ static int do_start(int argc, char **argv)
 		printf("sbxd is already running\n");
 		return EXIT_OK;
 	}
-	ret = daemon_spawn(false);
-	if (ret)
-		return ret;
-	ret = daemon_call("status", cJSON_CreateObject(), false, &reply);
+	ret = daemon_call("status", cJSON_CreateObject(), true, &reply);
 	if (ret)
 		return ret;
 	printf("sbxd started (pid %d)\n", cJSON_GetObjectItem(reply, "pid")->valueint);

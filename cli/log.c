@@ -319,8 +319,8 @@ int do_policy_log(int argc, char **argv)
 	bool want_follow = false;
 	int opt, err;
 
-	optind = 0;
-	while ((opt = getopt_long(argc + 1, argv - 1, "n:jt:fh", opts, NULL)) != -1) {
+	reset_opts(argc, argv);
+	while ((opt = getopt_long(argc + 1, argv - 1, ":n:jt:fh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': {
 			char *end;
@@ -357,7 +357,7 @@ int do_policy_log(int argc, char **argv)
 			       "port, sandbox, type, proxy_type, rule, reason, last_seen and count.\n");
 			return EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			return bad_option(opt, argv - 1);
 		}
 	}
 	if (argc + 1 - optind > 1)

@@ -72,9 +72,7 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 	}
 	if (found)
 		return found->func(argc - 1, argv + 1);
-	fprintf(stderr, "sbx: unknown command '%s'\n", argv[0]);
-	help(0, NULL);
-	return EXIT_USAGE;
+	return p_err(EXIT_USAGE, "unknown command '%s' (see --help)", argv[0]);
 }
 
 static int do_help(int argc, char **argv)

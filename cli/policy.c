@@ -54,10 +54,24 @@ static int next_opt(int argc, char **argv, const char *shortopts, const struct o
 	return getopt_long(argc, argv, shortopts, opts, NULL);
 }
 
-static void reset_opts(void)
+/* getopt's complaint, in our words (and as JSON with --json). */
+int bad_option(int opt, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (opt == ':')
+		return p_err(EXIT_USAGE, "option '%s' needs a value", arg);
+	return p_err(EXIT_USAGE, "unknown option '%s' (see --help)", arg);
+}
+
+/* --json anywhere on the line decides the output form, errors included. */
+void reset_opts(int argc, char **argv)
 {
 	optind = 0;
-	opterr = 1;
+	opterr = 0;
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			json_output = true;
 }
 
 static const char *jstr(const cJSON *j, const char *key)
@@ -133,8 +147,8 @@ static int do_ls(int argc, char **argv)
 	struct table *t;
 	int opt, ret;
 
-	reset_opts();
-	while ((opt = next_opt(argc + 1, argv - 1, "t:iwd:s:jh", opts)) != -1) {
+	reset_opts(argc, argv);
+	while ((opt = next_opt(argc + 1, argv - 1, ":t:iwd:s:jh", opts)) != -1) {
 		switch (opt) {
 		case 't':
 			if (strcmp(optarg, "network") && strcmp(optarg, "filesystem")) {
@@ -176,7 +190,7 @@ static int do_ls(int argc, char **argv)
 			return EXIT_OK;
 		default:
 			cJSON_Delete(args);
-			return EXIT_USAGE;
+			return bad_option(opt, argv - 1);
 		}
 	}
 	if (argc + 1 - optind > 1) {
@@ -258,9 +272,9 @@ static int do_ls(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static void add_help(const char *verb)
+static void add_help(FILE *f, const char *verb)
 {
-	printf("Usage: sbx policy %s network|filesystem:read|filesystem:write\n"
+	fprintf(f, "Usage: sbx policy %s network|filesystem:read|filesystem:write\n"
 	       "                        [--sandbox NAME | -g] [--name NAME] [--json] "
 	       "\"RESOURCE[,RESOURCE...]\"\n"
 	       "\n"
@@ -292,8 +306,8 @@ static int do_add(const char *decision, int argc, char **argv)
 	int opt, ret, nargs;
 	char **rest;
 
-	reset_opts();
-	while ((opt = next_opt(argc + 1, argv - 1, "s:gn:jh", opts)) != -1) {
+	reset_opts(argc, argv);
+	while ((opt = next_opt(argc + 1, argv - 1, ":s:gn:jh", opts)) != -1) {
 		switch (opt) {
 		case 's':
 			sandbox = optarg;
@@ -308,10 +322,10 @@ static int do_add(const char *decision, int argc, char **argv)
 			json_output = true;
 			break;
 		case 'h':
-			add_help(decision);
+			add_help(stdout, decision);
 			return EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			return bad_option(opt, argv - 1);
 		}
 	}
 	if (sandbox && global)
@@ -319,7 +333,8 @@ static int do_add(const char *decision, int argc, char **argv)
 	rest = argv - 1 + optind;
 	nargs = argc + 1 - optind;
 	if (nargs != 2) {
-		add_help(decision);
+		if (!json_output)
+			add_help(stderr, decision);
 		return p_err(EXIT_USAGE, "expected a rule type and a resource list");
 	}
 	type = rest[0];
@@ -388,8 +403,8 @@ static int do_rm(int argc, char **argv)
 	const cJSON *it;
 	int opt, ret;
 
-	reset_opts();
-	while ((opt = next_opt(argc + 1, argv - 1, "r:i:jh", opts)) != -1) {
+	reset_opts(argc, argv);
+	while ((opt = next_opt(argc + 1, argv - 1, ":r:i:jh", opts)) != -1) {
 		switch (opt) {
 		case 'r':
 			resource = optarg;
@@ -410,7 +425,7 @@ static int do_rm(int argc, char **argv)
 			       "Default policy groups cannot be removed: deny their hosts instead.\n");
 			return EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			return bad_option(opt, argv - 1);
 		}
 	}
 	if (argc + 1 - optind != 1)
@@ -587,8 +602,8 @@ static int do_check(int argc, char **argv)
 	int opt, ret, port, nargs;
 	char **rest;
 
-	reset_opts();
-	while ((opt = next_opt(argc + 1, argv - 1, "s:jh", opts)) != -1) {
+	reset_opts(argc, argv);
+	while ((opt = next_opt(argc + 1, argv - 1, ":s:jh", opts)) != -1) {
 		switch (opt) {
 		case 's':
 			sandbox = optarg;
@@ -605,7 +620,7 @@ static int do_check(int argc, char **argv)
 			       "With --sandbox, rules scoped to that sandbox count too.\n");
 			return EXIT_OK;
 		default:
-			return EXIT_USAGE;
+			return bad_option(opt, argv - 1);
 		}
 	}
 	rest = argv - 1 + optind;

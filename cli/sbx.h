@@ -29,6 +29,9 @@ int p_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print @j to stdout, pretty, then free it. */
 void print_json(cJSON *j);
 bool is_help(const char *arg);
+/* Option parsing of the verbs: reset getopt (noting --json), and report its errors. */
+void reset_opts(int argc, char **argv);
+int bad_option(int opt, char **argv);
 
 /*
  * Send @op with @args (consumed) to sbxd, starting it when @autostart.

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev openssl
 libnl-3-dev libnl-route-3-dev libcjson-dev libyaml-dev
-iproute2 dnsmasq-base socat iputils-ping bind9-dnsutils curl nginx-light util-linux procps"
+iproute2 dnsmasq-base socat iputils-ping bind9-dnsutils curl nginx-light util-linux procps python3"
 
 missing=""
 for p in $PKGS; do

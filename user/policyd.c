@@ -2,6 +2,7 @@
 /* The policy.* requests of the control socket; see policyd.h. */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "store.h"
 
 struct sbx_policyd {
+	pthread_rwlock_t lock; /* proxy threads read the policy while requests change it */
 	char state_dir[PATH_MAX];
 	struct sbx_store st;
 	struct sbx_policy *policy; /* defaults(preset) + local rules, compiled */
@@ -51,6 +53,7 @@ int sbx_policyd_open(const char *state_dir, struct sbx_policyd **out, char *err,
 
 	if (!pd)
 		return -ENOMEM;
+	pthread_rwlock_init(&pd->lock, NULL);
 	snprintf(pd->state_dir, sizeof(pd->state_dir), "%s", state_dir);
 	ret = sbx_store_load(state_dir, &pd->st, err, errlen);
 	if (ret == -ENOENT) {
@@ -78,7 +81,19 @@ void sbx_policyd_free(struct sbx_policyd *pd)
 		return;
 	sbx_store_release(&pd->st);
 	sbx_policy_free(pd->policy);
+	pthread_rwlock_destroy(&pd->lock);
 	free(pd);
+}
+
+const struct sbx_policy *sbx_policyd_read_lock(struct sbx_policyd *pd)
+{
+	pthread_rwlock_rdlock(&pd->lock);
+	return pd->policy;
+}
+
+void sbx_policyd_read_unlock(struct sbx_policyd *pd)
+{
+	pthread_rwlock_unlock(&pd->lock);
 }
 
 const struct sbx_policy *sbx_policyd_policy(const struct sbx_policyd *pd)
@@ -398,6 +413,17 @@ static cJSON *do_rm(struct sbx_policyd *pd, const cJSON *args)
 				if (strcmp(r->res[j].text, want.text) == 0)
 					return cannot_remove(r);
 		}
+		/* "rm --resource pypi.org" where a default group lists pypi.org:443 */
+		for (size_t i = 0; want.host[0] && i < sbx_policy_count(pd->policy); i++) {
+			const struct sbx_rule *r = sbx_policy_rule(pd->policy, i);
+
+			for (size_t j = 0; r->builtin && r->type == t && j < r->nres; j++)
+				if (r->res[j].kind == want.kind && strcmp(r->res[j].host, want.host) == 0)
+					return BAD("no local rule has %s; the default group %s lists %s "
+						   "and default groups cannot be removed (to block it: "
+						   "sbx policy deny network %s)",
+						   want.text, r->name, r->res[j].text, want.text);
+		}
 		return BAD("no local %s rule has the resource %s (see sbx policy ls)", type,
 			   want.text);
 	}
@@ -497,10 +523,8 @@ static cJSON *do_reset(struct sbx_policyd *pd, bool *shutdown)
 	return sbx_ctl_ok();
 }
 
-cJSON *sbx_policyd_handle(struct sbx_policyd *pd, const char *op, const cJSON *args,
-			  bool *shutdown)
+static cJSON *handle(struct sbx_policyd *pd, const char *op, const cJSON *args, bool *shutdown)
 {
-	*shutdown = false;
 	if (strcmp(op, "policy.set_default") == 0)
 		return do_set_default(pd, args);
 	if (strcmp(op, "policy.reset") == 0)
@@ -518,4 +542,16 @@ cJSON *sbx_policyd_handle(struct sbx_policyd *pd, const char *op, const cJSON *a
 	if (strcmp(op, "policy.check") == 0)
 		return do_check(pd, args);
 	return BAD("unknown request '%s'", op);
+}
+
+cJSON *sbx_policyd_handle(struct sbx_policyd *pd, const char *op, const cJSON *args,
+			  bool *shutdown)
+{
+	cJSON *reply;
+
+	*shutdown = false;
+	pthread_rwlock_wrlock(&pd->lock);
+	reply = handle(pd, op, args, shutdown);
+	pthread_rwlock_unlock(&pd->lock);
+	return reply;
 }

@@ -15,8 +15,14 @@ struct sbx_policyd;
 /* Load the store under @state_dir; a missing store means "no default chosen yet". */
 int sbx_policyd_open(const char *state_dir, struct sbx_policyd **out, char *err, size_t errlen);
 void sbx_policyd_free(struct sbx_policyd *pd);
-/* The compiled policy the proxy decides with (replaced on every change). */
+/* The compiled policy (replaced on every change): for the daemon's own thread. */
 const struct sbx_policy *sbx_policyd_policy(const struct sbx_policyd *pd);
+/*
+ * Other threads (the proxy workers) decide under the read lock, so a change
+ * never frees the policy they are reading; it applies to their next decision.
+ */
+const struct sbx_policy *sbx_policyd_read_lock(struct sbx_policyd *pd);
+void sbx_policyd_read_unlock(struct sbx_policyd *pd);
 enum sbx_preset sbx_policyd_preset(const struct sbx_policyd *pd);
 
 /*
