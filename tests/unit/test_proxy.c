@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The proxy on loopback, no root: a fake origin and a fake DNS server in
+ * threads, a real policy behind the ops, and real sockets between them.
+ * Checks what a client sees (status, body, reset) and what the origin saw.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <openssl/ssl.h>
+
+#include <sbx/policy.h>
+#include "dnsmsg.h"
+#include "proxy.h"
+#include "test.h"
+
+static struct sbx_policy *policy;
+static bool allow_internal;
+static uint16_t origin_port, fwd_port, tp_port;
+static int origin_fd, dns_fd;
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static char origin_seen[8192]; /* what the origin received, all connections */
+static char verdicts[4096];    /* "kind:host:allow:reason;" */
+
+/* ---- the fake origin: answers every connection with what it received ---- */
+
+static void *origin_main(void *arg)
+{
+	for (;;) {
+		char buf[4096], reply[4400];
+		int fd = accept(origin_fd, NULL, NULL), n;
+		struct pollfd p;
+
+		if (fd < 0)
+			return NULL;
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		n = poll(&p, 1, 2000) == 1 ? (int)recv(fd, buf, sizeof(buf) - 1, 0) : 0;
+		if (n > 0) {
+			buf[n] = '\0';
+			pthread_mutex_lock(&seen_lock);
+			strncat(origin_seen, buf, sizeof(origin_seen) - strlen(origin_seen) - 1);
+			pthread_mutex_unlock(&seen_lock);
+			snprintf(reply, sizeof(reply), "HTTP/1.0 200 OK\r\n\r\norigin got %d bytes\n", n);
+			send(fd, reply, strlen(reply), MSG_NOSIGNAL);
+		}
+		close(fd);
+	}
+}
+
+/* ---- the fake DNS server: every name is 127.0.0.1 ---- */
+
+static void *dns_main(void *arg)
+{
+	for (;;) {
+		uint8_t pkt[1500], out[1500];
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		struct sbx_dns_query q;
+		struct sbx_dns_rr rr = { .type = SBX_DNS_TYPE_A, .ttl = 60, .addr = { 127, 0, 0, 1 } };
+		size_t used;
+		ssize_t n = recvfrom(dns_fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&from, &flen);
+
+		if (n < 0)
+			return NULL;
+		if (sbx_dns_parse_query(pkt, (size_t)n, &q) == 0 &&
+		    sbx_dns_build_reply(&q, pkt, 0, &rr, 1, out, sizeof(out), &used) == 0)
+			sendto(dns_fd, out, used, 0, (struct sockaddr *)&from, flen);
+	}
+}
+
+/* ---- the ops a daemon would pass ---- */
+
+static int identify(void *ctx, bool transparent, const struct sockaddr_in *peer,
+		    struct sbx_proxy_client *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->sandbox_id = 7;
+	snprintf(out->sandbox, sizeof(out->sandbox), "t");
+	out->gw4 = htonl(0x7f000002); /* 127.0.0.2: nothing here dials it */
+	out->orig_ip4 = htonl(INADDR_LOOPBACK);
+	out->orig_port = origin_port;
+	return 0;
+}
+
+static void decide(void *ctx, const struct sbx_proxy_client *c, const char *host, uint16_t port,
+		   struct sbx_proxy_decision *d)
+{
+	struct sbx_verdict v;
+
+	memset(d, 0, sizeof(*d));
+	if (sbx_policy_decide(policy, c->sandbox, host, port, &v))
+		return;
+	d->allow = v.decision == SBX_ALLOW;
+	d->reason = (uint8_t)v.reason;
+	snprintf(d->rule, sizeof(d->rule), "%s", v.rule ? v.rule->name : "");
+	snprintf(d->origin, sizeof(d->origin), "%s", v.rule ? "local" : "default policy");
+	sbx_verdict_detail(&v, d->detail, sizeof(d->detail));
+}
+
+static bool addr_allowed(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4,
+			 uint16_t port, struct sbx_proxy_decision *d)
+{
+	return allow_internal;
+}
+
+static bool name_for_addr(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4, char *name,
+			  size_t len)
+{
+	return false;
+}
+
+static void record(void *ctx, const struct sbx_proxy_client *c, uint8_t kind, const char *host,
+		   uint16_t port, const struct sbx_proxy_decision *d)
+{
+	char line[300];
+
+	snprintf(line, sizeof(line), "%s:%s:%s:%s;", sbx_proxy_kind_name(kind), host,
+		 d->allow ? "allow" : "block", sbx_reason_name(d->reason));
+	pthread_mutex_lock(&seen_lock);
+	strncat(verdicts, line, sizeof(verdicts) - strlen(verdicts) - 1);
+	pthread_mutex_unlock(&seen_lock);
+}
+
+/* ---- helpers ---- */
+
+static int listen_any(int type, uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, type, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
+	    (type == SOCK_STREAM && listen(fd, 16)) ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len))
+		abort();
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static uint16_t free_port(void)
+{
+	uint16_t port;
+	int fd = listen_any(SOCK_STREAM, &port);
+
+	close(fd);
+	return port;
+}
+
+static int dial(uint16_t port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	for (int i = 0; i < 50; i++) {
+		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+			return fd;
+		usleep(20000);
+	}
+	abort();
+}
+
+/* Send @req, read until close or 3 s; returns what came back ("" on reset). */
+static const char *exchange(uint16_t port, const void *req, size_t len, int *reset)
+{
+	static char buf[16384];
+	size_t used = 0;
+	int fd = dial(port);
+
+	*reset = 0;
+	buf[0] = '\0';
+	if (len)
+		send(fd, req, len, MSG_NOSIGNAL);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 3000) != 1)
+			break;
+		n = recv(fd, buf + used, sizeof(buf) - 1 - used, 0);
+		if (n < 0 && errno == ECONNRESET)
+			*reset = 1;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		buf[used] = '\0';
+	}
+	close(fd);
+	return buf;
+}
+
+static void clear_seen(void)
+{
+	pthread_mutex_lock(&seen_lock);
+	origin_seen[0] = verdicts[0] = '\0';
+	pthread_mutex_unlock(&seen_lock);
+}
+
+static bool seen_has(const char *s)
+{
+	bool r;
+
+	usleep(100000); /* the origin thread may still be appending */
+	pthread_mutex_lock(&seen_lock);
+	r = strstr(origin_seen, s) != NULL;
+	pthread_mutex_unlock(&seen_lock);
+	return r;
+}
+
+static bool verdict_has(const char *s)
+{
+	bool r;
+
+	pthread_mutex_lock(&seen_lock);
+	r = strstr(verdicts, s) != NULL;
+	if (!r)
+		fprintf(stderr, "  verdicts: %s\n", verdicts);
+	pthread_mutex_unlock(&seen_lock);
+	return r;
+}
+
+/* A real ClientHello naming @sni, made by OpenSSL into a memory BIO. */
+static size_t client_hello(const char *sni, uint8_t *out, size_t len)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = SSL_new(ctx);
+	BIO *rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
+	int n;
+
+	SSL_set_bio(ssl, rb, wb);
+	SSL_set_tlsext_host_name(ssl, sni);
+	SSL_set_connect_state(ssl);
+	SSL_do_handshake(ssl);
+	n = BIO_read(wb, out, (int)len);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	return n > 0 ? (size_t)n : 0;
+}
+
+static struct sbx_proxy *proxy;
+
+static void test_setup(void)
+{
+	static struct sbx_proxy_ops ops = { NULL, identify, decide, addr_allowed, name_for_addr,
+					    record };
+	struct sbx_proxy_config cfg = { 0 };
+	struct sbx_rule r = { 0 };
+	char err[SBX_ERR_MAX];
+	uint16_t dns_port;
+	pthread_t t;
+
+	origin_fd = listen_any(SOCK_STREAM, &origin_port);
+	dns_fd = listen_any(SOCK_DGRAM, &dns_port);
+	pthread_create(&t, NULL, origin_main, NULL);
+	pthread_detach(t);
+	pthread_create(&t, NULL, dns_main, NULL);
+	pthread_detach(t);
+
+	policy = sbx_policy_new();
+	snprintf(r.name, sizeof(r.name), "test-allow");
+	r.type = SBX_TYPE_NETWORK;
+	CHECK_INT(sbx_resource_list_parse(SBX_TYPE_NETWORK, "allowed.test,other.test", &r.res,
+					  &r.nres, err, sizeof(err)),
+		  0);
+	CHECK_INT(sbx_policy_add(policy, &r), 0);
+	sbx_rule_release(&r);
+	CHECK_INT(sbx_policy_compile(policy), 0);
+
+	cfg.bind_ip4 = htonl(INADDR_LOOPBACK);
+	cfg.fwd_port = fwd_port = free_port();
+	cfg.tproxy_port = tp_port = free_port();
+	cfg.workers = 2;
+	cfg.upstreams.n = 1;
+	cfg.upstreams.addr[0] = (struct sockaddr_in){ .sin_family = AF_INET,
+						      .sin_port = htons(dns_port),
+						      .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	CHECK_INT(sbx_proxy_start(&cfg, &ops, &proxy), 0);
+	allow_internal = true; /* the fake DNS answers 127.0.0.1 for everything */
+}
+
+static void test_forward_get_reaches_origin_in_origin_form(void)
+{
+	char req[256];
+	int reset;
+	const char *got;
+
+	clear_seen();
+	snprintf(req, sizeof(req),
+		 "GET http://allowed.test:%u/x?y=1 HTTP/1.1\r\nHost: allowed.test:%u\r\n"
+		 "Proxy-Connection: keep-alive\r\n\r\n",
+		 origin_port, origin_port);
+	got = exchange(fwd_port, req, strlen(req), &reset);
+	CHECK_HAS(got, "origin got");
+	CHECK(seen_has("GET /x?y=1 HTTP/1.1\r\n"));
+	CHECK(seen_has("Connection: close\r\n"));
+	CHECK(!seen_has("Proxy-Connection"));
+	CHECK(verdict_has("forward:allowed.test:allow:domain-allowed;"));
+}
+
+static void test_forward_denied_gets_403_and_origin_sees_nothing(void)
+{
+	static const char req[] = "GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+	int reset;
+	const char *got;
+
+	clear_seen();
+	got = exchange(fwd_port, req, sizeof(req) - 1, &reset);
+	CHECK_HAS(got, "HTTP/1.1 403 Forbidden");
+	CHECK_HAS(got, "Blocked by network policy: domain denied.test\n");
+	CHECK_HAS(got, "detail: no matching allow rule - blocked by default deny policy\n");
+	CHECK(!seen_has("GET"));
+	CHECK(verdict_has("forward:denied.test:block:default-deny;"));
+}
+
+static void test_connect_tunnels_after_200(void)
+{
+	char req[256];
+	int fd, n;
+	char buf[512];
+	struct pollfd p;
+
+	clear_seen();
+	snprintf(req, sizeof(req), "CONNECT allowed.test:%u HTTP/1.1\r\nHost: x\r\n\r\n",
+		 origin_port);
+	fd = dial(fwd_port);
+	send(fd, req, strlen(req), 0);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	CHECK(poll(&p, 1, 3000) == 1);
+	n = (int)recv(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK_HAS(buf, "HTTP/1.1 200 Connection established\r\n\r\n");
+	send(fd, "PING through the tunnel\n", 24, 0);
+	CHECK(poll(&p, 1, 3000) == 1);
+	n = (int)recv(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK_HAS(buf, "origin got 24 bytes");
+	CHECK(seen_has("PING through the tunnel"));
+	CHECK(verdict_has("forward-bypass:allowed.test:allow:domain-allowed;"));
+	close(fd);
+}
+
+static void test_connect_with_other_sni_is_reset(void)
+{
+	uint8_t hello[4096];
+	size_t hlen = client_hello("denied.test", hello, sizeof(hello));
+	char req[256];
+	uint8_t all[4400];
+	int reset;
+	size_t n;
+
+	CHECK(hlen > 100);
+	clear_seen();
+	n = (size_t)snprintf(req, sizeof(req), "CONNECT allowed.test:%u HTTP/1.1\r\n\r\n",
+			     origin_port);
+	memcpy(all, req, n);
+	memcpy(all + n, hello, hlen);
+	exchange(fwd_port, all, n + hlen, &reset);
+	CHECK(!seen_has("\x16\x03"));
+	CHECK(verdict_has(":allowed.test:block:sni-mismatch;"));
+}
+
+static void test_connect_matching_sni_passes(void)
+{
+	uint8_t hello[4096], all[4400];
+	size_t hlen = client_hello("allowed.test", hello, sizeof(hello)), n;
+	char req[256];
+	int reset;
+	const char *got;
+
+	clear_seen();
+	n = (size_t)snprintf(req, sizeof(req), "CONNECT allowed.test:%u HTTP/1.1\r\n\r\n",
+			     origin_port);
+	memcpy(all, req, n);
+	memcpy(all + n, hello, hlen);
+	got = exchange(fwd_port, all, n + hlen, &reset);
+	CHECK_HAS(got, "origin got");
+}
+
+static void test_connect_denied_host_gets_403(void)
+{
+	static const char req[] = "CONNECT denied.test:443 HTTP/1.1\r\n\r\n";
+	int reset;
+
+	clear_seen();
+	CHECK_HAS(exchange(fwd_port, req, sizeof(req) - 1, &reset), "403 Forbidden");
+}
+
+static void test_garbage_to_forward_proxy_gets_400(void)
+{
+	static const char req[] = "\x01\x02garbage\r\n\r\n";
+	int reset;
+
+	CHECK_HAS(exchange(fwd_port, req, sizeof(req) - 1, &reset), "400 Bad Request");
+	CHECK_HAS(exchange(fwd_port, "GET / HTTP/1.1\r\nHost: a.b\r\n\r\n", 29, &reset),
+		  "400 Bad Request");
+}
+
+static void test_transparent_tls_uses_sni(void)
+{
+	uint8_t hello[4096];
+	size_t hlen = client_hello("allowed.test", hello, sizeof(hello));
+	int reset;
+
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, hello, hlen, &reset), "origin got");
+	CHECK(verdict_has("transparent:allowed.test:allow:domain-allowed;"));
+	clear_seen();
+	hlen = client_hello("denied.test", hello, sizeof(hello));
+	CHECK_STR(exchange(tp_port, hello, hlen, &reset), "");
+	CHECK(!seen_has("\x16\x03"));
+	CHECK(verdict_has("transparent:denied.test:block:default-deny;"));
+}
+
+static void test_transparent_http_uses_host(void)
+{
+	static const char ok[] = "GET /t HTTP/1.1\r\nHost: allowed.test\r\n\r\n";
+	static const char no[] = "GET /t HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+	int reset;
+
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, ok, sizeof(ok) - 1, &reset), "origin got");
+	CHECK(seen_has("GET /t HTTP/1.1\r\nHost: allowed.test\r\n"));
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, no, sizeof(no) - 1, &reset),
+		  "Blocked by network policy: domain denied.test");
+	CHECK(!seen_has("denied.test"));
+}
+
+static void test_transparent_raw_tcp_needs_an_address_rule(void)
+{
+	int reset;
+
+	clear_seen();
+	/* not TLS, not HTTP: judged on the address, which no rule names */
+	exchange(tp_port, "SSH-2.0-OpenSSH_9.2\r\n", 21, &reset);
+	CHECK(!seen_has("SSH-2.0"));
+	CHECK(verdict_has("network:127.0.0.1:block:default-deny;"));
+}
+
+static void test_internal_address_refused_without_address_rule(void)
+{
+	static const char req[] = "GET http://other.test/ HTTP/1.1\r\nHost: other.test\r\n\r\n";
+	int reset;
+	const char *got;
+
+	clear_seen();
+	allow_internal = false;
+	got = exchange(fwd_port, req, sizeof(req) - 1, &reset);
+	allow_internal = true;
+	CHECK_HAS(got, "403 Forbidden");
+	CHECK_HAS(got, "resolves to internal address 127.0.0.1");
+	CHECK(verdict_has("forward:other.test:block:private-ip;"));
+}
+
+static void test_teardown(void)
+{
+	sbx_proxy_stop(proxy);
+	sbx_policy_free(policy);
+	shutdown(origin_fd, SHUT_RDWR);
+	close(origin_fd);
+	shutdown(dns_fd, SHUT_RDWR);
+	close(dns_fd);
+}
+
+static const struct test tests[] = {
+	T(test_setup),
+	T(test_forward_get_reaches_origin_in_origin_form),
+	T(test_forward_denied_gets_403_and_origin_sees_nothing),
+	T(test_connect_tunnels_after_200),
+	T(test_connect_with_other_sni_is_reset),
+	T(test_connect_matching_sni_passes),
+	T(test_connect_denied_host_gets_403),
+	T(test_garbage_to_forward_proxy_gets_400),
+	T(test_transparent_tls_uses_sni),
+	T(test_transparent_http_uses_host),
+	T(test_transparent_raw_tcp_needs_an_address_rule),
+	T(test_internal_address_refused_without_address_rule),
+	T(test_teardown),
+};
+
+TEST_MAIN("proxy", tests)
