@@ -5,6 +5,7 @@
 #   make SAN=1 ...  ASan+UBSan build in build/san      V=1 shows the commands
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 
 PREFIX   ?= /usr/local

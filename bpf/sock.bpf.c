@@ -5,8 +5,9 @@
  * the calling task in sbx_sandboxes, and is left alone when there is none.
  *
  *  - connect4/6: TCP to anything but the proxy's own ports is rewritten to the transparent
- *    proxy, the original destination saved by socket cookie; UDP connects to port 53 go to the
- *    resolver; other UDP, real IPv6 and other protocols fail with EPERM.
+ *    proxy (TCP to port 53: to the resolver), the original destination saved by socket
+ *    cookie; UDP connects to port 53 go to the resolver; other UDP, real IPv6 and other
+ *    protocols fail with EPERM.
  *  - sendmsg4/6: datagrams to port 53 go to the resolver; all other UDP fails with EPERM.
  *  - recvmsg4/6, getpeername4/6: show the original destination instead of the proxy.
  *  - sockops: when a redirected connection sends its SYN, publishes (client addr, port) ->
@@ -138,6 +139,11 @@ static __always_inline enum v4_action decide_v4(const struct sbx_sandbox_cfg *cf
 		if (ip4 == cfg->proxy_ip4 && port != 0 &&
 		    (port == cfg->tproxy_port || port == cfg->fwd_port || port == cfg->dns_port))
 			return V4_PASS;
+		/* DNS over TCP (the fallback for truncated answers) belongs to the resolver too. */
+		if (cfg->dns_port && port == 53) {
+			*new_port = cfg->dns_port;
+			return V4_REWRITE;
+		}
 		if (!cfg->tproxy_port) {
 			*reason = SBX_REASON_TCP_BLOCKED;
 			return V4_DENY;
@@ -201,7 +207,8 @@ static __always_inline int handle_v6(struct bpf_sock_addr *ctx)
 	addr[3] = ctx->user_ip6[3];
 	port = bpf_ntohs((__u16)ctx->user_port);
 
-	if ((cfg->flags & SBX_CFG_F_OWN_NETNS) && sbx_ip6_is_local(addr[0], addr[1], addr[2], addr[3]))
+	if ((cfg->flags & SBX_CFG_F_OWN_NETNS) &&
+	    sbx_ip6_is_local(addr[0], addr[1], addr[2], addr[3]))
 		return SBX_SOCK_ALLOW;
 	if (!sbx_ip6_is_v4mapped(addr[0], addr[1], addr[2]))
 		return deny(cfg, SBX_REASON_IPV6_BLOCKED, SBX_AF_INET6, addr, port,
@@ -340,6 +347,7 @@ int sbx_sockops(struct bpf_sock_ops *skops)
 	struct bpf_sock *sk;
 	__u64 cookie;
 	__u32 *mark;
+	int flags;
 
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
@@ -351,8 +359,8 @@ int sbx_sockops(struct bpf_sock_ops *skops)
 		key.ip4 = skops->local_ip4;
 		key.port = (__u16)skops->local_port;
 		bpf_map_update_elem(&sbx_conn, &key, orig, BPF_ANY);
-		bpf_sock_ops_cb_flags_set(skops,
-					  skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		flags = skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG;
+		bpf_sock_ops_cb_flags_set(skops, flags);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		/* Only redirected sockets asked for this callback. */

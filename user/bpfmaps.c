@@ -109,7 +109,8 @@ static int ensure_bpffs(const char *pin_dir)
 	}
 	err = sbx_mkdir_p(pin_dir, 0700);
 	if (err) {
-		pr_warn("sbx: cannot create pin dir %s: %s%s\n", pin_dir, strerror(-err), hint(err));
+		pr_warn("sbx: cannot create pin dir %s: %s%s\n", pin_dir, strerror(-err),
+			hint(err));
 		return err;
 	}
 	err = fs_type(pin_dir, &type);
@@ -263,7 +264,7 @@ static void adopt_attachments(struct sbx_bpf *b)
 					(uint64_t)cgid, path);
 				unlink(path);
 				bpf_map_delete_elem(sandboxes_fd, &cgid);
-			} else if ((prog = find_prog(b, prog_name)) &&
+			} else if ((prog = find_prog(b, prog_name)) && bpf_program__fd(prog) >= 0 &&
 				   bpf_link_update(fd, bpf_program__fd(prog), NULL)) {
 				pr_warn("sbx: cannot move %s to the new %s program: %s\n", path,
 					prog_name, strerror(errno));
@@ -291,7 +292,8 @@ static void adopt_attachments(struct sbx_bpf *b)
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SBX_TC_HANDLE, .priority = SBX_TC_PRIORITY,
 			    .prog_fd = tc_fd, .flags = BPF_TC_F_REPLACE);
 		if (bpf_tc_attach(&hook, &opts))
-			pr_warn("sbx: cannot move the TC filter on %s to the new program\n", ifname);
+			pr_warn("sbx: cannot move the TC filter on %s to the new program\n",
+				ifname);
 	}
 	free(keys);
 }
@@ -334,7 +336,7 @@ static void probe_lsm(struct sbx_bpf *b)
 		pr_warn("sbx: %s: packet sockets are not refused in sandboxes (their frames still "
 			"meet the veth filter)\n",
 			err == -ENOENT ? "kernel without the BPF LSM" :
-			err == -EPERM  ? "this kernel refuses LSM programs (lockdown?)" :
+			err == -EPERM  ? "this kernel refuses BPF LSM programs" :
 					 "cannot load an lsm_cgroup program");
 		bpf_program__set_autoload(prog, false);
 		return;
@@ -494,7 +496,8 @@ static int link_prog(struct sbx_bpf *b, const char *cgroup_path, int cgfd, __u64
 		return err;
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
-		if (link_cgroup_id(fd) == cgid && bpf_link_update(fd, bpf_program__fd(prog), NULL) == 0) {
+		if (link_cgroup_id(fd) == cgid &&
+		    bpf_link_update(fd, bpf_program__fd(prog), NULL) == 0) {
 			close(fd);
 			return 0;
 		}
@@ -562,7 +565,7 @@ static int attach_cgroup_progs(struct sbx_bpf *b, struct bpf_object *obj, const 
 			       const char *cgroup_path, const struct sbx_sandbox_cfg *cfg,
 			       __u64 *cgid_out)
 {
-	const char *made[16];
+	const char *made[32]; /* links this call created; more than the programs we have */
 	struct bpf_program *prog;
 	bool existed, created;
 	int cgfd, err = 0;
@@ -679,8 +682,8 @@ int sbx_bpf_attach_tc(struct sbx_bpf *b, int ifindex, const struct sbx_sandbox_c
 		    .prog_fd = sbx_bpf_prog_fd(b, TC_PROG_NAME), .flags = BPF_TC_F_REPLACE);
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST) {
-		pr_warn("sbx: cannot add a clsact qdisc to %s (ifindex %d): %s%s\n", ifname, ifindex,
-			strerror(-err), err == -ENODEV ? " (interface gone?)" : hint(err));
+		pr_warn("sbx: cannot add a clsact qdisc to %s (ifindex %d): %s%s\n", ifname,
+			ifindex, strerror(-err), err == -ENODEV ? " (interface gone?)" : hint(err));
 		goto fail;
 	}
 	err = bpf_tc_attach(&hook, &opts);

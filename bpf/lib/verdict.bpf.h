@@ -46,7 +46,8 @@ static __always_inline void sbx_count_block(const struct sbx_block *b)
 	if (!val) {
 		init.count = 1;
 		init.last_seen_ns = now;
-		if (bpf_map_update_elem(&sbx_verdicts, &key, &init, BPF_NOEXIST) != -17 /* EEXIST */)
+		/* -17: EEXIST, another CPU inserted it first */
+		if (bpf_map_update_elem(&sbx_verdicts, &key, &init, BPF_NOEXIST) != -17)
 			return;
 		val = bpf_map_lookup_elem(&sbx_verdicts, &key);
 		if (!val)

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The kernel <-> user ABI of sbx's eBPF side: map keys and values, limits, enums, map and pin
- * names. Included by the bpf/ programs (after vmlinux.h, which supplies __u8..__u64) and by user/ and
- * cli/ (which get them from <linux/types.h>). Fixed-width fields only, explicit padding, sizes
- * checked below: these structs live in maps pinned under the bpffs dir and outlive the daemon
- * that wrote them, so a layout change is an ABI break (`sbx policy reset` recreates the maps).
+ * names. Included by the bpf/ programs (after vmlinux.h, which supplies __u8..__u64) and by
+ * user/ and cli/ (which get them from <linux/types.h>). Fixed-width fields only, explicit
+ * padding, sizes checked below: these structs live in maps pinned under the bpffs dir and
+ * outlive the daemon that wrote them, so a layout change is an ABI break (`sbx policy reset`
+ * recreates the maps).
  * Enums only ever grow at the end.
  *
  * Byte order: IPv4 addresses are in network order everywhere; ports are in host order
@@ -30,7 +31,7 @@
 #define SBX_MAP_CONN		"sbx_conn"		/* sbx_conn_key -> sbx_orig */
 #define SBX_MAP_VERDICTS	"sbx_verdicts"		/* sbx_verdict_key -> sbx_verdict_val */
 #define SBX_MAP_SANDBOX_NAMES	"sbx_sandbox_names"	/* __u32 sandbox id -> sbx_sandbox_name */
-#define SBX_MAP_PASSIVE		"sbx_passive"		/* sk_storage: __u32, set on accepted sockets */
+#define SBX_MAP_PASSIVE		"sbx_passive"		/* sk_storage: __u32, 1 = accepted socket */
 
 /* Limits. */
 #define SBX_MAX_CGROUP_DEPTH	16	/* cgroup levels searched for a sandbox, from the root */
@@ -39,9 +40,9 @@
 #define SBX_MAX_ORIG		65536	/* sbx_orig_dst: rewritten sockets alive at once */
 #define SBX_MAX_CONN		65536	/* sbx_conn: redirected connections awaiting/in relay */
 #define SBX_MAX_VERDICTS	65536	/* sbx_verdicts: distinct verdict keys (LRU beyond) */
-#define SBX_VERDICT_HOST_MAX		128	/* bytes of a host name in a verdict, NUL included */
-#define SBX_VERDICT_RULE_MAX		64	/* bytes of a rule name/id in a verdict, NUL included */
-#define SBX_SANDBOX_NAME_MAX		64	/* bytes of a sandbox name, NUL included */
+#define SBX_VERDICT_HOST_MAX	128	/* bytes of a verdict's host, NUL included */
+#define SBX_VERDICT_RULE_MAX	64	/* bytes of a verdict's rule name, NUL included */
+#define SBX_SANDBOX_NAME_MAX	64	/* bytes of a sandbox name, NUL included */
 
 /* TC filter identity on the host-side veth (clsact ingress). */
 #define SBX_TC_HANDLE		0x5b0

@@ -43,9 +43,10 @@
 #define WAIT_MS	      5000 /* longest the parent waits for any one event */
 
 static struct sbx_bpf *B;
-static char cg_path[256], cg_skb_path[300], pin_dir[128];
+static char cg_path[256], cg_skb_path[300], cg_gone_path[300], pin_dir[128];
 static __u64 cgid, cgid_skb;
-static int proxy_fd, dns_fd, other_fd;	/* TCP listener, UDP resolver, TCP listener (not proxy) */
+/* transparent proxy (TCP), resolver (UDP and TCP), a TCP listener that is not the proxy */
+static int proxy_fd, dns_fd, dns_tcp_fd, other_fd;
 static __u16 proxy_port, dns_port, other_port;
 static struct sbx_sandbox_cfg cfg;
 
@@ -75,11 +76,12 @@ static struct sockaddr_in6 sin6(const char *addr, __u16 port)
 	return sa;
 }
 
-static int bound_socket(int type, __u16 *port)
+/* Non-blocking, so a step that fails can never hang the test in accept() or recv(). */
+static int bound_socket_at(int type, __u16 want, __u16 *port)
 {
-	struct sockaddr_in sa = sin4("127.0.0.1", 0);
+	struct sockaddr_in sa = sin4("127.0.0.1", want);
 	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    (type == SOCK_STREAM && listen(fd, 16)) ||
@@ -89,6 +91,11 @@ static int bound_socket(int type, __u16 *port)
 	}
 	*port = ntohs(sa.sin_port);
 	return fd;
+}
+
+static int bound_socket(int type, __u16 *port)
+{
+	return bound_socket_at(type, 0, port);
 }
 
 static int wait_readable(int fd, int ms)
@@ -255,6 +262,10 @@ struct tcp_report {
 	__u16 pad;
 };
 
+/* Where the next TCP child connects (127.0.0.2:7 unless a test says otherwise). */
+static const char *tcp_dst = "127.0.0.2";
+static __u16 tcp_dst_port = 7;
+
 /* connect() to addr is redirected; getpeername() still says addr. */
 static int child_tcp_common(int family)
 {
@@ -265,23 +276,25 @@ static int child_tcp_common(int family)
 
 	C_CHECK(fd >= 0);
 	if (family == AF_INET) {
-		struct sockaddr_in dst = sin4("127.0.0.2", 7);
+		struct sockaddr_in dst = sin4(tcp_dst, tcp_dst_port);
 		struct sockaddr_in *p = (struct sockaddr_in *)&peer;
 
 		C_CHECK(connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0);
 		C_CHECK(getpeername(fd, (struct sockaddr *)&peer, &plen) == 0);
-		C_CHECK(p->sin_addr.s_addr == ip("127.0.0.2"));
-		C_CHECK(ntohs(p->sin_port) == 7);
+		C_CHECK(p->sin_addr.s_addr == ip(tcp_dst));
+		C_CHECK(ntohs(p->sin_port) == tcp_dst_port);
 		C_CHECK(getsockname(fd, (struct sockaddr *)&local, &llen) == 0);
 		r.local_port = ntohs(((struct sockaddr_in *)&local)->sin_port);
 	} else {
-		struct sockaddr_in6 dst = sin6("::ffff:127.0.0.2", 7), want = dst;
-		struct sockaddr_in6 *p = (struct sockaddr_in6 *)&peer;
+		char mapped[64];
+		struct sockaddr_in6 dst, *p = (struct sockaddr_in6 *)&peer;
 
+		snprintf(mapped, sizeof(mapped), "::ffff:%s", tcp_dst);
+		dst = sin6(mapped, tcp_dst_port);
 		C_CHECK(connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0);
 		C_CHECK(getpeername(fd, (struct sockaddr *)&peer, &plen) == 0);
-		C_CHECK(memcmp(&p->sin6_addr, &want.sin6_addr, 16) == 0);
-		C_CHECK(ntohs(p->sin6_port) == 7);
+		C_CHECK(memcmp(&p->sin6_addr, &dst.sin6_addr, 16) == 0);
+		C_CHECK(ntohs(p->sin6_port) == tcp_dst_port);
 		C_CHECK(getsockname(fd, (struct sockaddr *)&local, &llen) == 0);
 		r.local_port = ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
 	}
@@ -409,7 +422,8 @@ static int child_skb_blocks_direct(void)
 {
 	struct sockaddr_in other = sin4("127.0.0.1", other_port);
 	struct sockaddr_in bad = sin4("127.0.0.1", 9998), dns = sin4("127.0.0.1", dns_port);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), ufd = socket(AF_INET, SOCK_DGRAM, 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int ufd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct pollfd p;
 	int soerr = 0;
 	socklen_t len = sizeof(soerr);
@@ -459,19 +473,22 @@ static int child_skb_server(void)
 
 /* ---- tests -------------------------------------------------------------------------------- */
 
-/* The proxy side of a redirected connection: accept, check the peer, look up the original. */
-static void check_redirect(int (*fn)(void))
+/*
+ * The proxy side of a redirected connection: accept on listen_fd, check the peer, look up the
+ * original destination (tcp_dst:tcp_dst_port).
+ */
+static void check_redirect_to(int listen_fd, int (*fn)(void))
 {
 	struct child c = spawn(cg_path, fn);
 	struct sockaddr_in peer;
 	socklen_t plen = sizeof(peer);
 	struct tcp_report r;
 	struct sbx_orig orig;
-	int afd = -1, i;
+	int afd = -1, i, err;
 
 	CHECK_INT(parent_recv(&c, &r, sizeof(r)), 0);
-	CHECK(wait_readable(proxy_fd, WAIT_MS));
-	afd = accept4(proxy_fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK);
+	CHECK(wait_readable(listen_fd, WAIT_MS));
+	afd = accept4(listen_fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK);
 	CHECK(afd >= 0);
 	if (afd >= 0) {
 		CHECK_INT(peer.sin_family, AF_INET);
@@ -480,8 +497,8 @@ static void check_redirect(int (*fn)(void))
 			  0);
 		CHECK_INT(orig.sandbox_id, SANDBOX_ID);
 		CHECK_INT(orig.family, SBX_AF_INET);
-		CHECK_INT(orig.port, 7);
-		CHECK(memcmp(orig.addr, &(__u32){ ip("127.0.0.2") }, 4) == 0);
+		CHECK_INT(orig.port, tcp_dst_port);
+		CHECK(memcmp(orig.addr, &(__u32){ ip(tcp_dst) }, 4) == 0);
 	}
 	CHECK_INT(write(c.from_parent, "k", 1), 1);
 	CHECK_INT(reap(&c), 0);
@@ -489,8 +506,9 @@ static void check_redirect(int (*fn)(void))
 		/* Our close lets the client socket reach CLOSE, which forgets the entry. */
 		close(afd);
 		for (i = 0; i < 100; i++) {
-			if (sbx_bpf_lookup_conn(B, peer.sin_addr.s_addr, ntohs(peer.sin_port), &orig) ==
-			    -ENOENT)
+			err = sbx_bpf_lookup_conn(B, peer.sin_addr.s_addr, ntohs(peer.sin_port),
+						  &orig);
+			if (err == -ENOENT)
 				break;
 			usleep(20 * 1000);
 		}
@@ -498,9 +516,24 @@ static void check_redirect(int (*fn)(void))
 	}
 }
 
+static void check_redirect(int (*fn)(void))
+{
+	check_redirect_to(proxy_fd, fn);
+}
+
 static void test_tcp_connect_redirected_to_proxy(void)
 {
 	check_redirect(child_tcp4);
+}
+
+static void test_tcp_dns_redirected_to_resolver(void)
+{
+	tcp_dst = "127.0.0.3";
+	tcp_dst_port = 53;
+	check_redirect_to(dns_tcp_fd, child_tcp4);
+	check_redirect_to(dns_tcp_fd, child_tcp6_mapped);
+	tcp_dst = "127.0.0.2";
+	tcp_dst_port = 7;
 }
 
 static void test_tcp_v4mapped_connect_redirected(void)
@@ -529,7 +562,8 @@ static void test_dns_goes_to_resolver(void)
 				   &flen),
 			  2);
 		CHECK(buf[0] == 'q' && buf[1] == '0' + i);
-		CHECK_INT(sendto(dns_fd, i == 1 ? "a1" : "a2", 2, 0, (struct sockaddr *)&from, flen),
+		CHECK_INT(sendto(dns_fd, i == 1 ? "a1" : "a2", 2, 0, (struct sockaddr *)&from,
+				 flen),
 			  2);
 	}
 	CHECK_INT(reap(&c), 0);
@@ -589,6 +623,34 @@ static void test_enforcement_outlives_daemon(void)
 	struct sbx_sandbox_cfg got;
 	int fd, err;
 
+	/* A cgroup that disappears while sbxd is away: the next sbxd forgets it. */
+	const char *gone = cg_gone_path;
+	char link[600];
+	struct bpf_link_info info;
+	__u32 ilen;
+	__u64 gone_id = 0;
+	int i, lfd;
+
+	CHECK_INT(mkdir(gone, 0755), 0);
+	CHECK_INT(sbx_bpf_attach_cgroup(B, gone, &cfg, &gone_id), 0);
+	snprintf(link, sizeof(link), "%s/links/cg%llu_sbx_connect4", pin_dir,
+		 (unsigned long long)gone_id);
+	CHECK_INT(rmdir(gone), 0);
+	/* The kernel lets go of the cgroup asynchronously; wait until the link says so. */
+	for (i = 0; i < 100; i++) {
+		lfd = bpf_obj_get(link);
+		memset(&info, 0, sizeof(info));
+		ilen = sizeof(info);
+		if (lfd >= 0 && bpf_obj_get_info_by_fd(lfd, &info, &ilen) == 0 &&
+		    info.cgroup.cgroup_id == 0)
+			i = 1000;
+		if (lfd >= 0)
+			close(lfd);
+		if (i < 1000)
+			usleep(20 * 1000);
+	}
+	CHECK(i > 100);
+
 	sbx_bpf_close(B);
 	B = NULL;
 	CHECK_INT(run_child(cg_path, child_udp_refused), 0);
@@ -614,6 +676,9 @@ static void test_enforcement_outlives_daemon(void)
 	}
 	CHECK_INT(bpf_map_lookup_elem(sbx_bpf_map_fd(B, SBX_MAP_SANDBOXES), &cgid, &got), 0);
 	CHECK_INT(got.sandbox_id, SANDBOX_ID);
+	CHECK_INT(bpf_map_lookup_elem(sbx_bpf_map_fd(B, SBX_MAP_SANDBOXES), &gone_id, &got),
+		  -ENOENT);
+	CHECK(access(link, F_OK) < 0 && errno == ENOENT);
 	/* The links now run the new programs, which count into the same map. */
 	CHECK_INT(run_child(cg_path, child_udp_refused), 0);
 	CHECK_INT(count_v4(SANDBOX_ID, SBX_REASON_UDP_BLOCKED, "127.0.0.3", 9999, 17), before + 2);
@@ -683,6 +748,7 @@ static void test_detach_stops_enforcement(void)
 static const struct test tests[] = {
 	T(test_tcp_connect_redirected_to_proxy),
 	T(test_tcp_v4mapped_connect_redirected),
+	T(test_tcp_dns_redirected_to_resolver),
 	T(test_udp_other_than_dns_refused),
 	T(test_dns_goes_to_resolver),
 	T(test_raw_sockets_refused),
@@ -789,6 +855,7 @@ int main(void)
 	}
 	snprintf(cg_path, sizeof(cg_path), "%s/sbxtest-%d", root, (int)getpid());
 	snprintf(cg_skb_path, sizeof(cg_skb_path), "%s/skb", cg_path);
+	snprintf(cg_gone_path, sizeof(cg_gone_path), "%s-gone", cg_path);
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/sbxtest-%d", (int)getpid());
 	if (mkdir(cg_path, 0755) || mkdir(cg_skb_path, 0755)) {
 		printf("FAIL bpf_sock.setup: mkdir %s: %s\n", cg_path, strerror(errno));
@@ -799,6 +866,7 @@ int main(void)
 	proxy_fd = bound_socket(SOCK_STREAM, &proxy_port);
 	other_fd = bound_socket(SOCK_STREAM, &other_port);
 	dns_fd = bound_socket(SOCK_DGRAM, &dns_port);
+	dns_tcp_fd = bound_socket_at(SOCK_STREAM, dns_port, &dns_port);
 	cfg = (struct sbx_sandbox_cfg){
 		.sandbox_id = SANDBOX_ID,
 		.proxy_ip4 = ip("127.0.0.1"),
@@ -830,6 +898,7 @@ out:
 	if (!had_bpffs)
 		umount_bpffs_if_unused();
 out_cgroup:
+	remove_cgroup(cg_gone_path); /* normally gone already */
 	remove_cgroup(cg_skb_path);
 	remove_cgroup(cg_path);
 	return rc;

@@ -475,7 +475,8 @@ static void test_attach_tc_filters_real_traffic(void)
 	CHECK_INT(sbx_bpf_attach_tc(B, LO_IFINDEX, &cfg), 0);
 	CHECK_INT(udp_arrives(tx, other, 9999), 0);
 	{
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = LO_IFINDEX, .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = LO_IFINDEX,
+			    .attach_point = BPF_TC_INGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, q, .handle = SBX_TC_HANDLE, .priority = SBX_TC_PRIORITY);
 
 		CHECK_INT(bpf_tc_query(&hook, &q), 0);
