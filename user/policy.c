@@ -946,7 +946,9 @@ static void finish(const struct search *s, struct sbx_verdict *v)
 	v->rule = &s->p->rules[e->rule];
 	v->res = &v->rule->res[e->res];
 	v->decision = v->rule->decision;
-	v->reason = s->deny ? SBX_REASON_DOMAIN_BLOCKED : SBX_REASON_DOMAIN_ALLOWED;
+	v->reason = s->deny ? SBX_REASON_DOMAIN_BLOCKED
+		  : v->res->kind == SBX_RES_CIDR ? SBX_REASON_ADDRESS_ALLOWED
+						 : SBX_REASON_DOMAIN_ALLOWED;
 }
 
 /* Most specific prefix first, so the first deny found is the one reported. */

@@ -8,8 +8,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include "ctl.h"
 #include "policyd.h"
+#include "proxy.h"
 #include "store.h"
 
 struct sbx_policyd {
@@ -468,6 +471,20 @@ static cJSON *do_check(struct sbx_policyd *pd, const cJSON *args)
 		return BAD("%s", err);
 	sbx_policy_decide(pd->policy, sandbox, norm, (uint16_t)port->valueint, &v);
 	sbx_verdict_detail(&v, detail, sizeof(detail));
+	{
+		/* as the proxy does: only an address rule opens an internal address */
+		struct in_addr a;
+
+		if (v.decision == SBX_ALLOW && v.res->kind != SBX_RES_CIDR &&
+		    inet_pton(AF_INET, norm, &a) == 1 && sbx_ip4_is_internal(a.s_addr)) {
+			v.decision = SBX_DENY;
+			v.reason = SBX_REASON_PRIVATE_IP;
+			snprintf(detail, sizeof(detail),
+				 "%s is an internal address; only an address rule opens it (e.g. "
+				 "sbx policy allow network %s:%d)",
+				 norm, norm, port->valueint);
+		}
+	}
 	reply = sbx_ctl_ok();
 	cJSON_AddStringToObject(reply, "host", norm);
 	cJSON_AddNumberToObject(reply, "port", port->valueint);

@@ -309,6 +309,7 @@ static void test_address_rules_match_ip_literals(void)
 	CHECK_INT(sbx_policy_decide_addr(p, NULL, 4, a, 443, &v), 0);
 	CHECK_INT(v.decision, SBX_ALLOW);
 	CHECK_STR(v.rule->name, "lan");
+	CHECK_STR(sbx_reason_name(v.reason), "address-allowed");
 	sbx_policy_free(p);
 }
 
