@@ -21,8 +21,22 @@ struct memo {
 	char name[SBX_DNS_NAME_BUF];
 };
 
+/* A DNS-over-TCP client (what connect4 sends TCP port 53 to): queries framed by length. */
+struct tcpconn {
+	struct sbx_dnsd *d;
+	struct tcpconn *prev, *next; /* open connections */
+	int fd;
+	int refs;  /* the connection, and each query waiting upstream */
+	bool dead;   /* closed while queries were pending */
+	bool broken; /* a reply could not be sent: close at the next chance */
+	long timer;
+	uint8_t in[2 + SBX_DNS_EDNS_UDP_MAX];
+	size_t in_len;
+};
+
 struct query {
 	struct sbx_dnsd *d;
+	struct tcpconn *tc; /* NULL over UDP */
 	struct sockaddr_in from;
 	struct sbx_dns_query q;
 	uint8_t pkt[512];
@@ -34,8 +48,9 @@ struct sbx_dnsd {
 	struct sbx_ev *ev;
 	struct sbx_dnsd_ops ops;
 	struct sbx_resolver *res;
-	int fd;
-	unsigned pending;
+	int fd, tcp_fd;
+	unsigned pending, ntcp;
+	struct tcpconn *conns;
 	pthread_mutex_t lock; /* memo is read by proxy threads */
 	struct memo *memo;
 	size_t nmemo;
@@ -94,16 +109,55 @@ bool sbx_dnsd_name_for(struct sbx_dnsd *d, uint32_t sandbox_id, uint32_t ip4, ch
 	return found;
 }
 
-static void reply(struct sbx_dnsd *d, const struct sockaddr_in *to, const struct sbx_dns_query *q,
-		  const uint8_t *qpkt, int rcode, const struct sbx_dns_rr *rrs, size_t n)
+static void tc_unref(struct tcpconn *tc)
 {
-	uint8_t out[SBX_DNS_EDNS_UDP_MAX];
-	size_t used, limit = sbx_dns_reply_limit(q);
+	if (--tc->refs > 0)
+		return;
+	tc->d->ntcp--;
+	free(tc);
+}
 
-	if (limit > sizeof(out))
-		limit = sizeof(out);
-	if (sbx_dns_build_reply(q, qpkt, rcode, rrs, n, out, limit, &used) == 0)
-		sendto(d->fd, out, used, MSG_DONTWAIT, (const struct sockaddr *)to, sizeof(*to));
+static void tc_close(struct tcpconn *tc)
+{
+	if (tc->dead)
+		return;
+	tc->dead = true;
+	if (tc->prev)
+		tc->prev->next = tc->next;
+	else
+		tc->d->conns = tc->next;
+	if (tc->next)
+		tc->next->prev = tc->prev;
+	if (tc->timer > 0)
+		sbx_ev_timer_cancel(tc->d->ev, tc->timer);
+	sbx_ev_del(tc->d->ev, tc->fd);
+	close(tc->fd);
+	tc_unref(tc);
+}
+
+static void reply(struct sbx_dnsd *d, const struct sockaddr_in *to, struct tcpconn *tc,
+		  const struct sbx_dns_query *q, const uint8_t *qpkt, int rcode,
+		  const struct sbx_dns_rr *rrs, size_t n)
+{
+	uint8_t out[2 + SBX_DNS_EDNS_UDP_MAX];
+	size_t used, limit = tc ? sizeof(out) - 2 : sbx_dns_reply_limit(q);
+
+	if (limit > sizeof(out) - 2)
+		limit = sizeof(out) - 2;
+	if (sbx_dns_build_reply(q, qpkt, rcode, rrs, n, out + 2, limit, &used))
+		return;
+	if (!tc) {
+		sendto(d->fd, out + 2, used, MSG_DONTWAIT, (const struct sockaddr *)to,
+		       sizeof(*to));
+		return;
+	}
+	if (tc->dead)
+		return;
+	out[0] = (uint8_t)(used >> 8);
+	out[1] = (uint8_t)used;
+	/* a small reply to a client that asked for it: a full socket buffer means it is gone */
+	if (send(tc->fd, out, used + 2, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)(used + 2))
+		tc->broken = true;
 }
 
 static void on_upstream(void *arg, int err, int rcode, const struct sbx_dns_rr *rrs, size_t n)
@@ -115,14 +169,11 @@ static void on_upstream(void *arg, int err, int rcode, const struct sbx_dns_rr *
 	time_t now = time(NULL);
 
 	d->pending--;
-	if (err == -ECANCELED) {
-		free(qq);
-		return;
-	}
 	if (err) {
-		reply(d, &qq->from, &qq->q, qq->pkt, SBX_DNS_RCODE_SERVFAIL, NULL, 0);
-		free(qq);
-		return;
+		if (err != -ECANCELED)
+			reply(d, &qq->from, qq->tc, &qq->q, qq->pkt, SBX_DNS_RCODE_SERVFAIL, NULL,
+			      0);
+		goto out;
 	}
 	for (size_t i = 0; i < n && k < SBX_DNS_MAX_ANSWERS; i++) {
 		if (rrs[i].type != SBX_DNS_TYPE_A)
@@ -138,7 +189,14 @@ static void on_upstream(void *arg, int err, int rcode, const struct sbx_dns_rr *
 		}
 		k++;
 	}
-	reply(d, &qq->from, &qq->q, qq->pkt, rcode == SBX_DNS_RCODE_NXDOMAIN ? rcode : 0, out, k);
+	reply(d, &qq->from, qq->tc, &qq->q, qq->pkt, rcode == SBX_DNS_RCODE_NXDOMAIN ? rcode : 0,
+	      out, k);
+out:
+	if (qq->tc) {
+		if (qq->tc->broken)
+			tc_close(qq->tc);
+		tc_unref(qq->tc);
+	}
 	free(qq);
 }
 
@@ -148,7 +206,7 @@ static bool is_gateway_name(const char *n)
 }
 
 static void on_query(struct sbx_dnsd *d, const uint8_t *pkt, size_t len,
-		     const struct sockaddr_in *from)
+		     const struct sockaddr_in *from, struct tcpconn *tc)
 {
 	struct sbx_dns_query q;
 	struct query *qq;
@@ -165,7 +223,7 @@ static void on_query(struct sbx_dnsd *d, const uint8_t *pkt, size_t len,
 			memset(&q, 0, sizeof(q));
 			q.id = (uint16_t)(pkt[0] << 8 | pkt[1]);
 			q.question_end = SBX_DNS_HDR_LEN;
-			reply(d, from, &q, pkt,
+			reply(d, from, tc, &q, pkt,
 			      err == -EOPNOTSUPP ? SBX_DNS_RCODE_NOTIMP : SBX_DNS_RCODE_FORMERR,
 			      NULL, 0);
 		}
@@ -175,28 +233,31 @@ static void on_query(struct sbx_dnsd *d, const uint8_t *pkt, size_t len,
 		struct sbx_dns_rr rr = { .type = SBX_DNS_TYPE_A, .ttl = 60 };
 
 		memcpy(rr.addr, &gw4, 4);
-		reply(d, from, &q, pkt, 0, &rr, q.qtype == SBX_DNS_TYPE_A ? 1 : 0);
+		reply(d, from, tc, &q, pkt, 0, &rr, q.qtype == SBX_DNS_TYPE_A ? 1 : 0);
 		return;
 	}
 	if (!q.name[0] || !d->ops.may_resolve(d->ops.ctx, sandbox, q.name)) {
 		pr_debug("dns: refused %s for %s\n", q.name, sandbox);
 		d->ops.refused(d->ops.ctx, sandbox_id, q.name);
-		reply(d, from, &q, pkt, SBX_DNS_RCODE_REFUSED, NULL, 0);
+		reply(d, from, tc, &q, pkt, SBX_DNS_RCODE_REFUSED, NULL, 0);
 		return;
 	}
 	if (q.qtype != SBX_DNS_TYPE_A || q.qclass != SBX_DNS_CLASS_IN) {
 		/* sandboxes reach the world over IPv4 through the proxy: no other answers */
-		reply(d, from, &q, pkt, 0, NULL, 0);
+		reply(d, from, tc, &q, pkt, 0, NULL, 0);
 		return;
 	}
 	if (d->pending >= SBX_DNSD_PENDING_MAX || len > sizeof(qq->pkt)) {
-		reply(d, from, &q, pkt, SBX_DNS_RCODE_SERVFAIL, NULL, 0);
+		reply(d, from, tc, &q, pkt, SBX_DNS_RCODE_SERVFAIL, NULL, 0);
 		return;
 	}
 	qq = calloc(1, sizeof(*qq));
 	if (!qq)
 		return;
 	qq->d = d;
+	qq->tc = tc;
+	if (tc)
+		tc->refs++;
 	qq->from = *from;
 	qq->q = q;
 	memcpy(qq->pkt, pkt, len);
@@ -220,7 +281,74 @@ static void on_readable(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 
 		if (n < 0)
 			return;
-		on_query(d, pkt, (size_t)n, &from);
+		on_query(d, pkt, (size_t)n, &from, NULL);
+	}
+}
+
+static void tc_idle(struct sbx_ev *ev, void *arg)
+{
+	struct tcpconn *tc = arg;
+
+	tc->timer = 0;
+	tc_close(tc);
+}
+
+static void tc_readable(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
+{
+	struct tcpconn *tc = arg;
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof(peer);
+	ssize_t n = recv(fd, tc->in + tc->in_len, sizeof(tc->in) - tc->in_len, MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || getpeername(fd, (struct sockaddr *)&peer, &plen)) {
+		tc_close(tc);
+		return;
+	}
+	tc->in_len += (size_t)n;
+	while (tc->in_len >= 2 && !tc->broken) {
+		size_t len = (size_t)tc->in[0] << 8 | tc->in[1];
+
+		if (len == 0 || len > sizeof(tc->in) - 2) {
+			tc_close(tc); /* not a query we would answer */
+			return;
+		}
+		if (tc->in_len < len + 2)
+			break;
+		on_query(tc->d, tc->in + 2, len, &peer, tc);
+		memmove(tc->in, tc->in + 2 + len, tc->in_len - 2 - len);
+		tc->in_len -= 2 + len;
+	}
+	if (tc->broken)
+		tc_close(tc);
+}
+
+static void tcp_accept(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
+{
+	struct sbx_dnsd *d = arg;
+
+	for (int i = 0; i < 16; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct tcpconn *tc;
+
+		if (cfd < 0)
+			return;
+		tc = d->ntcp < SBX_DNSD_TCP_MAX ? calloc(1, sizeof(*tc)) : NULL;
+		if (!tc || sbx_ev_add(ev, cfd, EPOLLIN, tc_readable, tc)) {
+			free(tc);
+			close(cfd);
+			continue;
+		}
+		tc->d = d;
+		tc->fd = cfd;
+		tc->refs = 1;
+		tc->next = d->conns;
+		if (d->conns)
+			d->conns->prev = tc;
+		d->conns = tc;
+		d->ntcp++;
+		tc->timer = sbx_ev_timer(ev, SBX_DNSD_TCP_IDLE_MS, tc_idle, tc);
 	}
 }
 
@@ -237,7 +365,7 @@ int sbx_dnsd_start(struct sbx_ev *ev, uint32_t bind_ip4, uint16_t port,
 		return -ENOMEM;
 	d->ev = ev;
 	d->ops = *ops;
-	d->fd = -1;
+	d->fd = d->tcp_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	d->memo = calloc(SBX_DNSD_MEMORY, sizeof(*d->memo));
 	if (!d->memo) {
@@ -253,6 +381,16 @@ int sbx_dnsd_start(struct sbx_ev *ev, uint32_t bind_ip4, uint16_t port,
 		goto fail;
 	}
 	err = sbx_ev_add(ev, d->fd, EPOLLIN, on_readable, d);
+	if (err)
+		goto fail;
+	d->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (d->tcp_fd < 0 ||
+	    setsockopt(d->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) ||
+	    bind(d->tcp_fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(d->tcp_fd, 64)) {
+		err = -errno;
+		goto fail;
+	}
+	err = sbx_ev_add(ev, d->tcp_fd, EPOLLIN, tcp_accept, d);
 	if (err)
 		goto fail;
 	*out = d;
@@ -271,6 +409,12 @@ void sbx_dnsd_free(struct sbx_dnsd *d)
 		sbx_ev_del(d->ev, d->fd);
 		close(d->fd);
 	}
+	if (d->tcp_fd >= 0) {
+		sbx_ev_del(d->ev, d->tcp_fd);
+		close(d->tcp_fd);
+	}
+	while (d->conns)
+		tc_close(d->conns);
 	pthread_mutex_destroy(&d->lock);
 	free(d->memo);
 	free(d);

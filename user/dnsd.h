@@ -19,6 +19,8 @@
 #define SBX_DNSD_REMEMBER_S 3600  /* how long an answer stays usable for raw TCP */
 #define SBX_DNSD_TTL_MAX 300	  /* cap on the TTL handed to sandboxes */
 #define SBX_DNSD_PENDING_MAX 1024 /* upstream lookups in flight */
+#define SBX_DNSD_TCP_MAX 256	  /* DNS-over-TCP clients at once */
+#define SBX_DNSD_TCP_IDLE_MS 10000
 
 struct sbx_dnsd_ops {
 	void *ctx;
