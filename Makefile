@@ -142,7 +142,9 @@ demo: deps
 	$(Q)BUILD=$(BUILD) scripts/demo.sh
 
 bench: all
+	$(Q)scripts/deps.sh --bench
 	$(Q)$(BUILD)/bench/policy
+	$(Q)BUILD=$(BUILD) bench/proxy.sh
 
 install: $(BUILD)/sbx $(BUILD)/sbxd
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -8,6 +8,9 @@ PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev li
 libnl-3-dev libnl-route-3-dev libcjson-dev libyaml-dev
 iproute2 dnsmasq-base socat iputils-ping bind9-dnsutils curl nginx-light util-linux procps python3"
 
+# `scripts/deps.sh --bench` adds the peers the benchmarks compare against.
+[ "${1:-}" = --bench ] && PKGS="$PKGS wrk tinyproxy squid"
+
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -25,6 +28,13 @@ fi
 
 echo "sbx: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
+# Servers we install (nginx, dnsmasq, squid...) are for tests in private namespaces: keep
+# their packages from starting them on the host, and put back whatever policy was there.
+guard=/usr/sbin/policy-rc.d
+if [ ! -e "$guard" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$guard" && chmod 755 "$guard"
+	trap 'rm -f "$guard"' EXIT
+fi
 # Refresh the lists only when an install from the current ones fails.
 # shellcheck disable=SC2086
 apt-get install -y --no-install-recommends $missing ||

@@ -1016,11 +1016,15 @@ int sbx_policy_decide_addr(const struct sbx_policy *p, const char *sandbox, int 
 {
 	struct search s = { p, sandbox && *sandbox ? sandbox : NULL, port, NULL, NULL };
 
+	uint8_t full[16] = { 0 };
+
 	if (!p->compiled)
 		return -EAGAIN;
 	if (family != 4 && family != 6)
 		return -EINVAL;
-	search_addr(&s, family, addr);
+	/* an IPv4 caller may hand us just its 4 bytes */
+	memcpy(full, addr, family == 4 ? 4 : 16);
+	search_addr(&s, family, full);
 	finish(&s, v);
 	return 0;
 }

@@ -161,7 +161,8 @@ bool sbx_policy_may_allow(const struct sbx_policy *p, const char *sandbox, const
 
 /*
  * Decide an address only against address (IP/CIDR) rules: how the proxy
- * learns whether a resolved private address was named explicitly.
+ * learns whether a resolved private address was named explicitly. @addr is
+ * 4 bytes (network order) for family 4, 16 for family 6.
  */
 int sbx_policy_decide_addr(const struct sbx_policy *p, const char *sandbox, int family,
 			   const uint8_t *addr, uint16_t port, struct sbx_verdict *v);
