@@ -66,6 +66,7 @@ struct sess {
 	char *out; /* bytes to send upstream before relaying (head rewrite or replay) */
 	size_t out_len, out_off;
 	struct dir cu, uc; /* client->upstream, upstream->client */
+	uint32_t cmask, umask; /* what epoll watches now, so unchanged masks cost no syscall */
 };
 
 struct worker {
@@ -214,6 +215,17 @@ static void refuse(struct sess *s, const struct sbx_proxy_decision *d)
 
 static void sess_io(struct sbx_ev *ev, int fd, uint32_t events, void *arg);
 
+/* Watch @fd (the client or the upstream socket) for @mask; registers it the first time. */
+static void watch(struct sess *s, int fd, uint32_t mask)
+{
+	uint32_t *cur = fd == s->cfd ? &s->cmask : &s->umask;
+
+	if (*cur == mask)
+		return;
+	sbx_ev_mod(s->w->ev, fd, mask);
+	*cur = mask;
+}
+
 static uint32_t want_events(struct sess *s, int fd)
 {
 	uint32_t e = 0;
@@ -285,8 +297,8 @@ static void relay(struct sess *s)
 		sess_free(s);
 		return;
 	}
-	sbx_ev_mod(s->w->ev, s->cfd, want_events(s, s->cfd));
-	sbx_ev_mod(s->w->ev, s->ufd, want_events(s, s->ufd));
+	watch(s, s->cfd, want_events(s, s->cfd));
+	watch(s, s->ufd, want_events(s, s->ufd));
 }
 
 static void start_relay(struct sess *s)
@@ -300,7 +312,7 @@ static void start_relay(struct sess *s)
 	if (s->timer > 0)
 		sbx_ev_timer_cancel(s->w->ev, s->timer);
 	s->timer = 0;
-	sbx_ev_add(s->w->ev, s->cfd, want_events(s, s->cfd), sess_io, s);
+	watch(s, s->cfd, want_events(s, s->cfd));
 	relay(s);
 }
 
@@ -314,7 +326,7 @@ static void flush_out(struct sess *s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			sbx_ev_mod(s->w->ev, s->ufd, EPOLLOUT);
+			watch(s, s->ufd, EPOLLOUT);
 			return;
 		}
 		if (n < 0) {
@@ -353,8 +365,8 @@ static void on_connected(struct sess *s)
 
 		send_all(s->cfd, ok, sizeof(ok) - 1);
 		s->st = ST_SNI;
-		sbx_ev_add(s->w->ev, s->cfd, EPOLLIN | EPOLLRDHUP, sess_io, s);
-		sbx_ev_mod(s->w->ev, s->ufd, 0);
+		watch(s, s->cfd, EPOLLIN | EPOLLRDHUP);
+		watch(s, s->ufd, 0);
 		if (extra) {
 			sni_check(s);
 			return;
@@ -391,7 +403,7 @@ static void sni_timeout(struct sbx_ev *ev, void *arg)
 		sess_reset(s);
 		return;
 	}
-	sbx_ev_mod(s->w->ev, s->cfd, 0);
+	watch(s, s->cfd, 0);
 	flush_out(s);
 }
 
@@ -433,7 +445,7 @@ static void sni_check(struct sess *s)
 	if (s->timer > 0)
 		sbx_ev_timer_cancel(s->w->ev, s->timer);
 	s->timer = 0;
-	sbx_ev_mod(s->w->ev, s->cfd, 0);
+	watch(s, s->cfd, 0);
 	flush_out(s);
 }
 
@@ -485,8 +497,9 @@ static void dial(struct sess *s, uint32_t ip4)
 	if (s->timer > 0)
 		sbx_ev_timer_cancel(s->w->ev, s->timer);
 	s->timer = sbx_ev_timer(s->w->ev, SBX_PROXY_DIAL_MS, dial_timeout, s);
-	sbx_ev_mod(s->w->ev, s->cfd, 0); /* nothing more from the client until relaying */
+	watch(s, s->cfd, 0); /* nothing more from the client until relaying */
 	sbx_ev_add(s->w->ev, s->ufd, EPOLLOUT, sess_io, s);
+	s->umask = EPOLLOUT;
 }
 
 /* The address to dial is known: refuse internal ones no address rule names. */
@@ -565,7 +578,7 @@ static void go_upstream(struct sess *s)
 		return;
 	}
 	s->st = ST_RESOLVE;
-	sbx_ev_mod(s->w->ev, s->cfd, 0);
+	watch(s, s->cfd, 0);
 	s->resolve = sbx_resolve(s->w->res, s->host, SBX_DNS_TYPE_A, on_resolved, s);
 	if (s->resolve < 0) {
 		s->resolve = 0;
@@ -902,6 +915,7 @@ static void on_accept(struct sbx_ev *ev, int lfd, uint32_t events, void *arg)
 		if (transparent)
 			s->port = s->client.orig_port;
 		sbx_ev_add(ev, fd, EPOLLIN | EPOLLRDHUP, sess_io, s);
+		s->cmask = EPOLLIN | EPOLLRDHUP;
 		/* servers speak first on many raw protocols: do not wait long there */
 		s->timer = sbx_ev_timer(ev,
 					transparent && s->port != 443 && s->port != 80
