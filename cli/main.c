@@ -83,6 +83,12 @@ static int do_help(int argc, char **argv)
 	       "a proxy that decides every connection against allow/deny rules.\n"
 	       "\n"
 	       "Commands:\n"
+	       "  run       create and start a sandbox, run a command in it (default: a shell)\n"
+	       "  exec      run a command in a running sandbox\n"
+	       "  ls        list sandboxes\n"
+	       "  stop      stop a sandbox's processes\n"
+	       "  rm        remove a sandbox\n"
+	       "  attach    enforce the policy on an existing cgroup (a CI job, a container)\n"
 	       "  policy    list, add, remove and check network and filesystem rules\n"
 	       "  daemon    start, stop or show the sbxd daemon\n"
 	       "  version   print the version\n"
@@ -106,6 +112,12 @@ static int do_version(int argc, char **argv)
 }
 
 static const struct cmd top_cmds[] = {
+	{ "run", do_run },
+	{ "exec", do_exec },
+	{ "ls", do_sandbox_ls },
+	{ "stop", do_sandbox_stop },
+	{ "rm", do_sandbox_rm },
+	{ "attach", do_attach },
 	{ "policy", do_policy },
 	{ "daemon", do_daemon },
 	{ "version", do_version },

@@ -56,5 +56,12 @@ void table_free(struct table *t);
 int do_policy(int argc, char **argv);
 int do_policy_log(int argc, char **argv);
 int do_daemon(int argc, char **argv);
+/* cli/run.c: sandboxes */
+int do_run(int argc, char **argv);
+int do_exec(int argc, char **argv);
+int do_sandbox_ls(int argc, char **argv);
+int do_sandbox_stop(int argc, char **argv);
+int do_sandbox_rm(int argc, char **argv);
+int do_attach(int argc, char **argv);
 
 #endif

@@ -75,6 +75,9 @@ int sbx_config_load(const char *path, struct sbx_config *c, char *err, size_t er
 
 	memset(c, 0, sizeof(*c));
 	c->gid = (gid_t)-1;
+	c->proxy_port = 3128;
+	c->transparent_port = 3129;
+	c->dns_port = 3153;
 	ret = sbx_read_file(path, 1 << 20, &text, NULL);
 	if (ret == -ENOENT)
 		return 0;
@@ -114,9 +117,28 @@ int sbx_config_load(const char *path, struct sbx_config *c, char *err, size_t er
 			c->gid = g->gr_gid;
 		} else if (strcmp(key, "dns_upstream") == 0) {
 			snprintf(c->dns_upstream, sizeof(c->dns_upstream), "%s", val);
+		} else if (strcmp(key, "proxy_port") == 0 || strcmp(key, "transparent_port") == 0 ||
+			   strcmp(key, "dns_port") == 0) {
+			char *end;
+			unsigned long v = strtoul(val, &end, 10);
+
+			if (!*val || *end || v < 1 || v > 65535) {
+				ret = ERR("%s:%d: %s must be a port number 1-65535", path, lineno, key);
+				break;
+			}
+			*(key[0] == 'p' ? &c->proxy_port
+			  : key[0] == 't' ? &c->transparent_port : &c->dns_port) = (uint16_t)v;
+		} else if (strcmp(key, "sandbox_pool") == 0) {
+			if (strlen(val) >= sizeof(c->sandbox_pool)) {
+				ret = ERR("%s:%d: sandbox_pool '%s' is not an IPv4 CIDR", path, lineno,
+					  val);
+				break;
+			}
+			snprintf(c->sandbox_pool, sizeof(c->sandbox_pool), "%s", val);
 		} else {
-			ret = ERR("%s:%d: unknown setting '%s' (known: group, dns_upstream)", path,
-				  lineno, key);
+			ret = ERR("%s:%d: unknown setting '%s' (known: group, dns_upstream, "
+				  "sandbox_pool, proxy_port, transparent_port, dns_port)",
+				  path, lineno, key);
 			break;
 		}
 	}

@@ -8,6 +8,7 @@
 #define SBX_PATHS_H
 
 #include <limits.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define SBX_INSTANCE_MAX 12 /* names of veths and cgroups derive from it */
@@ -27,6 +28,10 @@ struct sbx_config {
 	char group[64];		/* who besides root may use the control socket */
 	gid_t gid;		/* (gid_t)-1 when no group is configured */
 	char dns_upstream[64];	/* IP[:PORT], "" means resolv.conf */
+	char sandbox_pool[32];	/* IPv4 CIDR sandbox addresses come from, "" means the default */
+	uint16_t proxy_port;	/* forward proxy on each sandbox gateway (3128) */
+	uint16_t transparent_port; /* where connect4 sends everything else (3129) */
+	uint16_t dns_port;	/* the sandboxes' resolver, UDP and TCP (3153) */
 };
 
 /* -EINVAL with @err set if an override is unusable. */

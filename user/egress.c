@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+/* The proxy and the sandboxes' resolver wired to policy, sandboxes and verdicts; see egress.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dnsd.h"
+#include "egress.h"
+#include "log.h"
+#include "proxy.h"
+#include "sandbox.h"
+
+struct sbx_egress {
+	struct sbx_egress_deps deps;
+	int verdicts_fd;
+	struct sbx_proxy *proxy;
+	struct sbx_dnsd *dnsd;
+};
+
+static void count(struct sbx_egress *e, uint32_t sandbox_id, uint8_t kind, bool allow,
+		  uint8_t reason, const char *host, uint16_t port, const char *rule)
+{
+	struct sbx_verdict_key k;
+
+	memset(&k, 0, sizeof(k)); /* every byte is hashed, padding included */
+	k.sandbox_id = sandbox_id;
+	k.proxy_kind = kind;
+	k.decision = allow ? SBX_DECISION_ALLOW : SBX_DECISION_BLOCK;
+	k.reason = reason;
+	k.port = port;
+	k.l4proto = 6;
+	snprintf(k.host, sizeof(k.host), "%s", host);
+	snprintf(k.rule, sizeof(k.rule), "%s", rule ? rule : "");
+	if (e->verdicts_fd >= 0 && sbx_bpf_verdict_add(e->verdicts_fd, &k))
+		pr_debug("cannot count a verdict for %s\n", host);
+}
+
+static void fill_client(const struct sbx_sandbox *sb, struct sbx_proxy_client *c)
+{
+	c->sandbox_id = sb->id;
+	snprintf(c->sandbox, sizeof(c->sandbox), "%s", sb->name);
+	c->gw4 = sb->gw4;
+}
+
+static int identify(void *ctx, bool transparent, const struct sockaddr_in *peer,
+		    struct sbx_proxy_client *out)
+{
+	struct sbx_egress *e = ctx;
+	struct sbx_sandbox sb;
+
+	memset(out, 0, sizeof(*out));
+	if (transparent) {
+		struct sbx_orig orig;
+		uint16_t port = ntohs(peer->sin_port);
+
+		/* sockops recorded the original destination under the client's address */
+		if (sbx_bpf_lookup_conn(e->deps.bpf, peer->sin_addr.s_addr, port, &orig))
+			return -ENOENT;
+		sbx_bpf_delete_conn(e->deps.bpf, peer->sin_addr.s_addr, port);
+		if (orig.family != SBX_AF_INET ||
+		    !sbx_sandboxes_by_id(e->deps.sandboxes, orig.sandbox_id, &sb))
+			return -ENOENT;
+		fill_client(&sb, out);
+		memcpy(&out->orig_ip4, orig.addr, 4);
+		out->orig_port = orig.port;
+		return 0;
+	}
+	if (!sbx_sandboxes_by_ip(e->deps.sandboxes, peer->sin_addr.s_addr, &sb))
+		return -ENOENT;
+	fill_client(&sb, out);
+	return 0;
+}
+
+static void verdict_to_decision(const struct sbx_verdict *v, struct sbx_proxy_decision *d)
+{
+	d->allow = v->decision == SBX_ALLOW;
+	d->reason = (uint8_t)v->reason;
+	if (v->rule) {
+		snprintf(d->rule, sizeof(d->rule), "%s", v->rule->name);
+		snprintf(d->origin, sizeof(d->origin), "%s", sbx_prov_name(v->rule->prov));
+	} else {
+		d->rule[0] = '\0';
+		snprintf(d->origin, sizeof(d->origin), "default policy");
+	}
+	sbx_verdict_detail(v, d->detail, sizeof(d->detail));
+}
+
+static void decide(void *ctx, const struct sbx_proxy_client *c, const char *host, uint16_t port,
+		   struct sbx_proxy_decision *d)
+{
+	struct sbx_egress *e = ctx;
+	const struct sbx_policy *p = sbx_policyd_read_lock(e->deps.pd);
+	struct sbx_verdict v;
+	int err = sbx_policy_decide(p, c->sandbox, host, port, &v);
+
+	memset(d, 0, sizeof(*d));
+	if (err) {
+		d->allow = false;
+		d->reason = SBX_REASON_DEFAULT_DENY;
+		snprintf(d->origin, sizeof(d->origin), "proxy");
+		snprintf(d->detail, sizeof(d->detail), "'%.100s' is not a valid host name", host);
+	} else {
+		verdict_to_decision(&v, d);
+	}
+	sbx_policyd_read_unlock(e->deps.pd);
+}
+
+static bool addr_allowed(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4,
+			 uint16_t port, struct sbx_proxy_decision *d)
+{
+	struct sbx_egress *e = ctx;
+	const struct sbx_policy *p = sbx_policyd_read_lock(e->deps.pd);
+	struct sbx_verdict v;
+	uint8_t addr[16] = { 0 };
+	bool ok;
+
+	memcpy(addr, &ip4, 4);
+	ok = sbx_policy_decide_addr(p, c->sandbox, 4, addr, port, &v) == 0 &&
+	     v.decision == SBX_ALLOW && v.rule;
+	if (v.rule)
+		verdict_to_decision(&v, d);
+	sbx_policyd_read_unlock(e->deps.pd);
+	return ok;
+}
+
+static bool name_for_addr(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4, char *name,
+			  size_t len)
+{
+	struct sbx_egress *e = ctx;
+
+	return sbx_dnsd_name_for(e->dnsd, c->sandbox_id, ip4, name, len);
+}
+
+static void record(void *ctx, const struct sbx_proxy_client *c, uint8_t kind, const char *host,
+		   uint16_t port, const struct sbx_proxy_decision *d)
+{
+	count(ctx, c->sandbox_id, kind, d->allow, d->reason, host, port, d->rule);
+}
+
+static bool dns_identify(void *ctx, uint32_t peer_ip4, uint32_t *sandbox_id, char *sandbox,
+			 size_t len, uint32_t *gw4)
+{
+	struct sbx_egress *e = ctx;
+	struct sbx_sandbox sb;
+
+	if (!sbx_sandboxes_by_ip(e->deps.sandboxes, peer_ip4, &sb))
+		return false;
+	*sandbox_id = sb.id;
+	snprintf(sandbox, len, "%s", sb.name);
+	*gw4 = sb.gw4;
+	return true;
+}
+
+static bool may_resolve(void *ctx, const char *sandbox, const char *name)
+{
+	struct sbx_egress *e = ctx;
+	bool ok = sbx_policy_may_allow(sbx_policyd_read_lock(e->deps.pd), sandbox, name);
+
+	sbx_policyd_read_unlock(e->deps.pd);
+	return ok;
+}
+
+static void dns_refused(void *ctx, uint32_t sandbox_id, const char *name)
+{
+	count(ctx, sandbox_id, SBX_PROXY_NETWORK, false, SBX_REASON_DNS_REFUSED, name, 53, NULL);
+}
+
+int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out, char *err,
+		     size_t errlen)
+{
+	struct sbx_egress *e = calloc(1, sizeof(*e));
+	struct sbx_proxy_config pc = { 0 };
+	const char *spec = getenv("SBX_DNS_UPSTREAM");
+	struct sbx_proxy_ops pops = {
+		.identify = identify,
+		.decide = decide,
+		.addr_allowed = addr_allowed,
+		.name_for_addr = name_for_addr,
+		.record = record,
+	};
+	struct sbx_dnsd_ops dops = {
+		.identify = dns_identify,
+		.may_resolve = may_resolve,
+		.refused = dns_refused,
+	};
+	int ret;
+
+	if (!e)
+		return -ENOMEM;
+	e->deps = *deps;
+	pops.ctx = dops.ctx = e;
+	e->verdicts_fd = sbx_bpf_map_fd(deps->bpf, SBX_MAP_VERDICTS);
+	if (!spec || !*spec)
+		spec = deps->cfg->dns_upstream;
+	ret = sbx_upstreams_parse(spec, "/etc/resolv.conf", &pc.upstreams, err, errlen);
+	if (ret)
+		goto fail;
+	pc.bind_ip4 = htonl(INADDR_ANY);
+	pc.fwd_port = deps->fwd_port;
+	pc.tproxy_port = deps->tproxy_port;
+	pc.workers = deps->workers;
+	ret = sbx_dnsd_start(deps->ev, htonl(INADDR_ANY), deps->dns_port, &pc.upstreams, &dops,
+			     &e->dnsd);
+	if (ret) {
+		snprintf(err, errlen, "cannot serve DNS on port %u: %s", deps->dns_port,
+			 strerror(-ret));
+		goto fail;
+	}
+	ret = sbx_proxy_start(&pc, &pops, &e->proxy);
+	if (ret) {
+		snprintf(err, errlen, "cannot listen on ports %u/%u: %s", deps->fwd_port,
+			 deps->tproxy_port, strerror(-ret));
+		goto fail;
+	}
+	pr_info("egress proxy on ports %u (forward) and %u (transparent), DNS on %u\n",
+		deps->fwd_port, deps->tproxy_port, deps->dns_port);
+	*out = e;
+	return 0;
+fail:
+	sbx_egress_stop(e);
+	return ret;
+}
+
+void sbx_egress_stop(struct sbx_egress *e)
+{
+	if (!e)
+		return;
+	sbx_proxy_stop(e->proxy);
+	sbx_dnsd_free(e->dnsd);
+	free(e);
+}
