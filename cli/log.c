@@ -57,8 +57,12 @@ static void format_host(const struct sbx_verdict_key *k, char *out, size_t len)
 	char a[INET6_ADDRSTRLEN] = "";
 	const char *proto = l4_name(k->l4proto);
 
-	if (k->host[0] || !k->family) {
+	if (k->host[0]) {
 		snprintf(out, len, "%.*s", (int)sizeof(k->host), k->host);
+		return;
+	}
+	if (!k->family) { /* refused before it had a destination: a socket() call */
+		snprintf(out, len, "(%s socket)", proto ? proto : "raw");
 		return;
 	}
 	inet_ntop(k->family == SBX_AF_INET ? AF_INET : AF_INET6, k->addr, a, sizeof(a));

@@ -227,6 +227,17 @@ X curl -s -m 5 --noproxy '*' http://host.docker.internal:18080/
 [[ $OUT == *host-service* ]] && pass host_service_transparent || fail host_service_transparent "out=$OUT"
 
 # ---- the log --------------------------------------------------------------------------------------
+in_world env "${ENVV[@]}" timeout 4 "$SBX_BIN" policy log --follow t1 >"$T/follow.out" 2>&1 </dev/null &
+follower=$!
+sleep 1.2
+X curl -s -m 5 http://evil.example/follow-me
+X curl -s -m 5 http://allowed.test/
+wait "$follower"
+grep -Eq '^BLOCKED +evil.example +forward +default-deny' "$T/follow.out" &&
+	grep -Eq '^ALLOWED +allowed.test +forward +domain-allowed' "$T/follow.out" &&
+	[ "$(grep -c . "$T/follow.out")" -le 4 ] && pass log_follow_streams_new_verdicts ||
+	fail log_follow_streams_new_verdicts "$(cat "$T/follow.out")"
+
 log=$(S policy log --json)
 echo "$log" | python3 -c '
 import json, sys
@@ -237,6 +248,11 @@ need_b = [("evil.example", "forward", "default-deny"), ("ads.example.com", "forw
           ("evil.example", "transparent", "default-deny"), ("rebind.example", "forward", "private-ip"),
           ("secret-data.exfil.example", "network", "dns-refused")]
 need_a = [("allowed.test", "transparent"), ("allowed.test", "forward"), ("allowed.test", "forward-bypass")]
+kernel = {e["reason"] for e in d["blocked_hosts"] if e["proxy_type"] == "network" and e["rule"] == ""}
+need_b += [(h, "network", r) for h, r in [("198.51.100.10:9999 (udp)", "udp-blocked")]]
+# raw and ping sockets are refused by the kernel itself (no CAP_NET_RAW) before sbx sees them
+if not {"udp-blocked", "ipv6-blocked"} <= kernel:
+    print("kernel reasons", kernel); sys.exit(1)
 miss = [x for x in need_b if x not in b] + [x for x in need_a if x not in a]
 sys.exit(1 if miss else 0) if not miss else (print(miss), sys.exit(1))
 ' && pass log_shows_verdicts || fail log_shows_verdicts "$(echo "$log" | head -c 3000)"
