@@ -60,6 +60,7 @@ struct sess {
 	bool host_service; /* dial 127.0.0.1:port */
 	bool is_connect;
 	bool http; /* the client speaks HTTP to us: refusals get a 403 page */
+	struct sbx_proxy_decision allowed; /* counted once the address checks pass too */
 	struct sess *prev, *next; /* the worker's sessions */
 	uint8_t in[HEAD_BUF]; /* client bytes read before relaying */
 	size_t in_len;
@@ -189,7 +190,7 @@ static void blocked_page(struct sess *s, const struct sbx_proxy_decision *d)
 		 "rule: %s\n"
 		 "origin: %s\n"
 		 "detail: %s\n",
-		 s->host, d->rule[0] ? d->rule : "default-deny", d->origin, d->detail);
+		 s->host, d->rule[0] ? d->rule : "-", d->origin, d->detail);
 	http_reply(s, 403, "Forbidden", body);
 }
 
@@ -509,6 +510,7 @@ static void checked_dial(struct sess *s, uint32_t ip4)
 	struct sbx_proxy_decision d = { 0 };
 
 	if (s->host_service) {
+		record(s, &s->allowed);
 		dial(s, htonl(INADDR_LOOPBACK));
 		return;
 	}
@@ -523,9 +525,11 @@ static void checked_dial(struct sess *s, uint32_t ip4)
 			 "%s resolves to internal address %s; allow it with an address rule "
 			 "(e.g. %s:%u)",
 			 s->host, a, a, s->port);
+		snprintf(d.rule, sizeof(d.rule), "%s", s->allowed.rule);
 		refuse(s, &d);
 		return;
 	}
+	record(s, &s->allowed);
 	dial(s, ip4);
 }
 
@@ -602,7 +606,7 @@ static void decide(struct sess *s)
 		refuse(s, &d);
 		return;
 	}
-	record(s, &d);
+	s->allowed = d;
 	s->host_service = is_host_service_name(s->host);
 	go_upstream(s);
 }
@@ -722,7 +726,7 @@ static void transparent_raw(struct sess *s)
 		ops->decide(ops->ctx, &s->client, name, s->port, &byname);
 		if (byname.allow) {
 			snprintf(s->host, sizeof(s->host), "%s", name);
-			record(s, &byname);
+			s->allowed = byname;
 			/* the address is the one our resolver gave for that name */
 			checked_dial(s, s->client.orig_ip4);
 			return;
@@ -739,7 +743,7 @@ static void transparent_raw(struct sess *s)
 		refuse(s, &d);
 		return;
 	}
-	record(s, &d);
+	s->allowed = d;
 	checked_dial(s, s->client.orig_ip4);
 }
 
