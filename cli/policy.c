@@ -5,6 +5,7 @@
  * as the seeds' tables, or as JSON with --json.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -742,7 +743,8 @@ static int reset_offline(void)
 
 static int do_reset(int argc, char **argv)
 {
-	bool force = false;
+	bool force = false, running, done = false;
+	char sandboxes[PATH_MAX + 32];
 	cJSON *reply;
 	int fd, ret;
 
@@ -777,15 +779,25 @@ static int do_reset(int argc, char **argv)
 			return EXIT_FAIL;
 		}
 	}
-	if (daemon_connect(&fd) == 0) {
+	running = daemon_connect(&fd) == 0;
+	if (running)
 		close(fd);
-		ret = daemon_call("policy.reset", cJSON_CreateObject(), false, &reply);
-		if (ret)
+	snprintf(sandboxes, sizeof(sandboxes), "%s/sandboxes.json", paths.state_dir);
+	/* sandboxes stop with a reset, and only sbxd knows how: start it for them */
+	if (running || access(sandboxes, F_OK) == 0) {
+		ret = daemon_call("policy.reset", cJSON_CreateObject(), true, &reply);
+		if (!ret) {
+			cJSON_Delete(reply);
+			if (daemon_wait_exit(10000))
+				return p_err(EXIT_FAIL,
+					     "the policy store is gone but sbxd did not exit");
+		} else if (running) {
 			return ret;
-		cJSON_Delete(reply);
-		if (daemon_wait_exit(10000))
-			return p_err(EXIT_FAIL, "the policy store is gone but sbxd did not exit");
-	} else {
+		}
+		done = !ret;
+	}
+	if (!done) {
+		/* no daemon, or one that cannot start (a corrupt store): delete it ourselves */
 		ret = reset_offline();
 		if (ret)
 			return ret;

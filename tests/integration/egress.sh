@@ -283,4 +283,11 @@ S policy log >/dev/null && pass log_readable_while_sbxd_down || fail log_readabl
 [ ! -S "$T/run/sbxd.sock" ] || ! kill -0 "$pid" 2>/dev/null && pass daemon_was_down ||
 	fail daemon_was_down "sbxd still running"
 
+# ---- reset stops the sandboxes with the daemon ---------------------------------------------
+SB=t2 X sh -c 'sleep 60 & echo started'
+S policy reset --force >/dev/null
+st=$(S ls --json | python3 -c 'import json,sys; print(" ".join(s["name"] + ":" + s["status"] for s in json.load(sys.stdin)["sandboxes"]))')
+[[ $st == *"t1:stopped"* && $st == *"t2:stopped"* ]] && [ ! -e "$T/state/policy.json" ] &&
+	pass reset_stops_sandboxes || fail reset_stops_sandboxes "ls: $st"
+
 exit $failed
