@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl.h"
 #include "log.h"
 #include "sbx.h"
 
@@ -44,6 +45,22 @@ void print_json(cJSON *j)
 		printf("%s\n", s);
 	free(s);
 	cJSON_Delete(j);
+}
+
+bool json_reply(cJSON *reply)
+{
+	if (!json_output)
+		return false;
+	cJSON_DeleteItemFromObject(reply, "ok");
+	print_json(reply);
+	return true;
+}
+
+const char *jstr(const cJSON *j, const char *key)
+{
+	const char *v = sbx_json_str(j, key);
+
+	return v ? v : "";
 }
 
 int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **))

@@ -75,13 +75,6 @@ void reset_opts(int argc, char **argv)
 			json_output = true;
 }
 
-static const char *jstr(const cJSON *j, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 /* Resources one per line, the way seed 003 lists multi-resource rules. */
 static char *join_lines(const cJSON *arr)
 {
@@ -356,11 +349,8 @@ static int do_add(const char *decision, int argc, char **argv)
 	ret = daemon_call("policy.add", args, true, &reply);
 	if (ret)
 		return ret;
-	if (json_output) {
-		cJSON_DeleteItemFromObject(reply, "ok");
-		print_json(reply);
+	if (json_reply(reply))
 		return EXIT_OK;
-	}
 	skipped = cJSON_GetObjectItem(reply, "already_present");
 	cJSON_ArrayForEach(it, skipped)
 		printf("%s is already %s by a local rule\n", it->valuestring,
@@ -442,11 +432,8 @@ static int do_rm(int argc, char **argv)
 	ret = daemon_call("policy.rm", args, true, &reply);
 	if (ret)
 		return ret;
-	if (json_output) {
-		cJSON_DeleteItemFromObject(reply, "ok");
-		print_json(reply);
+	if (json_reply(reply))
 		return EXIT_OK;
-	}
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(reply, "removed")) {
 		if (resource)
 			printf("Removed %s from rule %s\n", resource, it->valuestring);
@@ -650,11 +637,8 @@ static int do_check(int argc, char **argv)
 	ret = daemon_call("policy.check", args, true, &reply);
 	if (ret)
 		return ret;
-	if (json_output) {
-		cJSON_DeleteItemFromObject(reply, "ok");
-		print_json(reply);
+	if (json_reply(reply))
 		return EXIT_OK;
-	}
 	rule = cJSON_GetObjectItem(reply, "rule");
 	{
 		bool v6 = strchr(jstr(reply, "host"), ':') != NULL;
@@ -710,13 +694,10 @@ static int do_set_default(int argc, char **argv)
 	ret = daemon_call("policy.set_default", args, true, &reply);
 	if (ret)
 		return ret;
-	if (json_output) {
-		cJSON_DeleteItemFromObject(reply, "ok");
-		print_json(reply);
-	} else {
-		printf("Default network policy: %s\n", argv[0]);
-		cJSON_Delete(reply);
-	}
+	if (json_reply(reply))
+		return EXIT_OK;
+	printf("Default network policy: %s\n", argv[0]);
+	cJSON_Delete(reply);
 	return EXIT_OK;
 }
 

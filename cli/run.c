@@ -626,13 +626,6 @@ static int resolve_user(struct enter *e)
 	return 0;
 }
 
-static const char *jstr(const cJSON *j, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 /* sandbox.start / sandbox.exec, then the child enters, and we wait for it. */
 static int enter(const char *verb, const char *name, char **cmd)
 {
@@ -961,11 +954,8 @@ static int each_name(const char *op, int argc, char **argv, bool allow_force, in
 			ret = r > ret ? r : ret;
 			continue;
 		}
-		if (json_output) {
-			cJSON_DeleteItemFromObject(reply, "ok");
-			print_json(reply);
+		if (json_reply(reply))
 			continue;
-		}
 		printf("%s %s\n", strcmp(op, "sandbox.rm") == 0 ? "Removed" : "Stopped", names[i]);
 		cJSON_Delete(reply);
 	}
@@ -1040,11 +1030,8 @@ int do_attach(int argc, char **argv)
 	ret = daemon_call("sandbox.attach", args, true, &reply);
 	if (ret)
 		return ret;
-	if (json_output) {
-		cJSON_DeleteItemFromObject(reply, "ok");
-		print_json(reply);
+	if (json_reply(reply))
 		return EXIT_OK;
-	}
 	sb = cJSON_GetObjectItem(reply, "sandbox");
 	printf("Attached %s to cgroup %s\n", name, jstr(sb, "cgroup"));
 	cJSON_Delete(reply);

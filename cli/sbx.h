@@ -28,6 +28,10 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 int p_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print @j to stdout, pretty, then free it. */
 void print_json(cJSON *j);
+/* With --json, print a daemon reply (without its "ok") and return true. */
+bool json_reply(cJSON *reply);
+/* A string member of a reply, "" when absent. */
+const char *jstr(const cJSON *j, const char *key);
 bool is_help(const char *arg);
 /* Option parsing of the verbs: reset getopt (noting --json), and report its errors. */
 void reset_opts(int argc, char **argv);

@@ -196,6 +196,20 @@ out:
 	return err;
 }
 
+const char *sbx_json_str(const cJSON *j, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+const char *sbx_json_arg(const cJSON *args, const char *key)
+{
+	const char *v = sbx_json_str(args, key);
+
+	return v && v[0] ? v : NULL;
+}
+
 cJSON *sbx_ctl_ok(void)
 {
 	cJSON *j = cJSON_CreateObject();

@@ -24,6 +24,10 @@ int sbx_ctl_connect(const char *path, int *fd_out);
 /* Send @req and wait up to @timeout_ms for the reply. */
 int sbx_ctl_call(int fd, const cJSON *req, cJSON **reply, int timeout_ms);
 
+/* String members: NULL unless @key is a string (sbx_json_arg: and not empty). */
+const char *sbx_json_str(const cJSON *j, const char *key);
+const char *sbx_json_arg(const cJSON *args, const char *key);
+
 /* Reply helpers for handlers. */
 cJSON *sbx_ctl_ok(void);
 cJSON *sbx_ctl_error(int code, const char *kind, const char *fmt, ...)

@@ -151,13 +151,6 @@ static int store_copy(const struct sbx_store *src, struct sbx_store *dst, size_t
 	return 0;
 }
 
-static const char *arg_str(const cJSON *args, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
-
-	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
 static bool arg_bool(const cJSON *args, const char *key)
 {
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, key));
@@ -180,8 +173,8 @@ static cJSON *rule_json(const struct sbx_policyd *pd, const struct sbx_rule *r)
 
 static cJSON *do_ls(struct sbx_policyd *pd, const cJSON *args)
 {
-	const char *sandbox = arg_str(args, "sandbox"), *type = arg_str(args, "type");
-	const char *decision = arg_str(args, "decision"), *source = arg_str(args, "source");
+	const char *sandbox = sbx_json_arg(args, "sandbox"), *type = sbx_json_arg(args, "type");
+	const char *decision = sbx_json_arg(args, "decision"), *source = sbx_json_arg(args, "source");
 	bool inactive = arg_bool(args, "include_inactive");
 	enum sbx_decision want_dec = SBX_ALLOW;
 	enum sbx_provenance want_prov = SBX_PROV_LOCAL;
@@ -237,9 +230,9 @@ static bool already_present(const struct sbx_store *st, const struct sbx_rule *w
 
 static cJSON *do_add(struct sbx_policyd *pd, const cJSON *args)
 {
-	const char *decision = arg_str(args, "decision"), *type = arg_str(args, "type");
-	const char *resources = arg_str(args, "resources"), *sandbox = arg_str(args, "sandbox");
-	const char *name = arg_str(args, "name");
+	const char *decision = sbx_json_arg(args, "decision"), *type = sbx_json_arg(args, "type");
+	const char *resources = sbx_json_arg(args, "resources"), *sandbox = sbx_json_arg(args, "sandbox");
+	const char *name = sbx_json_arg(args, "name");
 	struct sbx_rule rule = { 0 };
 	struct sbx_resource *res = NULL;
 	struct sbx_store next;
@@ -342,8 +335,8 @@ static cJSON *cannot_remove(const struct sbx_rule *r)
 
 static cJSON *do_rm(struct sbx_policyd *pd, const cJSON *args)
 {
-	const char *type = arg_str(args, "type"), *resource = arg_str(args, "resource");
-	const char *id = arg_str(args, "id");
+	const char *type = sbx_json_arg(args, "type"), *resource = sbx_json_arg(args, "resource");
+	const char *id = sbx_json_arg(args, "id");
 	enum sbx_rule_type t;
 	struct sbx_resource want;
 	struct sbx_store next;
@@ -440,7 +433,7 @@ static cJSON *do_rm(struct sbx_policyd *pd, const cJSON *args)
 
 static cJSON *do_inspect(struct sbx_policyd *pd, const cJSON *args)
 {
-	const char *id = arg_str(args, "id");
+	const char *id = sbx_json_arg(args, "id");
 	const struct sbx_rule *r = id ? find_rule(pd, id) : NULL;
 	cJSON *reply;
 
@@ -455,7 +448,7 @@ static cJSON *do_inspect(struct sbx_policyd *pd, const cJSON *args)
 
 static cJSON *do_check(struct sbx_policyd *pd, const cJSON *args)
 {
-	const char *host = arg_str(args, "host"), *sandbox = arg_str(args, "sandbox");
+	const char *host = sbx_json_arg(args, "host"), *sandbox = sbx_json_arg(args, "sandbox");
 	const cJSON *port = cJSON_GetObjectItemCaseSensitive(args, "port");
 	char norm[SBX_HOST_MAX + 1], err[SBX_ERR_MAX], detail[512];
 	struct sbx_verdict v;
@@ -503,7 +496,7 @@ static cJSON *do_check(struct sbx_policyd *pd, const cJSON *args)
 
 static cJSON *do_set_default(struct sbx_policyd *pd, const cJSON *args)
 {
-	const char *value = arg_str(args, "value");
+	const char *value = sbx_json_arg(args, "value");
 	struct sbx_store next;
 	cJSON *fail, *reply;
 	enum sbx_preset preset;

@@ -161,13 +161,6 @@ static cJSON *entry_to_json(const struct sbx_sandbox *sb)
 	return j;
 }
 
-static const char *jstr(const cJSON *j, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 static bool jnum(const cJSON *j, const char *key, double min, double max, double *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
@@ -180,8 +173,8 @@ static bool jnum(const cJSON *j, const char *key, double min, double max, double
 
 static int entry_from_json(const cJSON *j, struct sbx_sandbox *sb, char *err, size_t errlen)
 {
-	const char *name = jstr(j, "name"), *ip = jstr(j, "ip"), *gw = jstr(j, "gateway");
-	const char *cg = jstr(j, "cgroup"), *netns = jstr(j, "netns"), *hif = jstr(j, "host_if");
+	const char *name = sbx_json_str(j, "name"), *ip = sbx_json_str(j, "ip"), *gw = sbx_json_str(j, "gateway");
+	const char *cg = sbx_json_str(j, "cgroup"), *netns = sbx_json_str(j, "netns"), *hif = sbx_json_str(j, "host_if");
 	const cJSON *att = cJSON_GetObjectItemCaseSensitive(j, "attached");
 	const cJSON *stopped = cJSON_GetObjectItemCaseSensitive(j, "stopped");
 	char why[SBX_ERR_MAX];
@@ -1126,13 +1119,6 @@ static int create(struct sbx_sandboxes *s, const char *name, struct sbx_sandbox 
 
 /* ---- requests ----------------------------------------------------------------------------- */
 
-static const char *arg_str(const cJSON *args, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
-
-	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
 static cJSON *sandbox_json(const struct sbx_sandbox *sb)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -1163,7 +1149,7 @@ static cJSON *name_arg(const cJSON *args, const char **name)
 {
 	char why[SBX_ERR_MAX];
 
-	*name = arg_str(args, "name");
+	*name = sbx_json_arg(args, "name");
 	if (!*name)
 		return BAD("a sandbox name is required");
 	if (sbx_sandbox_name_check(*name, why, sizeof(why)))
@@ -1345,7 +1331,7 @@ static cJSON *op_rm(struct sbx_sandboxes *s, const cJSON *args)
 /* The cgroup directory @args names: "cgroup" (absolute, or relative to the root) or "pid". */
 static cJSON *attach_target(struct sbx_sandboxes *s, const cJSON *args, char *out, size_t len)
 {
-	const char *cg = arg_str(args, "cgroup");
+	const char *cg = sbx_json_arg(args, "cgroup");
 	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(args, "pid");
 	char path[PATH_MAX];
 	int ret;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "fsutil.h"
 #include "store.h"
 
@@ -44,18 +45,11 @@ cJSON *sbx_rule_to_json(const struct sbx_rule *r, const char *status, const char
 	return j;
 }
 
-static const char *get_str(const cJSON *j, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
 int sbx_rule_from_json(const cJSON *j, struct sbx_rule *r, char *err, size_t errlen)
 {
-	const char *id = get_str(j, "id"), *name = get_str(j, "name");
-	const char *prov = get_str(j, "provenance"), *applies = get_str(j, "applies_to");
-	const char *type = get_str(j, "type"), *decision = get_str(j, "decision");
+	const char *id = sbx_json_str(j, "id"), *name = sbx_json_str(j, "name");
+	const char *prov = sbx_json_str(j, "provenance"), *applies = sbx_json_str(j, "applies_to");
+	const char *type = sbx_json_str(j, "type"), *decision = sbx_json_str(j, "decision");
 	const cJSON *res = cJSON_GetObjectItemCaseSensitive(j, "resources");
 	const cJSON *created = cJSON_GetObjectItemCaseSensitive(j, "created");
 	const cJSON *item;
@@ -154,7 +148,7 @@ int sbx_store_load(const char *state_dir, struct sbx_store *st, char *err, size_
 		ret = -EINVAL;
 		goto out;
 	}
-	preset = get_str(root, "default");
+	preset = sbx_json_str(root, "default");
 	if (!preset || sbx_preset_parse(preset, &st->preset)) {
 		snprintf(why, sizeof(why), "\"default\" is not allow-all, balanced or deny-all");
 		goto corrupt;
