@@ -1119,29 +1119,20 @@ static int create(struct sbx_sandboxes *s, const char *name, struct sbx_sandbox 
 
 /* ---- requests ----------------------------------------------------------------------------- */
 
+/* What `sbx ls --json` shows: the stored fields, plus what only the kernel knows now. */
 static cJSON *sandbox_json(const struct sbx_sandbox *sb)
 {
-	cJSON *j = cJSON_CreateObject();
-	char ip[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
+	cJSON *j = entry_to_json(sb);
 	int n = cgroup_nprocs(sb->cgroup);
 
 	if (!j)
 		return NULL;
-	inet_ntop(AF_INET, &sb->ip4, ip, sizeof(ip));
-	inet_ntop(AF_INET, &sb->gw4, gw, sizeof(gw));
-	cJSON_AddStringToObject(j, "name", sb->name);
-	cJSON_AddNumberToObject(j, "id", sb->id);
+	if (sb->attached)
+		cJSON_ReplaceItemInObject(j, "ip", cJSON_CreateString(""));
 	cJSON_AddStringToObject(j, "status", sb->attached ? "attached" :
 					     sb->stopped  ? "stopped" :
 							    "running");
-	cJSON_AddStringToObject(j, "ip", sb->attached ? "" : ip);
-	cJSON_AddStringToObject(j, "gateway", gw);
-	cJSON_AddBoolToObject(j, "attached", sb->attached);
-	cJSON_AddStringToObject(j, "cgroup", sb->cgroup);
-	cJSON_AddStringToObject(j, "netns", sb->netns);
-	cJSON_AddStringToObject(j, "host_if", sb->host_if);
 	cJSON_AddNumberToObject(j, "processes", n < 0 ? 0 : n);
-	cJSON_AddNumberToObject(j, "created", (double)sb->created);
 	return j;
 }
 
