@@ -138,10 +138,18 @@ static void when_text(uint64_t ns, char *out, size_t len, bool iso)
 	time_t t = (time_t)(ns / 1000000000ull);
 	struct tm tm;
 
-	if (iso)
-		strftime(out, len, "%Y-%m-%dT%H:%M:%S%z", localtime_r(&t, &tm));
-	else
+	if (iso) {
+		/* RFC 3339: the offset as +hh:mm */
+		size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S%z", localtime_r(&t, &tm));
+
+		if (n >= 5 && n + 2 <= len) {
+			memmove(out + n - 1, out + n - 2, 3);
+			out[n - 2] = ':';
+		}
+	}
+	else {
 		strftime(out, len, "%H:%M:%S %d-%b", localtime_r(&t, &tm));
+	}
 }
 
 static const char *rule_text(const struct entry *e, char *buf, size_t len)
@@ -274,6 +282,8 @@ static int follow(const char *sandbox)
 						e->k.decision == SBX_DECISION_BLOCK ? "blocked"
 										    : "allowed");
 					cJSON_AddStringToObject(j, "host", e->host);
+					if (e->k.port)
+						cJSON_AddNumberToObject(j, "port", e->k.port);
 					cJSON_AddStringToObject(j, "sandbox", e->sandbox);
 					cJSON_AddStringToObject(j, "proxy_type",
 								sbx_proxy_kind_name(e->k.proxy_kind));

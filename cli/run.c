@@ -84,7 +84,8 @@ static int help_ls(void)
 	       "STATUS is running (started; PROCESSES may be 0), stopped (sbx stop), or\n"
 	       "attached (an existing cgroup, sbx attach). --json prints {\"sandboxes\":\n"
 	       "[{\"name\", \"id\", \"status\", \"ip\", \"gateway\", \"attached\", \"cgroup\",\n"
-	       "\"processes\", \"created\"}]} (created: Unix time).\n");
+	       "\"cgroup_id\", \"netns\", \"host_if\", \"stopped\", \"processes\", \"created\"}]}\n"
+	       "(created: Unix time).\n");
 	return EXIT_OK;
 }
 

@@ -385,7 +385,8 @@ int sbx_bpf_open(const char *pin_dir, struct sbx_bpf **out)
 	err = sock_bpf__load(b->sock);
 	if (err) {
 		pr_warn("sbx: cannot load the socket programs with maps in %s: %s (kernel without "
-			"cgroup BPF? maps pinned by another sbx version: sbx policy reset)\n",
+			"cgroup BPF? maps pinned by another sbx version: stop sbxd, remove its sandboxes and "
+			"the pin dir, then start again)\n",
 			b->pin_dir, strerror(-err));
 		goto cleanup;
 	}
@@ -398,7 +399,8 @@ int sbx_bpf_open(const char *pin_dir, struct sbx_bpf **out)
 	err = tc_bpf__load(b->tc);
 	if (err) {
 		pr_warn("sbx: cannot load the packet filter with maps in %s: %s (kernel without "
-			"cls_bpf? maps pinned by another sbx version: sbx policy reset)\n",
+			"cls_bpf? maps pinned by another sbx version: stop sbxd, remove its sandboxes and "
+			"the pin dir, then start again)\n",
 			b->pin_dir, strerror(-err));
 		goto cleanup;
 	}

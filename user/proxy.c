@@ -1004,6 +1004,31 @@ static int worker_init(struct sbx_proxy *p, struct worker *w)
 	return err;
 }
 
+/*
+ * The workers share their ports through SO_REUSEPORT, which would as gladly
+ * share them with another proxy of the same user: make sure nobody has them.
+ */
+static int ports_free(const struct sbx_proxy_config *cfg)
+{
+	uint16_t ports[2] = { cfg->fwd_port, cfg->tproxy_port };
+
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(ports[i]),
+					   .sin_addr.s_addr = cfg->bind_ip4 };
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err = 0;
+
+		if (fd < 0)
+			return -errno;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)))
+			err = -errno;
+		close(fd);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int sbx_proxy_start(const struct sbx_proxy_config *cfg, const struct sbx_proxy_ops *ops,
 		    struct sbx_proxy **out)
 {
@@ -1014,6 +1039,11 @@ int sbx_proxy_start(const struct sbx_proxy_config *cfg, const struct sbx_proxy_o
 
 	if (!p)
 		return -ENOMEM;
+	err = ports_free(cfg);
+	if (err) {
+		free(p);
+		return err;
+	}
 	p->cfg = *cfg;
 	p->ops = *ops;
 	p->nworkers = cfg->workers > 0 ? cfg->workers : (int)(cpus > 0 ? cpus : 1);

@@ -4,8 +4,8 @@
  * names. Included by the bpf/ programs (after vmlinux.h, which supplies __u8..__u64) and by
  * user/ and cli/ (which get them from <linux/types.h>). Fixed-width fields only, explicit
  * padding, sizes checked below: these structs live in maps pinned under the bpffs dir and
- * outlive the daemon that wrote them, so a layout change is an ABI break (`sbx policy reset`
- * recreates the maps).
+ * outlive the daemon that wrote them, so a layout change is an ABI break (the pin dir must
+ * be emptied, with sbxd stopped, before a new layout loads).
  * Enums only ever grow at the end.
  *
  * Byte order: IPv4 addresses are in network order everywhere; ports are in host order
