@@ -127,7 +127,7 @@ int sbx_ctl_call(int fd, const cJSON *req, cJSON **reply, int timeout_ms)
 	uint64_t deadline = sbx_ev_now_ms() + (uint64_t)timeout_ms;
 	char *out = cJSON_PrintUnformatted(req), *buf = NULL;
 	size_t len, off = 0, used = 0, cap = 0;
-	int err = 0;
+	int err = 0, send_err = 0;
 
 	*reply = NULL;
 	if (!out)
@@ -140,8 +140,9 @@ int sbx_ctl_call(int fd, const cJSON *req, cJSON **reply, int timeout_ms)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			err = -errno;
-			goto out;
+			/* a refusal arrives before we finish asking: read it below */
+			send_err = -errno;
+			break;
 		}
 		off += (size_t)n;
 	}
@@ -180,7 +181,7 @@ int sbx_ctl_call(int fd, const cJSON *req, cJSON **reply, int timeout_ms)
 			break;
 	}
 	if (!used) {
-		err = -ECONNRESET;
+		err = send_err ? send_err : -ECONNRESET;
 		goto out;
 	}
 	buf[used] = '\0';

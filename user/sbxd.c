@@ -194,6 +194,33 @@ static void client_io(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 	}
 }
 
+/*
+ * A sandboxed process never reaches the socket (its mount namespace hides the
+ * run dir), but if one did, its cgroup gives it away: sandboxes live under
+ * <cgroup2 root>/<instance>/.
+ */
+static bool peer_in_sandbox(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char path[64], line[4200], prefix[SBX_INSTANCE_MAX + 3];
+	bool inside = false;
+	FILE *f;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || cred.pid <= 0)
+		return true; /* cannot tell: refuse */
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", cred.pid);
+	snprintf(prefix, sizeof(prefix), "/%s/", d.paths.instance);
+	f = fopen(path, "re");
+	if (!f)
+		return true;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::", 3) == 0 && strncmp(line + 3, prefix, strlen(prefix)) == 0)
+			inside = true;
+	fclose(f);
+	return inside;
+}
+
 static void ctl_accept(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 {
 	for (int i = 0; i < 16; i++) {
@@ -210,6 +237,16 @@ static void ctl_accept(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 				"config)\"}\n";
 
 			pr_info("refused control connection from uid %u\n", uid);
+			send(cfd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(cfd);
+			continue;
+		}
+		if (peer_in_sandbox(cfd)) {
+			static const char msg[] =
+				"{\"ok\":false,\"code\":1,\"kind\":\"denied\",\"error\":\"sbx cannot be "
+				"controlled from inside a sandbox\"}\n";
+
+			pr_warn("refused control connection from inside a sandbox\n");
 			send(cfd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(cfd);
 			continue;

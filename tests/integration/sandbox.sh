@@ -178,6 +178,11 @@ X sh -c 'ls -A /sys/fs/bpf | wc -l'
 
 X sh -c "test -e $RUN/sbxd.sock && echo visible || echo hidden"
 [ "$OUT" = hidden ] && pass sandbox.control_socket_hidden || fail sandbox.control_socket_hidden "out=$OUT"
+# and a process of the sandbox's cgroup that did reach it (here: root on the host side) is refused
+OUT=$(in_world env "${ENVV[@]}" sh -c 'echo $$ > "$1/cgroup.procs" && exec "$2" policy ls' sh \
+	"$(sb_field t1 cgroup)" "$SBX_BIN" 2>&1 </dev/null)
+[[ $OUT == *"cannot be controlled from inside a sandbox"* ]] && pass sandbox.control_refused_from_sandbox_cgroup ||
+	fail sandbox.control_refused_from_sandbox_cgroup "out=$OUT"
 
 X sh -c 'grep NoNewPrivs /proc/self/status'
 [[ $OUT == *"1"* ]] && pass sandbox.no_new_privs || fail sandbox.no_new_privs "out=$OUT"
