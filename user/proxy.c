@@ -613,13 +613,37 @@ static void decide(struct sess *s)
 
 /* ---- forward proxy ------------------------------------------------------ */
 
-/* Append "Connection: close" so one proxy connection carries one request. */
+static bool has_header(const char *head, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = head, *end = head + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if ((size_t)(end - p) > n && strncasecmp(p, name, n) == 0)
+			return true;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return false;
+}
+
+/*
+ * Send "Connection: close" upstream so one connection carries one request:
+ * a second request on it, naming another host, would otherwise reach the
+ * first host's server without a decision. An Upgrade (WebSocket) keeps its
+ * Connection header: after it the connection is no longer HTTP.
+ */
 static int rewrite_close(struct sess *s, const char *head, size_t len)
 {
 	size_t cap = len + 32, o = 0;
 	const char *p = head, *end = head + len;
-	char *out = malloc(cap);
+	char *out;
 
+	if (has_header(head, len, "upgrade:"))
+		return set_out(s, head, len);
+	out = malloc(cap);
 	if (!out)
 		return -ENOMEM;
 	while (p < end) {
@@ -773,8 +797,20 @@ static void transparent_head(struct sess *s, bool timed_out)
 		if (r == -EAGAIN && !timed_out)
 			return;
 		if (r == 0 && req.host[0] && !req.is_connect) {
+			size_t body = s->in_len - req.head_len;
+			char *tmp;
+
 			s->proxy_kind = SBX_PROXY_TRANSPARENT;
 			s->http = true;
+			if (rewrite_close(s, (const char *)s->in, req.head_len) ||
+			    !(tmp = realloc(s->out, s->out_len + body))) {
+				sess_reset(s);
+				return;
+			}
+			memcpy(tmp + s->out_len, s->in + req.head_len, body);
+			s->out = tmp;
+			s->out_len += body;
+			s->in_len = 0;
 			snprintf(s->host, sizeof(s->host), "%s", req.host);
 			if (s->client.orig_ip4 == s->client.gw4)
 				snprintf(s->host, sizeof(s->host), "host.docker.internal");

@@ -423,10 +423,23 @@ static void test_transparent_http_uses_host(void)
 	clear_seen();
 	CHECK_HAS(exchange(tp_port, ok, sizeof(ok) - 1, &reset), "origin got");
 	CHECK(seen_has("GET /t HTTP/1.1\r\nHost: allowed.test\r\n"));
+	CHECK(seen_has("Connection: close\r\n\r\n")); /* one request per decided connection */
 	clear_seen();
 	CHECK_HAS(exchange(tp_port, no, sizeof(no) - 1, &reset),
 		  "Blocked by network policy: domain denied.test");
 	CHECK(!seen_has("denied.test"));
+}
+
+static void test_websocket_upgrade_keeps_its_connection_header(void)
+{
+	static const char req[] = "GET /ws HTTP/1.1\r\nHost: allowed.test\r\nConnection: Upgrade\r\n"
+				  "Upgrade: websocket\r\n\r\n";
+	int reset;
+
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, req, sizeof(req) - 1, &reset), "origin got");
+	CHECK(seen_has("Connection: Upgrade\r\nUpgrade: websocket\r\n"));
+	CHECK(!seen_has("Connection: close"));
 }
 
 static void test_transparent_raw_tcp_needs_an_address_rule(void)
@@ -476,6 +489,7 @@ static const struct test tests[] = {
 	T(test_garbage_to_forward_proxy_gets_400),
 	T(test_transparent_tls_uses_sni),
 	T(test_transparent_http_uses_host),
+	T(test_websocket_upgrade_keeps_its_connection_header),
 	T(test_transparent_raw_tcp_needs_an_address_rule),
 	T(test_internal_address_refused_without_address_rule),
 	T(test_teardown),
