@@ -117,6 +117,34 @@ static __always_inline void remember_orig(void *ctx, const struct sbx_sandbox_cf
 	bpf_map_update_elem(&sbx_orig_dst, &cookie, &orig, BPF_ANY);
 }
 
+/*
+ * A cgroup attached in the host namespace reaches sbxd from 127.0.0.1, which
+ * names no sandbox: tell sbxd who it is. TCP is recorded through the cookie
+ * (sockops files it under the client's address once it has a port); a UDP
+ * socket already has its port here, so file it now under address 0.
+ */
+static __always_inline void name_local_client(struct bpf_sock_addr *ctx,
+					      const struct sbx_sandbox_cfg *cfg, __u32 ip4,
+					      __u16 port)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct sbx_conn_key key = {};
+	struct sbx_orig orig = {};
+
+	if (ctx->type == SOCK_STREAM) {
+		remember_orig(ctx, cfg, ip4, port);
+		return;
+	}
+	if (!sk || !sk->src_port)
+		return;
+	key.port = (__u16)sk->src_port;
+	orig.sandbox_id = cfg->sandbox_id;
+	orig.family = SBX_AF_INET;
+	__builtin_memcpy(orig.addr, &ip4, sizeof(ip4));
+	orig.port = port;
+	bpf_map_update_elem(&sbx_conn, &key, &orig, BPF_ANY);
+}
+
 /* Outcome of the IPv4 decision shared by connect4/6 and sendmsg4/6. */
 enum v4_action {
 	V4_PASS,	/* leave the destination alone */
@@ -181,9 +209,13 @@ static __always_inline int handle_v4(struct bpf_sock_addr *ctx)
 
 	switch (decide_v4(cfg, ctx->type, ctx->protocol, addr[0], port, &new_port, &reason)) {
 	case V4_PASS:
+		if (!(cfg->flags & SBX_CFG_F_OWN_NETNS) && addr[0] == cfg->proxy_ip4)
+			name_local_client(ctx, cfg, addr[0], port);
 		return SBX_SOCK_ALLOW;
 	case V4_REWRITE:
 		remember_orig(ctx, cfg, addr[0], port);
+		if (!(cfg->flags & SBX_CFG_F_OWN_NETNS))
+			name_local_client(ctx, cfg, addr[0], port);
 		ctx->user_ip4 = cfg->proxy_ip4;
 		ctx->user_port = bpf_htons(new_port);
 		return SBX_SOCK_ALLOW;

@@ -214,8 +214,7 @@ static void on_query(struct sbx_dnsd *d, const uint8_t *pkt, size_t len,
 	uint32_t sandbox_id, gw4;
 	int err;
 
-	if (!d->ops.identify(d->ops.ctx, from->sin_addr.s_addr, &sandbox_id, sandbox,
-			     sizeof(sandbox), &gw4))
+	if (!d->ops.identify(d->ops.ctx, from, &sandbox_id, sandbox, sizeof(sandbox), &gw4))
 		return; /* not one of ours: say nothing */
 	err = sbx_dns_parse_query(pkt, len, &q);
 	if (err) {

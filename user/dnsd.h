@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
 #include "ev.h"
 #include "resolve.h"
 
@@ -25,8 +27,8 @@
 struct sbx_dnsd_ops {
 	void *ctx;
 	/* The sandbox behind a query's source address; false refuses the query. */
-	bool (*identify)(void *ctx, uint32_t peer_ip4, uint32_t *sandbox_id, char *sandbox,
-			 size_t len, uint32_t *gw4);
+	bool (*identify)(void *ctx, const struct sockaddr_in *peer, uint32_t *sandbox_id,
+			 char *sandbox, size_t len, uint32_t *gw4);
 	/* Could the policy allow some connection to @name from @sandbox? */
 	bool (*may_resolve)(void *ctx, const char *sandbox, const char *name);
 	/* Count a refused name. */

@@ -44,6 +44,24 @@ static void fill_client(const struct sbx_sandbox *sb, struct sbx_proxy_client *c
 	c->gw4 = sb->gw4;
 }
 
+/*
+ * An attached cgroup talks to us from 127.0.0.1: the kernel filed its sockets
+ * by port (TCP under the address, UDP under address 0).
+ */
+static bool by_local_client(struct sbx_egress *e, const struct sockaddr_in *peer,
+			    struct sbx_sandbox *sb)
+{
+	struct sbx_orig orig;
+	uint16_t port = ntohs(peer->sin_port);
+
+	if (ntohl(peer->sin_addr.s_addr) >> 24 != 127)
+		return false;
+	if (sbx_bpf_lookup_conn(e->deps.bpf, peer->sin_addr.s_addr, port, &orig) &&
+	    sbx_bpf_lookup_conn(e->deps.bpf, 0, port, &orig))
+		return false;
+	return sbx_sandboxes_by_id(e->deps.sandboxes, orig.sandbox_id, sb) && sb->attached;
+}
+
 static int identify(void *ctx, bool transparent, const struct sockaddr_in *peer,
 		    struct sbx_proxy_client *out)
 {
@@ -67,7 +85,8 @@ static int identify(void *ctx, bool transparent, const struct sockaddr_in *peer,
 		out->orig_port = orig.port;
 		return 0;
 	}
-	if (!sbx_sandboxes_by_ip(e->deps.sandboxes, peer->sin_addr.s_addr, &sb))
+	if (!sbx_sandboxes_by_ip(e->deps.sandboxes, peer->sin_addr.s_addr, &sb) &&
+	    !by_local_client(e, peer, &sb))
 		return -ENOENT;
 	fill_client(&sb, out);
 	return 0;
@@ -139,13 +158,14 @@ static void record(void *ctx, const struct sbx_proxy_client *c, uint8_t kind, co
 	count(ctx, c->sandbox_id, kind, d->allow, d->reason, host, port, d->rule);
 }
 
-static bool dns_identify(void *ctx, uint32_t peer_ip4, uint32_t *sandbox_id, char *sandbox,
-			 size_t len, uint32_t *gw4)
+static bool dns_identify(void *ctx, const struct sockaddr_in *peer, uint32_t *sandbox_id,
+			 char *sandbox, size_t len, uint32_t *gw4)
 {
 	struct sbx_egress *e = ctx;
 	struct sbx_sandbox sb;
 
-	if (!sbx_sandboxes_by_ip(e->deps.sandboxes, peer_ip4, &sb))
+	if (!sbx_sandboxes_by_ip(e->deps.sandboxes, peer->sin_addr.s_addr, &sb) &&
+	    !by_local_client(e, peer, &sb))
 		return false;
 	*sandbox_id = sb.id;
 	snprintf(sandbox, len, "%s", sb.name);

@@ -367,6 +367,13 @@ OUT=$(in_world sh -c "echo \$\$ > $ATT_CG/cgroup.procs && exec $NETTOOL tcp 203.
 sleep 0.2
 [[ $OUT == refused* || $OUT == *reset ]] && ! tail -n +"$((m + 1))" "$WORLD_DIR/tcp.log" | grep -q "192.0.2.2" &&
 	pass sandbox.attached_cgroup_is_enforced || fail sandbox.attached_cgroup_is_enforced "nettool: $OUT"
+# an attached cgroup keeps the host's resolv.conf and proxies: sbxd knows it by its sockets
+OUT=$(in_world sh -c "echo \$\$ > $ATT_CG/cgroup.procs && exec dig +time=2 +tries=1 +short @198.51.100.53 pypi.org" 2>&1)
+[ "$OUT" = 198.51.100.10 ] && pass sandbox.attached_dns_answered_by_sbxd || fail sandbox.attached_dns_answered_by_sbxd "out=$OUT"
+OUT=$(in_world sh -c "echo \$\$ > $ATT_CG/cgroup.procs && exec dig +time=2 +tries=1 @198.51.100.53 secret.exfil.example" 2>&1)
+[[ $OUT == *"status: REFUSED"* ]] && pass sandbox.attached_dns_refuses_denied || fail sandbox.attached_dns_refuses_denied "out=$OUT"
+OUT=$(in_world sh -c "echo \$\$ > $ATT_CG/cgroup.procs && exec curl -s -m 5 -x http://127.0.0.1:3128 --cacert $SBX_TEST_CA https://pypi.org/simple/" 2>&1)
+[[ $OUT == *"host=pypi.org"* ]] && pass sandbox.attached_forward_proxy || fail sandbox.attached_forward_proxy "out=$OUT"
 run S attach a2 --cgroup "$INST-att"
 [ $RC = 1 ] && [[ $OUT == *overlaps* ]] && pass sandbox.attach_refuses_overlap || fail sandbox.attach_refuses_overlap "rc=$RC $OUT"
 run S attach a3 --cgroup /

@@ -47,8 +47,8 @@ static void *upstream_main(void *arg)
 	}
 }
 
-static bool identify(void *ctx, uint32_t peer, uint32_t *id, char *sandbox, size_t len,
-		     uint32_t *gw4)
+static bool identify(void *ctx, const struct sockaddr_in *peer, uint32_t *id, char *sandbox,
+		     size_t len, uint32_t *gw4)
 {
 	*id = 3;
 	snprintf(sandbox, len, "t");
