@@ -34,9 +34,9 @@
 #include <bpf/bpf.h>
 
 #include "bpfmaps.h"
+#include "bpf_test.h"
 #include "test.h"
 
-#define BPF_FS_MAGIC_ 0xcafe4a11
 #define SANDBOX_ID    7
 #define SKB_SANDBOX_ID 8
 #define CHILD_TIMEOUT 10   /* seconds a child may run */
@@ -798,33 +798,6 @@ static int private_netns(void)
 	}
 	close(fd);
 	return 0;
-}
-
-static int bpffs_mounted(void)
-{
-	struct statfs st;
-
-	return statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC_;
-}
-
-/*
- * Unmount the bpffs this test mounted, unless someone (an sbxd started meanwhile) pinned
- * something there: only the kernel's own preload entries may remain.
- */
-static void umount_bpffs_if_unused(void)
-{
-	DIR *d = opendir("/sys/fs/bpf");
-	struct dirent *de;
-	int used = 0;
-
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		used |= strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-			strcmp(de->d_name, "maps.debug") && strcmp(de->d_name, "progs.debug");
-	closedir(d);
-	if (!used)
-		umount("/sys/fs/bpf");
 }
 
 static void remove_cgroup(const char *path)

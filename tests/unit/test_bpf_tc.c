@@ -23,11 +23,11 @@
 #include <bpf/libbpf.h>
 
 #include "bpfmaps.h"
+#include "bpf_test.h"
 #include "test.h"
 
 #define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
-#define BPF_FS_MAGIC_ 0xcafe4a11
 
 #define SANDBOX_ID 42
 #define PROXY	   "10.99.0.1"
@@ -505,33 +505,6 @@ static const struct test tests[] = {
 	T(test_userspace_verdict_add),
 	T(test_attach_tc_filters_real_traffic),
 };
-
-static int bpffs_mounted(void)
-{
-	struct statfs st;
-
-	return statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC_;
-}
-
-/*
- * Unmount the bpffs this test mounted, unless someone (an sbxd started meanwhile) pinned
- * something there: only the kernel's own preload entries may remain.
- */
-static void umount_bpffs_if_unused(void)
-{
-	DIR *d = opendir("/sys/fs/bpf");
-	struct dirent *de;
-	int used = 0;
-
-	if (!d)
-		return;
-	while ((de = readdir(d)))
-		used |= strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-			strcmp(de->d_name, "maps.debug") && strcmp(de->d_name, "progs.debug");
-	closedir(d);
-	if (!used)
-		umount("/sys/fs/bpf");
-}
 
 int main(void)
 {
