@@ -248,3 +248,28 @@ sbx_require_bins() {
 		fi
 	done
 }
+
+# The cgroup v2 root, wherever this host mounts it (/sys/fs/cgroup or .../unified).
+cgroup2_root() {
+	if grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts; then
+		echo /sys/fs/cgroup
+	else
+		awk '$9 == "cgroup2" { print $5 }' /proc/self/mountinfo | sort | head -1
+	fi
+}
+
+# What a failed `sbx rm` may leave of an instance's sandboxes, removed by name:
+#   sandbox_leftovers_remove RUN_DIR INSTANCE NAME...
+sandbox_leftovers_remove() {
+	local run=$1 inst=$2 cg p
+	shift 2
+	cg=$(cgroup2_root)/$inst
+	for p in "$@"; do
+		[ -d "$cg/$p" ] && echo 1 >"$cg/$p/cgroup.kill" 2>/dev/null
+		umount -l "$run/netns/$p" 2>/dev/null
+	done
+	sleep 0.2
+	for p in "$@"; do rmdir "$cg/$p" 2>/dev/null; done
+	rmdir "$cg" 2>/dev/null
+	return 0
+}

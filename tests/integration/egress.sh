@@ -7,6 +7,7 @@
 # shellcheck disable=SC2015
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. tests/lib.sh
 ROOT=$PWD
 BUILD=${BUILD:-build}
 SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
@@ -49,6 +50,7 @@ cleanup() {
 	pid=$(daemon_pid)
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
 	[ -n "${HOSTSVC_PID:-}" ] && kill "$HOSTSVC_PID" 2>/dev/null
+	sandbox_leftovers_remove "$T/run" "$W" t1 t2
 	bash scripts/world.sh down "$W" >/dev/null 2>&1
 	[ -d "$PIN" ] && rm -rf "$PIN"
 	rm -rf "$T"

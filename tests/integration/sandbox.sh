@@ -40,8 +40,7 @@ PIN=/sys/fs/bpf/sbxtest-$INST
 RUN=$T/run
 ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$RUN" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
 	SBX_INSTANCE="$INST" SBX_DNS_UPSTREAM=198.51.100.53:53)
-CGROOT=$(awk '$9 == "cgroup2" { print $5 }' /proc/self/mountinfo | sort | head -1)
-grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts && CGROOT=/sys/fs/cgroup
+CGROOT=$(cgroup2_root)
 ATT_CG=$CGROOT/$INST-att
 BG_PIDS=()
 
@@ -86,13 +85,7 @@ cleanup() {
 		for p in $(cat "$ATT_CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 		for ((i = 0; i < 50; i++)); do rmdir "$ATT_CG" 2>/dev/null && break; sleep 0.1; done
 	fi
-	# what a failed sbx rm may have left: our instance's cgroups and netns mounts, by name
-	for p in t1 t2; do
-		[ -d "$CGROOT/$INST/$p" ] && echo 1 >"$CGROOT/$INST/$p/cgroup.kill" 2>/dev/null
-		umount -l "$RUN/netns/$p" 2>/dev/null
-	done
-	sleep 0.2
-	rmdir "$CGROOT/$INST"/t1 "$CGROOT/$INST"/t2 "$CGROOT/$INST" 2>/dev/null
+	sandbox_leftovers_remove "$RUN" "$INST" t1 t2
 	bash scripts/world.sh down "$W" >/dev/null 2>&1
 	[ -d "$PIN" ] && rm -rf "$PIN"
 	rm -rf "$T"
