@@ -171,6 +171,10 @@ X "$NETTOOL" icmp 198.51.100.10
 X "$NETTOOL" raw
 [ $RC != 0 ] && pass raw_socket_refused || fail raw_socket_refused "out=$OUT"
 
+# no BPF LSM here, but a sandbox holds no CAP_NET_RAW over its network namespace
+X "$NETTOOL" packet
+[ $RC != 0 ] && [[ $OUT == refused* ]] && pass packet_socket_refused || fail packet_socket_refused "out=$OUT"
+
 m=$(mark "$ACCESS")
 X curl -s -m 5 -g --noproxy '*' 'http://[2001:db8:100::10]/'
 [ $RC != 0 ] && ! since "$ACCESS" "$m" | grep -q "2001:db8" && pass ipv6_refused || fail ipv6_refused "rc=$RC out=$OUT"
