@@ -221,7 +221,15 @@ else
 fi
 
 printf 'HTTP/1.0 200 OK\r\nContent-Length: 13\r\n\r\nhost-service\n' >"$T/host-reply"
-in_world socat TCP-LISTEN:18080,bind=127.0.0.1,fork,reuseaddr SYSTEM:"cat $T/host-reply" >/dev/null 2>&1 &
+# read the whole request head first: closing on unread data would reset, losing the reply
+cat >"$T/host-service" <<EOF_SVC
+#!/bin/sh
+cr=\$(printf '\\r')
+while IFS= read -r line && [ "\$line" != "\$cr" ] && [ -n "\$line" ]; do :; done
+cat "$T/host-reply"
+EOF_SVC
+chmod 755 "$T/host-service"
+in_world socat TCP-LISTEN:18080,bind=127.0.0.1,fork,reuseaddr EXEC:"$T/host-service" >/dev/null 2>&1 &
 HOSTSVC_PID=$!
 for ((i = 0; i < 50; i++)); do
 	in_world ss -ltn | grep -q '127.0.0.1:18080 ' && break
