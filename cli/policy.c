@@ -65,6 +65,21 @@ int bad_option(int opt, char **argv)
 	return p_err(EXIT_USAGE, "unknown option '%s' (see --help)", arg);
 }
 
+/* Verbs with no other options: note --json and drop it from argv; returns the new argc. */
+static int take_json(int argc, char **argv)
+{
+	int kept = 0;
+
+	json_output = false;
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json_output = true;
+		else
+			argv[kept++] = argv[i];
+	}
+	return kept;
+}
+
 /* --json anywhere on the line decides the output form, errors included. */
 void reset_opts(int argc, char **argv)
 {
@@ -479,14 +494,9 @@ static int do_inspect(int argc, char **argv)
 	cJSON *args, *reply;
 	int ret;
 
-	json_output = false;
+	argc = take_json(argc, argv);
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json_output = true;
-			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof(*argv));
-			argc--;
-			i--;
-		} else if (is_help(argv[i])) {
+		if (is_help(argv[i])) {
 			printf("Usage: sbx policy inspect ID [--json]\n\n"
 			       "Shows one rule in full. ID is the UUID from 'sbx policy ls --wide'\n"
 			       "(with or without 'local:'), or a unique prefix of 8+ characters.\n");
@@ -666,14 +676,9 @@ static int do_set_default(int argc, char **argv)
 	cJSON *args, *reply;
 	int ret;
 
-	json_output = false;
+	argc = take_json(argc, argv);
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json_output = true;
-			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof(*argv));
-			argc--;
-			i--;
-		} else if (is_help(argv[i])) {
+		if (is_help(argv[i])) {
 			printf("Usage: sbx policy set-default allow-all|balanced|deny-all [--json]\n"
 			       "\n"
 			       "  allow-all  Open: all traffic allowed (a '**' allow rule)\n"

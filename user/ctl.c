@@ -70,15 +70,15 @@ static bool user_in_group(uid_t uid, gid_t gid)
 	return false;
 }
 
-bool sbx_ctl_peer_allowed(int fd, gid_t gid, uid_t *uid_out)
+bool sbx_ctl_peer_allowed(int fd, gid_t gid, struct ucred *cred_out)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
 		return false;
-	if (uid_out)
-		*uid_out = cred.uid;
+	if (cred_out)
+		*cred_out = cred;
 	if (cred.uid == 0 || cred.uid == geteuid())
 		return true;
 	return gid != (gid_t)-1 && (cred.gid == gid || user_in_group(cred.uid, gid));

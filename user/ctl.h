@@ -16,8 +16,9 @@
 
 /* Server: bind and listen at @path (replacing a stale socket), mode 0660, group @gid. */
 int sbx_ctl_listen(const char *path, gid_t gid, int *fd_out);
-/* May this peer talk to us? root, our own uid, or a member of @gid. */
-bool sbx_ctl_peer_allowed(int fd, gid_t gid, uid_t *uid_out);
+/* May this peer talk to us? root, our own uid, or a member of @gid. @cred_out gets who it is. */
+struct ucred;
+bool sbx_ctl_peer_allowed(int fd, gid_t gid, struct ucred *cred_out);
 
 /* Client: connect; -ENOENT/-ECONNREFUSED mean no daemon is listening. */
 int sbx_ctl_connect(const char *path, int *fd_out);

@@ -132,14 +132,11 @@ static bool addr_allowed(void *ctx, const struct sbx_proxy_client *c, uint32_t i
 	struct sbx_egress *e = ctx;
 	const struct sbx_policy *p = sbx_policyd_read_lock(e->deps.pd);
 	struct sbx_verdict v;
-	uint8_t addr[16] = { 0 };
-	bool ok;
+	bool ok = sbx_policy_decide_addr(p, c->sandbox, 4, (const uint8_t *)&ip4, port, &v) == 0;
 
-	memcpy(addr, &ip4, 4);
-	ok = sbx_policy_decide_addr(p, c->sandbox, 4, addr, port, &v) == 0 &&
-	     v.decision == SBX_ALLOW && v.rule;
-	if (v.rule)
+	if (ok && v.rule)
 		verdict_to_decision(&v, d);
+	ok = ok && v.decision == SBX_ALLOW && v.rule;
 	sbx_policyd_read_unlock(e->deps.pd);
 	return ok;
 }

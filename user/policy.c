@@ -225,6 +225,11 @@ int sbx_host_normalize(const char *in, char *out, size_t outlen, char *err, size
 	return hostname_check(out, in, err, errlen);
 }
 
+bool sbx_host_is_service(const char *h)
+{
+	return strcmp(h, "localhost") == 0 || strcmp(h, "host.docker.internal") == 0;
+}
+
 int sbx_sandbox_name_check(const char *name, char *err, size_t errlen)
 {
 	size_t n = name ? strlen(name) : 0;
@@ -462,7 +467,7 @@ int sbx_resource_parse(enum sbx_rule_type type, const char *text, struct sbx_res
 		ret = hostname_check(name, text, err, errlen);
 		if (ret)
 			return ret;
-		if (strcmp(name, "localhost") == 0 || strcmp(name, "host.docker.internal") == 0)
+		if (sbx_host_is_service(name))
 			return ERR("'%s': host services are allowed as localhost:PORT", text);
 		snprintf(r->host, sizeof(r->host), "%s", name);
 	}
@@ -994,7 +999,7 @@ int sbx_policy_decide(const struct sbx_policy *p, const char *sandbox, const cha
 	if (ip_parse(h, &family, addr) == 0) {
 		if (!search_addr(&s, family, addr))
 			offer(&s, p->any, p->nany, 1u << SBX_RES_ANY);
-	} else if (strcmp(h, "localhost") == 0 || strcmp(h, "host.docker.internal") == 0) {
+	} else if (sbx_host_is_service(h)) {
 		/* host services open only through localhost:PORT rules, never through ** */
 		offer_slot(&s, &p->names, "localhost", 9, 1u << SBX_RES_LOCALHOST);
 	} else {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <sbx/bpf_abi.h>
+#include <sbx/policy.h>
 #include "ev.h"
 #include "log.h"
 #include "proxy.h"
@@ -590,24 +591,22 @@ static void go_upstream(struct sess *s)
 	}
 }
 
-static bool is_host_service_name(const char *h)
-{
-	return strcmp(h, "host.docker.internal") == 0 || strcmp(h, "localhost") == 0;
-}
-
 /* Decide s->host:s->port; on allow go upstream, else refuse. */
 static void decide(struct sess *s)
 {
 	const struct sbx_proxy_ops *ops = &s->w->p->ops;
 	struct sbx_proxy_decision d = { 0 };
 
+	/* the sandbox's gateway is the host: what is dialled there is a host service */
+	if (s->kind == SESS_TRANSPARENT && s->client.orig_ip4 == s->client.gw4)
+		snprintf(s->host, sizeof(s->host), "host.docker.internal");
 	ops->decide(ops->ctx, &s->client, s->host, s->port, &d);
 	if (!d.allow) {
 		refuse(s, &d);
 		return;
 	}
 	s->allowed = d;
-	s->host_service = is_host_service_name(s->host);
+	s->host_service = sbx_host_is_service(s->host);
 	go_upstream(s);
 }
 
@@ -635,36 +634,39 @@ static bool has_header(const char *head, size_t len, const char *name)
  * first host's server without a decision. An Upgrade (WebSocket) keeps its
  * Connection header: after it the connection is no longer HTTP.
  */
-static int rewrite_close(struct sess *s, const char *head, size_t len)
+static int rewrite_close(struct sess *s, const char *head, size_t len, const uint8_t *body,
+			 size_t body_len)
 {
-	size_t cap = len + 32, o = 0;
+	bool upgrade = has_header(head, len, "upgrade:");
 	const char *p = head, *end = head + len;
-	char *out;
+	size_t o = 0;
+	char *out = malloc(len + 32 + body_len);
 
-	if (has_header(head, len, "upgrade:"))
-		return set_out(s, head, len);
-	out = malloc(cap);
 	if (!out)
 		return -ENOMEM;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t l = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
 
-		if (l <= 2) /* the blank line ending the head */
+		if (l <= 2 && !upgrade) /* the blank line ending the head */
 			break;
-		if (!(l > 11 && strncasecmp(p, "connection:", 11) == 0) &&
-		    !(l > 11 && strncasecmp(p, "keep-alive:", 11) == 0)) {
+		if (upgrade || !((l > 11 && strncasecmp(p, "connection:", 11) == 0) ||
+				 (l > 11 && strncasecmp(p, "keep-alive:", 11) == 0))) {
 			memcpy(out + o, p, l);
 			o += l;
 		}
 		p += l;
 	}
-	memcpy(out + o, "Connection: close\r\n\r\n", 21);
-	o += 21;
+	if (!upgrade) {
+		memcpy(out + o, "Connection: close\r\n\r\n", 21);
+		o += 21;
+	}
+	memcpy(out + o, body, body_len);
 	free(s->out);
 	s->out = out;
-	s->out_len = o;
+	s->out_len = o + body_len;
 	s->out_off = 0;
+	s->in_len = 0; /* all of it is in s->out now */
 	return 0;
 }
 
@@ -703,25 +705,13 @@ static void forward_head(struct sess *s)
 		rewritten = malloc(req.head_len + 512);
 		if (!rewritten || sbx_http_origin_form((const char *)s->in, req.head_len, &req,
 						       rewritten, req.head_len + 512, &used) ||
-		    rewrite_close(s, rewritten, used)) {
+		    rewrite_close(s, rewritten, used, s->in + req.head_len,
+				  s->in_len - req.head_len)) {
 			free(rewritten);
 			http_reply(s, 400, "Bad Request", "cannot forward this request\n");
 			return;
 		}
 		free(rewritten);
-		/* the body (if any) follows the rewritten head */
-		if (s->in_len > req.head_len) {
-			char *tmp = realloc(s->out, s->out_len + s->in_len - req.head_len);
-
-			if (!tmp) {
-				sess_reset(s);
-				return;
-			}
-			memcpy(tmp + s->out_len, s->in + req.head_len, s->in_len - req.head_len);
-			s->out = tmp;
-			s->out_len += s->in_len - req.head_len;
-		}
-		s->in_len = 0;
 	}
 	decide(s);
 }
@@ -737,8 +727,7 @@ static void transparent_raw(struct sess *s)
 
 	s->proxy_kind = SBX_PROXY_NETWORK;
 	if (s->client.orig_ip4 == s->client.gw4) {
-		snprintf(s->host, sizeof(s->host), "host.docker.internal");
-		decide(s);
+		decide(s); /* a host service, whatever name it was dialled by */
 		return;
 	}
 	inet_ntop(AF_INET, &s->client.orig_ip4, s->host, sizeof(s->host));
@@ -784,8 +773,6 @@ static void transparent_head(struct sess *s, bool timed_out)
 			return;
 		if (r == 0) {
 			s->proxy_kind = SBX_PROXY_TRANSPARENT;
-			if (s->client.orig_ip4 == s->client.gw4)
-				snprintf(s->host, sizeof(s->host), "host.docker.internal");
 			decide(s);
 			return;
 		}
@@ -797,23 +784,14 @@ static void transparent_head(struct sess *s, bool timed_out)
 		if (r == -EAGAIN && !timed_out)
 			return;
 		if (r == 0 && req.host[0] && !req.is_connect) {
-			size_t body = s->in_len - req.head_len;
-			char *tmp;
-
 			s->proxy_kind = SBX_PROXY_TRANSPARENT;
 			s->http = true;
-			if (rewrite_close(s, (const char *)s->in, req.head_len) ||
-			    !(tmp = realloc(s->out, s->out_len + body))) {
+			if (rewrite_close(s, (const char *)s->in, req.head_len, s->in + req.head_len,
+					  s->in_len - req.head_len)) {
 				sess_reset(s);
 				return;
 			}
-			memcpy(tmp + s->out_len, s->in + req.head_len, body);
-			s->out = tmp;
-			s->out_len += body;
-			s->in_len = 0;
 			snprintf(s->host, sizeof(s->host), "%s", req.host);
-			if (s->client.orig_ip4 == s->client.gw4)
-				snprintf(s->host, sizeof(s->host), "host.docker.internal");
 			decide(s);
 			return;
 		}

@@ -199,17 +199,15 @@ static void client_io(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
  * run dir), but if one did, its cgroup gives it away: sandboxes live under
  * <cgroup2 root>/<instance>/.
  */
-static bool peer_in_sandbox(int fd)
+static bool peer_in_sandbox(pid_t pid)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
 	char path[64], line[4200], prefix[SBX_INSTANCE_MAX + 3];
 	bool inside = false;
 	FILE *f;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) || cred.pid <= 0)
+	if (pid <= 0)
 		return true; /* cannot tell: refuse */
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", cred.pid);
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
 	snprintf(prefix, sizeof(prefix), "/%s/", d.paths.instance);
 	f = fopen(path, "re");
 	if (!f)
@@ -226,22 +224,22 @@ static void ctl_accept(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 	for (int i = 0; i < 16; i++) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct client *c;
-		uid_t uid;
+		struct ucred cred = { .uid = (uid_t)-1 };
 
 		if (cfd < 0)
 			return;
-		if (!sbx_ctl_peer_allowed(cfd, d.cfg.gid, &uid)) {
+		if (!sbx_ctl_peer_allowed(cfd, d.cfg.gid, &cred)) {
 			static const char msg[] =
 				"{\"ok\":false,\"code\":1,\"kind\":\"denied\",\"error\":\"permission "
 				"denied: sbx needs root (or membership of the group set in the sbxd "
 				"config)\"}\n";
 
-			pr_info("refused control connection from uid %u\n", uid);
+			pr_info("refused control connection from uid %u\n", cred.uid);
 			send(cfd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(cfd);
 			continue;
 		}
-		if (peer_in_sandbox(cfd)) {
+		if (peer_in_sandbox(cred.pid)) {
 			static const char msg[] =
 				"{\"ok\":false,\"code\":1,\"kind\":\"denied\",\"error\":\"sbx cannot be "
 				"controlled from inside a sandbox\"}\n";

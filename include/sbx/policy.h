@@ -113,6 +113,8 @@ int sbx_resource_list_parse(enum sbx_rule_type type, const char *csv, struct sbx
 			    size_t *n, char *err, size_t errlen);
 /* Validate a sandbox name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 63 bytes. */
 int sbx_sandbox_name_check(const char *name, char *err, size_t errlen);
+/* localhost and host.docker.internal: the host's own services, opened by localhost:PORT. */
+bool sbx_host_is_service(const char *h);
 /* Normalise a host name or IP literal for lookups: lowercase, no trailing dot. */
 int sbx_host_normalize(const char *in, char *out, size_t outlen, char *err, size_t errlen);
 
