@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One decision for one connection (sbxd(8), "How a connection is decided").
+ *
+ * The proxy learns the facts of a connection one at a time: what it was opened
+ * for (a forward-proxy or CONNECT target, or the address a transparent client
+ * dialled and the name sbx's resolver handed out for it), then what the client's
+ * first bytes name (TLS SNI, HTTP Host, or nothing: raw TCP), then the address
+ * it is about to dial. Each time a fact arrives it calls sbx_conn_decide() with
+ * all it knows; `sbx policy check` and the unit tests call the same function.
+ * Pure: no I/O, no allocation, no global state.
+ *
+ * Addresses and host names are classified here, once, for the engine, `check`
+ * and both proxy paths: every IPv4 spelling inet_aton() accepts is an address,
+ * never a host name; IPv6 internal ranges and every form embedding an internal
+ * IPv4 (mapped, compatible, NAT64, 6to4, Teredo) are internal.
+ */
+#ifndef SBX_CONN_H
+#define SBX_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sbx/policy.h>
+
+#define SBX_CONN_DETAIL_MAX 256
+#define SBX_ADDR_ENV_MAX 256 /* host addresses sbx keeps track of */
+#define SBX_OWN_PORTS_MAX 8
+
+/* An IP address: family 0 (none yet), 4 (addr[0..3]) or 6; network order. */
+struct sbx_addr {
+	uint8_t family;
+	uint8_t a[16];
+};
+
+/* What an address is to sbx. */
+enum sbx_addr_class {
+	SBX_ADDR_PUBLIC,
+	SBX_ADDR_INTERNAL, /* loopback, RFC 1918, CGNAT, link-local, ULA, ...: an address rule opens it */
+	SBX_ADDR_HOST,	   /* one of the host's own addresses: only a localhost:PORT rule opens it */
+	SBX_ADDR_SANDBOX,  /* a sandbox's own address: never reachable (seed 002) */
+	SBX_ADDR_OWN,	   /* one of sbx's own listeners (proxy, resolver): never dialled */
+};
+
+/*
+ * The addresses that are not what they seem, as sbxd sees them now: every
+ * address configured in the namespace sbxd runs in (all interfaces), the
+ * sandboxes' gateways, the pool sandboxes take their addresses from, and the
+ * ports sbx itself listens on.
+ */
+struct sbx_addr_env {
+	struct sbx_addr host[SBX_ADDR_ENV_MAX];
+	size_t nhost;
+	struct sbx_addr pool; /* sandbox address pool (network address) */
+	uint8_t pool_prefix;
+	uint16_t own_ports[SBX_OWN_PORTS_MAX]; /* proxy, transparent, resolver ports (host order) */
+	size_t nown_ports;
+};
+
+/* Which way the connection came. */
+enum sbx_conn_kind {
+	SBX_CONN_CHECK,	      /* `sbx policy check HOST:PORT` */
+	SBX_CONN_FORWARD,     /* forward proxy, absolute-URI HTTP request */
+	SBX_CONN_CONNECT,     /* forward proxy, CONNECT tunnel */
+	SBX_CONN_TRANSPARENT, /* connect4/6 redirected a connect() */
+};
+
+/* What the client's first bytes are. */
+enum sbx_stream {
+	SBX_STREAM_NONE, /* nothing classified yet */
+	SBX_STREAM_TLS,	 /* a complete ClientHello; stream_name is its SNI ("" if absent) */
+	SBX_STREAM_HTTP, /* an HTTP/1.x request head; stream_name is its Host */
+	SBX_STREAM_RAW,	 /* neither: raw TCP */
+	SBX_STREAM_BAD,	 /* malformed or ambiguous (two server names, over the bound, ...) */
+};
+
+struct sbx_conn_facts {
+	const char *sandbox;	    /* the sandbox's name; NULL or "": global rules only */
+	enum sbx_conn_kind kind;
+	uint16_t port;		    /* destination port, host order */
+	const char *target;	    /* forward/CONNECT/check: the host (name or IP literal) asked
+				     * for, as the client sent it; NULL for transparent */
+	struct sbx_addr orig;	    /* transparent: the address the app dialled */
+	enum sbx_addr_class orig_class;
+	const char *dns_name;	    /* transparent: the name sbx's resolver gave this sandbox for
+				     * orig, or NULL */
+	enum sbx_stream stream;
+	const char *stream_name;    /* SNI or Host for TLS/HTTP streams */
+	bool dialled;		    /* the upstream was dialled before the stream was classified
+				     * (server-speaks-first protocols): it is fixed */
+	struct sbx_addr upstream;   /* the address about to be dialled (family 0: not yet) */
+	enum sbx_addr_class up_class;
+};
+
+struct sbx_conn_verdict {
+	bool allow;
+	enum sbx_reason reason;		/* enum sbx_reason of include/sbx/bpf_abi.h */
+	const struct sbx_rule *rule;	/* the deciding rule, NULL for the default or a built-in
+					 * refusal (private-ip, sni-mismatch, ...) */
+	const struct sbx_resource *res; /* its matching resource */
+	char host[SBX_HOST_MAX + 1];	/* what was judged: the name (or address) to log, and for
+					 * transparent TLS/HTTP not yet dialled, the name to resolve
+					 * and dial */
+	bool host_service;		/* dial the host's loopback on port (localhost:PORT rule) */
+	bool by_address;		/* an IP/CIDR rule allowed it */
+	char detail[SBX_CONN_DETAIL_MAX]; /* a sentence for the log, 403 pages and `check` */
+};
+
+/*
+ * Decide a connection on the facts known so far. allow=true means nothing
+ * known so far forbids it; the caller asks again when the next fact arrives.
+ * Returns 0, or -EINVAL when the facts are inconsistent (the verdict is then a
+ * refusal all the same).
+ */
+int sbx_conn_decide(const struct sbx_policy *p, const struct sbx_conn_facts *f,
+		    struct sbx_conn_verdict *v);
+
+/* Classify an address (port: the destination port, host order; 0 if unknown). */
+enum sbx_addr_class sbx_addr_classify(const struct sbx_addr_env *env, const struct sbx_addr *a,
+				      uint16_t port);
+
+/* Internal by itself (no environment): loopback, private, link-local, ULA, embedded forms... */
+bool sbx_addr_is_internal(const struct sbx_addr *a);
+bool sbx_ip4_is_internal(uint32_t ip4); /* network order */
+
+/*
+ * Parse an IP literal as sbx understands one: dotted-quad IPv4 and IPv6
+ * (brackets optional). Returns 1 and fills @out for an address; 0 for
+ * something that is not an address in any spelling (a host name candidate);
+ * -EINVAL for other IPv4 spellings inet_aton() would take (hex, octal, short
+ * forms: "0x7f000001", "127.1", "017700000001"), which are never host names.
+ */
+int sbx_addr_parse(const char *s, struct sbx_addr *out);
+
+/* Text form of an address (IPv6 without brackets). */
+void sbx_addr_format(const struct sbx_addr *a, char *out, size_t len);
+
+#endif
