@@ -2,9 +2,12 @@
 /* The proxy and the sandboxes' resolver wired to policy, sandboxes and verdicts; see egress.h. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sbx/conn.h>
 
 #include "dnsd.h"
 #include "egress.h"
@@ -12,8 +15,13 @@
 #include "proxy.h"
 #include "sandbox.h"
 
+#define ENV_REFRESH_MS 1000
+
 struct sbx_egress {
 	struct sbx_egress_deps deps;
+	pthread_mutex_t env_lock;
+	struct sbx_addr_env env; /* pool and own ports fixed; host addresses refreshed */
+	uint64_t env_at;
 	int verdicts_fd;
 	struct sbx_proxy *proxy;
 	struct sbx_dnsd *dnsd;
@@ -92,53 +100,59 @@ static int identify(void *ctx, bool transparent, const struct sockaddr_in *peer,
 	return 0;
 }
 
-static void verdict_to_decision(const struct sbx_verdict *v, struct sbx_proxy_decision *d)
+/* Copy what the log and the refusal need: the rules may change once the lock is let go. */
+static void verdict_to_decision(const struct sbx_conn_verdict *v, struct sbx_proxy_decision *d)
 {
-	d->allow = v->decision == SBX_ALLOW;
+	d->allow = v->allow;
 	d->reason = (uint8_t)v->reason;
+	d->host_service = v->host_service;
 	if (v->rule) {
 		snprintf(d->rule, sizeof(d->rule), "%s", v->rule->name);
 		snprintf(d->origin, sizeof(d->origin), "%s", sbx_prov_name(v->rule->prov));
 	} else {
 		d->rule[0] = '\0';
-		snprintf(d->origin, sizeof(d->origin), "default policy");
+		snprintf(d->origin, sizeof(d->origin), v->reason == SBX_REASON_DEFAULT_DENY ||
+								v->allow
+							? "default policy"
+							: "proxy");
 	}
-	sbx_verdict_detail(v, d->detail, sizeof(d->detail));
+	snprintf(d->host, sizeof(d->host), "%s", v->host);
+	snprintf(d->detail, sizeof(d->detail), "%s", v->detail);
 }
 
-static void decide(void *ctx, const struct sbx_proxy_client *c, const char *host, uint16_t port,
+static void decide(void *ctx, const struct sbx_proxy_client *c, const struct sbx_conn_facts *f,
 		   struct sbx_proxy_decision *d)
 {
 	struct sbx_egress *e = ctx;
 	const struct sbx_policy *p = sbx_policyd_read_lock(e->deps.pd);
-	struct sbx_verdict v;
-	int err = sbx_policy_decide(p, c->sandbox, host, port, &v);
+	struct sbx_conn_verdict v;
 
-	memset(d, 0, sizeof(*d));
-	if (err) {
-		d->allow = false;
-		d->reason = SBX_REASON_DEFAULT_DENY;
-		snprintf(d->origin, sizeof(d->origin), "proxy");
-		snprintf(d->detail, sizeof(d->detail), "'%.100s' is not a valid host name", host);
-	} else {
-		verdict_to_decision(&v, d);
-	}
+	sbx_conn_decide(p, f, &v);
+	verdict_to_decision(&v, d);
 	sbx_policyd_read_unlock(e->deps.pd);
 }
 
-static bool addr_allowed(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4,
-			 uint16_t port, struct sbx_proxy_decision *d)
+/* The host's addresses change (sandboxes come and go): look again at most once a second. */
+static enum sbx_addr_class classify(void *ctx, const struct sbx_addr *a, uint16_t port)
 {
 	struct sbx_egress *e = ctx;
-	const struct sbx_policy *p = sbx_policyd_read_lock(e->deps.pd);
-	struct sbx_verdict v;
-	bool ok = sbx_policy_decide_addr(p, c->sandbox, 4, (const uint8_t *)&ip4, port, &v) == 0;
+	uint64_t now = sbx_ev_now_ms();
+	enum sbx_addr_class c;
 
-	if (ok && v.rule)
-		verdict_to_decision(&v, d);
-	ok = ok && v.decision == SBX_ALLOW && v.rule;
-	sbx_policyd_read_unlock(e->deps.pd);
-	return ok;
+	pthread_mutex_lock(&e->env_lock);
+	if (now - e->env_at >= ENV_REFRESH_MS || !e->env_at) {
+		struct sbx_addr_env env = e->env;
+
+		if (sbx_addr_env_snapshot(&env) == 0) {
+			e->env = env;
+			e->env_at = now;
+		} else {
+			pr_warn("cannot list the host's addresses: %s\n", strerror(errno));
+		}
+	}
+	c = sbx_addr_classify(&e->env, a, port);
+	pthread_mutex_unlock(&e->env_lock);
+	return c;
 }
 
 static bool name_for_addr(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4, char *name,
@@ -184,6 +198,26 @@ static void dns_refused(void *ctx, uint32_t sandbox_id, const char *name)
 	count(ctx, sandbox_id, SBX_PROXY_NETWORK, false, SBX_REASON_DNS_REFUSED, name, 53, NULL);
 }
 
+/* What never changes while sbxd runs: the sandbox pool and our own ports. */
+static int env_init(struct sbx_egress *e, char *err, size_t errlen)
+{
+	const char *text = e->deps.cfg->sandbox_pool[0] ? e->deps.cfg->sandbox_pool
+							 : SBX_SANDBOX_POOL_DEFAULT;
+	struct sbx_pool pool;
+	int ret = sbx_pool_parse(text, &pool, err, errlen);
+
+	if (ret)
+		return ret;
+	e->env.pool.family = 4;
+	memcpy(e->env.pool.a, &pool.net, 4);
+	e->env.pool_prefix = (uint8_t)pool.prefix;
+	e->env.own_ports[0] = e->deps.fwd_port;
+	e->env.own_ports[1] = e->deps.tproxy_port;
+	e->env.own_ports[2] = e->deps.dns_port;
+	e->env.nown_ports = 3;
+	return 0;
+}
+
 int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out, char *err,
 		     size_t errlen)
 {
@@ -193,7 +227,7 @@ int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out
 	struct sbx_proxy_ops pops = {
 		.identify = identify,
 		.decide = decide,
-		.addr_allowed = addr_allowed,
+		.classify = classify,
 		.name_for_addr = name_for_addr,
 		.record = record,
 	};
@@ -208,6 +242,10 @@ int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out
 		return -ENOMEM;
 	e->deps = *deps;
 	pops.ctx = dops.ctx = e;
+	pthread_mutex_init(&e->env_lock, NULL);
+	ret = env_init(e, err, errlen);
+	if (ret)
+		goto fail;
 	e->verdicts_fd = sbx_bpf_map_fd(deps->bpf, SBX_MAP_VERDICTS);
 	if (!spec || !*spec)
 		spec = deps->cfg->dns_upstream;
@@ -246,5 +284,6 @@ void sbx_egress_stop(struct sbx_egress *e)
 		return;
 	sbx_proxy_stop(e->proxy);
 	sbx_dnsd_free(e->dnsd);
+	pthread_mutex_destroy(&e->env_lock);
 	free(e);
 }
