@@ -88,22 +88,6 @@ struct sbx_proxy {
 	struct worker w[SBX_PROXY_WORKERS_MAX];
 };
 
-bool sbx_ip4_is_internal(uint32_t ip4)
-{
-	uint32_t a = ntohl(ip4);
-
-	return (a >> 24) == 0 ||		/* 0.0.0.0/8, "this network" */
-	       (a >> 24) == 10 ||		/* RFC 1918 */
-	       (a >> 24) == 127 ||		/* loopback */
-	       (a >> 22) == (100u << 2 | 1) ||	/* 100.64.0.0/10, CGNAT */
-	       (a >> 16) == (169u << 8 | 254) || /* link-local, cloud metadata */
-	       (a >> 20) == (172u << 4 | 1) ||	/* 172.16.0.0/12 */
-	       (a >> 16) == (192u << 8 | 168) || /* 192.168.0.0/16 */
-	       (a >> 8) == (192u << 16 | 0 << 8 | 0) || /* 192.0.0.0/24, IETF protocol */
-	       (a >> 17) == (198u << 7 | 18 >> 1) ||	 /* 198.18.0.0/15, benchmarking */
-	       (a >> 28) >= 14;		/* multicast 224/4, reserved 240/4, broadcast */
-}
-
 /* ---- session lifecycle ------------------------------------------------- */
 
 static void close_fd(struct sess *s, int *fd)

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include <sbx/conn.h> /* sbx_ip4_is_internal */
+
 #include "resolve.h"
 
 #define SBX_PROXY_WORKERS_MAX 16
@@ -69,8 +71,5 @@ struct sbx_proxy;
 int sbx_proxy_start(const struct sbx_proxy_config *cfg, const struct sbx_proxy_ops *ops,
 		    struct sbx_proxy **out);
 void sbx_proxy_stop(struct sbx_proxy *p);
-
-/* Loopback, RFC 1918, CGNAT, link-local, multicast, reserved, unspecified. */
-bool sbx_ip4_is_internal(uint32_t ip4);
 
 #endif
