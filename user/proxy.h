@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include <sbx/conn.h> /* sbx_ip4_is_internal */
+
 #include "resolve.h"
 
 #include <sbx/conn.h>

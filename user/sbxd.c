@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "ev.h"
 #include "fsutil.h"
+#include "hostaddr.h"
 #include "log.h"
 #include "paths.h"
 #include "policyd.h"
@@ -95,6 +96,32 @@ static cJSON *handle_status(void)
 	return r;
 }
 
+/*
+ * What `sbx policy check` classifies addresses against, as of now: the host's
+ * addresses (the sandboxes' gateways among them), the sandbox pool, sbx's ports.
+ */
+static void check_env_refresh(void)
+{
+	const char *text = d.cfg.sandbox_pool[0] ? d.cfg.sandbox_pool : SBX_SANDBOX_POOL_DEFAULT;
+	struct sbx_addr_env env;
+	struct sbx_pool pool;
+	char err[256];
+	int ret = sbx_addr_env_snapshot(&env);
+
+	if (ret)
+		pr_warn("sbxd: cannot list this host's addresses for check: %s\n", strerror(-ret));
+	if (sbx_pool_parse(text, &pool, err, sizeof(err)) == 0) {
+		struct sbx_addr net = { .family = 4 };
+
+		memcpy(net.a, &pool.net, 4);
+		sbx_addr_env_set_pool(&env, &net, (uint8_t)pool.prefix);
+	}
+	sbx_addr_env_add_port(&env, d.cfg.proxy_port);
+	sbx_addr_env_add_port(&env, d.cfg.transparent_port);
+	sbx_addr_env_add_port(&env, d.cfg.dns_port);
+	sbx_policyd_set_env(d.pd, &env);
+}
+
 static cJSON *dispatch(const char *line, bool *shutdown)
 {
 	cJSON *req = cJSON_Parse(line), *reply;
@@ -124,6 +151,8 @@ static cJSON *dispatch(const char *line, bool *shutdown)
 	} else if (strncmp(op->valuestring, "sandbox.", 8) == 0 && d.sandboxes) {
 		reply = sbx_sandboxes_handle(d.sandboxes, op->valuestring, args, shutdown);
 	} else {
+		if (strcmp(op->valuestring, "policy.check") == 0)
+			check_env_refresh();
 		reply = sbx_policyd_handle(d.pd, op->valuestring, args, shutdown);
 	}
 	cJSON_Delete(req);

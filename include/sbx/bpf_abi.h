@@ -138,6 +138,7 @@ enum sbx_reason {
 	SBX_REASON_DNS_ALLOWED,		/* resolver answered a name the policy could allow */
 	SBX_REASON_MALFORMED,		/* truncated or invalid packet headers */
 	SBX_REASON_IP_FRAGMENT,		/* IPv4 fragment (ports unknowable) */
+	SBX_REASON_BAD_STREAM,		/* proxy: client bytes malformed or ambiguous, or no valid host */
 	SBX_REASON__MAX,
 };
 
@@ -205,6 +206,7 @@ static inline const char *sbx_reason_name(unsigned int reason)
 		[SBX_REASON_DNS_ALLOWED] = "dns-allowed",
 		[SBX_REASON_MALFORMED] = "malformed-packet",
 		[SBX_REASON_IP_FRAGMENT] = "ip-fragment",
+		[SBX_REASON_BAD_STREAM] = "unparseable-stream",
 	};
 
 	return reason < SBX_REASON__MAX && names[reason] ? names[reason] : "";

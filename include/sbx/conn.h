@@ -126,14 +126,37 @@ bool sbx_ip4_is_internal(uint32_t ip4); /* network order */
 
 /*
  * Parse an IP literal as sbx understands one: dotted-quad IPv4 and IPv6
- * (brackets optional). Returns 1 and fills @out for an address; 0 for
- * something that is not an address in any spelling (a host name candidate);
- * -EINVAL for other IPv4 spellings inet_aton() would take (hex, octal, short
- * forms: "0x7f000001", "127.1", "017700000001"), which are never host names.
+ * (brackets optional; an IPv4-mapped ::ffff:a.b.c.d is returned as the IPv4
+ * address it is, as the engine matches it). Returns 1 and fills @out for an
+ * address; 0 for something that is not an address in any spelling (a host
+ * name candidate); -EINVAL for text that only an address could be and that is
+ * not one sbx accepts: every other IPv4 spelling inet_aton() would take (hex,
+ * octal, short forms: "0x7f000001", "127.1", "017700000001"), anything whose
+ * last label is a number (decimal or 0x-hex: "1.2.3.999", "a.0x10"; no DNS
+ * name ends in one, and URL parsers read them as IPv4), an IPv6 form with a
+ * zone ("fe80::1%eth0"). None of these is ever a host name.
  */
 int sbx_addr_parse(const char *s, struct sbx_addr *out);
 
-/* Text form of an address (IPv6 without brackets). */
+/* Text form of an address (IPv6 without brackets; "" for family 0). */
 void sbx_addr_format(const struct sbx_addr *a, char *out, size_t len);
+
+/*
+ * Is @h a valid host name? @h is canonical (lowercase, no trailing dot): 1-253
+ * bytes of dot-separated labels of 1-63 of [a-z0-9_-], no label starting or
+ * ending with '-', and not a number in any spelling (see sbx_addr_parse).
+ * Returns 0, or -EINVAL with a sentence in @err (may be NULL) naming @shown
+ * (NULL: @h). The one host-name rule of the engine, `check` and the sniffer.
+ */
+int sbx_host_name_check(const char *h, const char *shown, char *err, size_t errlen);
+
+/*
+ * Build an environment: start from a zeroed struct (or a snapshot of the
+ * host's addresses, see user/hostaddr.h), then add. -ENOSPC when full;
+ * duplicates and port 0 are ignored.
+ */
+int sbx_addr_env_add_host(struct sbx_addr_env *env, const struct sbx_addr *a);
+int sbx_addr_env_add_port(struct sbx_addr_env *env, uint16_t port);
+void sbx_addr_env_set_pool(struct sbx_addr_env *env, const struct sbx_addr *net, uint8_t prefix);
 
 #endif
