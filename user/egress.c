@@ -11,6 +11,7 @@
 
 #include "dnsd.h"
 #include "egress.h"
+#include "hostaddr.h"
 #include "log.h"
 #include "proxy.h"
 #include "sandbox.h"
@@ -20,7 +21,7 @@
 struct sbx_egress {
 	struct sbx_egress_deps deps;
 	pthread_mutex_t env_lock;
-	struct sbx_addr_env env; /* pool and own ports fixed; host addresses refreshed */
+	struct sbx_addr_env env; /* refreshed at most once every ENV_REFRESH_MS */
 	uint64_t env_at;
 	int verdicts_fd;
 	struct sbx_proxy *proxy;
@@ -100,26 +101,6 @@ static int identify(void *ctx, bool transparent, const struct sockaddr_in *peer,
 	return 0;
 }
 
-/* Copy what the log and the refusal need: the rules may change once the lock is let go. */
-static void verdict_to_decision(const struct sbx_conn_verdict *v, struct sbx_proxy_decision *d)
-{
-	d->allow = v->allow;
-	d->reason = (uint8_t)v->reason;
-	d->host_service = v->host_service;
-	if (v->rule) {
-		snprintf(d->rule, sizeof(d->rule), "%s", v->rule->name);
-		snprintf(d->origin, sizeof(d->origin), "%s", sbx_prov_name(v->rule->prov));
-	} else {
-		d->rule[0] = '\0';
-		snprintf(d->origin, sizeof(d->origin), v->reason == SBX_REASON_DEFAULT_DENY ||
-								v->allow
-							? "default policy"
-							: "proxy");
-	}
-	snprintf(d->host, sizeof(d->host), "%s", v->host);
-	snprintf(d->detail, sizeof(d->detail), "%s", v->detail);
-}
-
 static void decide(void *ctx, const struct sbx_proxy_client *c, const struct sbx_conn_facts *f,
 		   struct sbx_proxy_decision *d)
 {
@@ -128,7 +109,7 @@ static void decide(void *ctx, const struct sbx_proxy_client *c, const struct sbx
 	struct sbx_conn_verdict v;
 
 	sbx_conn_decide(p, f, &v);
-	verdict_to_decision(&v, d);
+	sbx_proxy_decision_from(&v, d);
 	sbx_policyd_read_unlock(e->deps.pd);
 }
 
@@ -141,14 +122,13 @@ static enum sbx_addr_class classify(void *ctx, const struct sbx_addr *a, uint16_
 
 	pthread_mutex_lock(&e->env_lock);
 	if (now - e->env_at >= ENV_REFRESH_MS || !e->env_at) {
-		struct sbx_addr_env env = e->env;
+		const uint16_t ports[] = { e->deps.fwd_port, e->deps.tproxy_port,
+					   e->deps.dns_port };
+		int ret = sbx_addr_env_build(&e->env, e->deps.cfg->sandbox_pool, ports, 3);
 
-		if (sbx_addr_env_snapshot(&env) == 0) {
-			e->env = env;
-			e->env_at = now;
-		} else {
-			pr_warn("cannot list the host's addresses: %s\n", strerror(errno));
-		}
+		if (ret)
+			pr_warn("cannot list the host's addresses: %s\n", strerror(-ret));
+		e->env_at = now;
 	}
 	c = sbx_addr_classify(&e->env, a, port);
 	pthread_mutex_unlock(&e->env_lock);
@@ -198,26 +178,6 @@ static void dns_refused(void *ctx, uint32_t sandbox_id, const char *name)
 	count(ctx, sandbox_id, SBX_PROXY_NETWORK, false, SBX_REASON_DNS_REFUSED, name, 53, NULL);
 }
 
-/* What never changes while sbxd runs: the sandbox pool and our own ports. */
-static int env_init(struct sbx_egress *e, char *err, size_t errlen)
-{
-	const char *text = e->deps.cfg->sandbox_pool[0] ? e->deps.cfg->sandbox_pool
-							 : SBX_SANDBOX_POOL_DEFAULT;
-	struct sbx_pool pool;
-	int ret = sbx_pool_parse(text, &pool, err, errlen);
-
-	if (ret)
-		return ret;
-	e->env.pool.family = 4;
-	memcpy(e->env.pool.a, &pool.net, 4);
-	e->env.pool_prefix = (uint8_t)pool.prefix;
-	e->env.own_ports[0] = e->deps.fwd_port;
-	e->env.own_ports[1] = e->deps.tproxy_port;
-	e->env.own_ports[2] = e->deps.dns_port;
-	e->env.nown_ports = 3;
-	return 0;
-}
-
 int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out, char *err,
 		     size_t errlen)
 {
@@ -243,9 +203,6 @@ int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out
 	e->deps = *deps;
 	pops.ctx = dops.ctx = e;
 	pthread_mutex_init(&e->env_lock, NULL);
-	ret = env_init(e, err, errlen);
-	if (ret)
-		goto fail;
 	e->verdicts_fd = sbx_bpf_map_fd(deps->bpf, SBX_MAP_VERDICTS);
 	if (!spec || !*spec)
 		spec = deps->cfg->dns_upstream;

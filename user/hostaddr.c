@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "hostaddr.h"
+#include "sandbox.h"
 
 static bool ifa_addr(const struct sockaddr *sa, struct sbx_addr *out)
 {
@@ -45,4 +46,23 @@ int sbx_addr_env_snapshot(struct sbx_addr_env *env)
 	}
 	freeifaddrs(list);
 	return err;
+}
+
+int sbx_addr_env_build(struct sbx_addr_env *env, const char *pool, const uint16_t *ports,
+		       size_t nports)
+{
+	int ret = sbx_addr_env_snapshot(env);
+	struct sbx_pool p;
+	char err[256];
+
+	if (sbx_pool_parse(pool && *pool ? pool : SBX_SANDBOX_POOL_DEFAULT, &p, err,
+			   sizeof(err)) == 0) {
+		struct sbx_addr net = { .family = 4 };
+
+		memcpy(net.a, &p.net, 4);
+		sbx_addr_env_set_pool(env, &net, (uint8_t)p.prefix);
+	}
+	for (size_t i = 0; i < nports; i++)
+		sbx_addr_env_add_port(env, ports[i]);
+	return ret;
 }

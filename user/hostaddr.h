@@ -18,4 +18,12 @@
  */
 int sbx_addr_env_snapshot(struct sbx_addr_env *env);
 
+/*
+ * The whole environment of sbxd: a snapshot, the sandbox pool (@pool: IPv4
+ * CIDR text, "" for the default) and sbx's own ports. Returns what the
+ * snapshot returned; the pool and ports are set whatever it was.
+ */
+int sbx_addr_env_build(struct sbx_addr_env *env, const char *pool, const uint16_t *ports,
+		       size_t nports);
+
 #endif

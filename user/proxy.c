@@ -264,17 +264,6 @@ static void refuse(struct sess *s, const struct sbx_proxy_decision *d)
 		sess_reset(s);
 }
 
-/* A refusal the proxy makes itself (malformed input, not a policy rule). */
-static void refuse_bad(struct sess *s, uint8_t reason, const char *fmt, const char *arg)
-{
-	struct sbx_proxy_decision d = { .allow = false, .reason = reason };
-
-	snprintf(d.origin, sizeof(d.origin), "proxy");
-	snprintf(d.host, sizeof(d.host), "%s", s->target);
-	snprintf(d.detail, sizeof(d.detail), fmt, arg);
-	refuse(s, &d);
-}
-
 static void set_deadline(struct sess *s, unsigned ms)
 {
 	s->deadline = sbx_ev_now_ms() + ms;
@@ -596,6 +585,24 @@ static void upgrade_status(struct sess *s)
 
 /* ---- deciding --------------------------------------------------------------- */
 
+void sbx_proxy_decision_from(const struct sbx_conn_verdict *v, struct sbx_proxy_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->allow = v->allow;
+	d->reason = (uint8_t)v->reason;
+	d->host_service = v->host_service;
+	if (v->rule) {
+		snprintf(d->rule, sizeof(d->rule), "%s", v->rule->name);
+		snprintf(d->origin, sizeof(d->origin), "%s", sbx_prov_name(v->rule->prov));
+	} else {
+		snprintf(d->origin, sizeof(d->origin), "%s",
+			 v->allow || v->reason == SBX_REASON_DEFAULT_DENY ? "default policy"
+									  : "proxy");
+	}
+	snprintf(d->host, sizeof(d->host), "%s", v->host);
+	snprintf(d->detail, sizeof(d->detail), "%s", v->detail);
+}
+
 static void decide(struct sess *s, struct sbx_proxy_decision *d)
 {
 	const struct sbx_proxy_ops *ops = &s->w->p->ops;
@@ -655,13 +662,26 @@ static int classify(struct sess *s, struct sbx_http_req *req, bool final)
 		snprintf(s->stream_name, sizeof(s->stream_name), "%s", req->host);
 		return 0;
 	}
-	if (r == -EAGAIN && !final && (!nl || memchr(s->in, ' ', line)))
-		return -EAGAIN; /* a request line or head still coming, or too little to tell */
-	if (r == 0 || r == -EAGAIN || r == -E2BIG || memmem(s->in, line, " HTTP/", 6)) {
+	if (!nl) {
+		/* a request line may still be coming: text, and not yet longer than one can be */
+		bool text = s->in_len < SBX_HTTP_TARGET_MAX + 64;
+
+		for (size_t i = 0; text && i < s->in_len; i++)
+			text = s->in[i] >= 0x20 && s->in[i] < 0x7f;
+		if (text && !final)
+			return -EAGAIN;
+		s->f.stream = memmem(s->in, s->in_len, " HTTP/", 6) ? SBX_STREAM_BAD
+								    : SBX_STREAM_RAW;
+		return 0;
+	}
+	if (memmem(s->in, line, " HTTP/", 6)) {
+		/* a request line: the head must parse, or a server might take what we did not */
+		if (r == -EAGAIN && !final)
+			return -EAGAIN;
 		s->f.stream = SBX_STREAM_BAD;
 		return 0;
 	}
-	s->f.stream = SBX_STREAM_RAW;
+	s->f.stream = SBX_STREAM_RAW; /* HTTP/0.9 too: it names no host */
 	return 0;
 }
 

@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include <sbx/conn.h> /* sbx_ip4_is_internal */
 
 #include "resolve.h"
 
@@ -91,6 +90,9 @@ struct sbx_proxy_config {
 };
 
 struct sbx_proxy;
+
+/* Copy a verdict into a decision (under the policy lock: the rules may change after it). */
+void sbx_proxy_decision_from(const struct sbx_conn_verdict *v, struct sbx_proxy_decision *d);
 
 int sbx_proxy_start(const struct sbx_proxy_config *cfg, const struct sbx_proxy_ops *ops,
 		    struct sbx_proxy **out);

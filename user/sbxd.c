@@ -102,23 +102,12 @@ static cJSON *handle_status(void)
  */
 static void check_env_refresh(void)
 {
-	const char *text = d.cfg.sandbox_pool[0] ? d.cfg.sandbox_pool : SBX_SANDBOX_POOL_DEFAULT;
+	const uint16_t ports[] = { d.cfg.proxy_port, d.cfg.transparent_port, d.cfg.dns_port };
 	struct sbx_addr_env env;
-	struct sbx_pool pool;
-	char err[256];
-	int ret = sbx_addr_env_snapshot(&env);
+	int ret = sbx_addr_env_build(&env, d.cfg.sandbox_pool, ports, 3);
 
 	if (ret)
 		pr_warn("sbxd: cannot list this host's addresses for check: %s\n", strerror(-ret));
-	if (sbx_pool_parse(text, &pool, err, sizeof(err)) == 0) {
-		struct sbx_addr net = { .family = 4 };
-
-		memcpy(net.a, &pool.net, 4);
-		sbx_addr_env_set_pool(&env, &net, (uint8_t)pool.prefix);
-	}
-	sbx_addr_env_add_port(&env, d.cfg.proxy_port);
-	sbx_addr_env_add_port(&env, d.cfg.transparent_port);
-	sbx_addr_env_add_port(&env, d.cfg.dns_port);
 	sbx_policyd_set_env(d.pd, &env);
 }
 
