@@ -213,6 +213,10 @@ int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out
 	pc.fwd_port = deps->fwd_port;
 	pc.tproxy_port = deps->tproxy_port;
 	pc.workers = deps->workers;
+	pc.limits.sessions_per_sandbox = deps->cfg->sessions_per_sandbox;
+	pc.limits.head_ms = deps->cfg->head_timeout * 1000;
+	pc.limits.idle_ms = deps->cfg->idle_timeout * 1000;
+	pc.limits.half_close_ms = deps->cfg->half_close_timeout * 1000;
 	ret = sbx_dnsd_start(deps->ev, htonl(INADDR_ANY), deps->dns_port, &pc.upstreams, &dops,
 			     &e->dnsd);
 	if (ret) {

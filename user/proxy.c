@@ -986,8 +986,7 @@ static void server_first(struct sess *s)
 	s->server_first = true;
 	decide(s, &d);
 	if (!d.allow) {
-		/* nothing to dial on silence alone: wait for bytes to judge */
-		s->deadline = s->born + s->w->p->lim.head_ms;
+		refuse(s, &d); /* as raw TCP it is refused: nothing to wait for */
 		return;
 	}
 	s->d = d;
