@@ -68,8 +68,9 @@ struct dir {
 };
 
 struct share {
-	_Atomic uint32_t id; /* sandbox id, 0 free */
-	_Atomic int n;	     /* sessions it holds now */
+	_Atomic uint32_t id;	    /* sandbox id, 0 free */
+	_Atomic int n;		    /* sessions it holds now */
+	_Atomic int resolving;	    /* of which waiting for upstream DNS */
 };
 
 struct worker;
@@ -176,8 +177,10 @@ static void sess_free(struct sess *s)
 	/* a server-first relay whose client never spoke was raw TCP under its rule */
 	if (s->gate_allowed && !s->recorded && s->ufd >= 0)
 		record(s, &s->d);
-	if (s->resolve > 0)
+	if (s->resolve > 0) {
 		sbx_resolve_cancel(s->w->res, s->resolve);
+		atomic_fetch_sub(&s->share->resolving, 1);
+	}
 	close_fd(s, &s->cfd);
 	close_fd(s, &s->ufd);
 	free(s->cu.bl);
@@ -835,6 +838,7 @@ static void on_resolved(void *arg, int err, int rcode, const struct sbx_dns_rr *
 	if (err == -ECANCELED)
 		return; /* the session is being freed and knows it */
 	s->resolve = 0;
+	atomic_fetch_sub(&s->share->resolving, 1);
 	for (size_t i = 0; !err && i < n; i++) {
 		if (rrs[i].type == SBX_DNS_TYPE_A) {
 			struct sbx_addr a = { .family = 4 };
@@ -869,12 +873,19 @@ static void go_upstream(struct sess *s)
 		check_upstream(s, &a);
 		return;
 	}
+	/* a sandbox's lookups wait on a slow upstream: no more than its share of them */
+	if (atomic_fetch_add(&s->share->resolving, 1) >= SBX_PROXY_LOOKUPS_PER_SANDBOX) {
+		atomic_fetch_sub(&s->share->resolving, 1);
+		upstream_failed(s, 502, "Bad Gateway", "too many lookups in flight");
+		return;
+	}
 	s->st = ST_RESOLVE;
 	set_deadline(s, s->w->p->lim.resolve_ms);
 	watch(s, s->cfd, 0);
 	s->resolve = sbx_resolve(s->w->res, host, SBX_DNS_TYPE_A, on_resolved, s);
 	if (s->resolve < 0) {
 		s->resolve = 0;
+		atomic_fetch_sub(&s->share->resolving, 1);
 		upstream_failed(s, 502, "Bad Gateway", "too many lookups in flight");
 	}
 }
