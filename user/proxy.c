@@ -920,6 +920,19 @@ static void on_connected(struct sess *s)
 
 /* ---- the client's first bytes ------------------------------------------------- */
 
+/* A request the forward proxy cannot take: refused with a page, and logged. */
+static void bad_request(struct sess *s, int code, const char *status, const char *body)
+{
+	struct sbx_proxy_decision d = { .allow = false, .reason = SBX_REASON_BAD_STREAM };
+
+	snprintf(d.origin, sizeof(d.origin), "proxy");
+	snprintf(d.host, sizeof(d.host), "(malformed request)");
+	snprintf(d.detail, sizeof(d.detail), "%s", body);
+	s->proxy_kind = SBX_PROXY_FORWARD;
+	record(s, &d);
+	http_reply(s, code, status, body);
+}
+
 static void forward_head(struct sess *s)
 {
 	struct sbx_proxy_decision d;
@@ -931,15 +944,15 @@ static void forward_head(struct sess *s)
 	if (r == -EAGAIN && !s->client_eof)
 		return;
 	if (r == -E2BIG) {
-		http_reply(s, 431, "Request Header Fields Too Large", "request head too large\n");
+		bad_request(s, 431, "Request Header Fields Too Large", "request head too large\n");
 		return;
 	}
 	if (r || !req.host[0]) {
-		http_reply(s, 400, "Bad Request", "malformed proxy request\n");
+		bad_request(s, 400, "Bad Request", "malformed proxy request\n");
 		return;
 	}
 	if (!req.is_connect && !req.absolute) {
-		http_reply(s, 400, "Bad Request",
+		bad_request(s, 400, "Bad Request",
 			   "this is the sbx egress proxy: send absolute-URI requests or CONNECT\n");
 		return;
 	}
@@ -975,7 +988,7 @@ static void forward_head(struct sess *s)
 	if (!rewritten || sbx_http_origin_form((const char *)s->in, req.head_len, &req, rewritten,
 					       req.head_len + 512, &used)) {
 		free(rewritten);
-		http_reply(s, 400, "Bad Request", "cannot forward this request\n");
+		bad_request(s, 400, "Bad Request", "cannot forward this request\n");
 		return;
 	}
 	r = http_first_request(s, rewritten, used, &req, s->in + req.head_len,
@@ -1064,7 +1077,7 @@ static void expire(struct sess *s, uint64_t now)
 		}
 		if (s->in_len) {
 			if (s->f.kind == SBX_CONN_FORWARD) {
-				http_reply(s, 408, "Request Timeout", "request head incomplete\n");
+				bad_request(s, 408, "Request Timeout", "request head incomplete\n");
 				return;
 			}
 			client_bytes(s, true);
