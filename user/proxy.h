@@ -35,7 +35,7 @@ struct sbx_proxy_limits {
 };
 
 #define SBX_PROXY_SESSIONS_PER_SANDBOX 1024
-#define SBX_PROXY_LOOKUPS_PER_SANDBOX 256 /* upstream lookups one sandbox may have pending */
+#define SBX_PROXY_LOOKUPS_PER_SANDBOX 64  /* upstream lookups one sandbox may have pending */
 #define SBX_PROXY_HEAD_MS 10000
 #define SBX_PROXY_SNIFF_MS 1000
 #define SBX_PROXY_DIAL_MS 10000
