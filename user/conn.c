@@ -244,7 +244,9 @@ static int judge_stream(const struct sbx_policy *p, const struct sbx_conn_facts 
 	struct sbx_verdict pv;
 	struct sbx_addr a;
 
-	if (f->stream == SBX_STREAM_BAD) {
+	/* the stream decides a transparent connection not yet dialled; else it narrows */
+	if (f->stream == SBX_STREAM_BAD &&
+	    (v->allow || (f->kind == SBX_CONN_TRANSPARENT && !f->dialled))) {
 		refuse(v, SBX_REASON_BAD_STREAM);
 		say(v, "the client's first bytes are malformed or ambiguous (two server names, "
 		       "a broken handshake or request head, over the size bound): refused, "
@@ -384,5 +386,7 @@ int sbx_conn_decide(const struct sbx_policy *p, const struct sbx_conn_facts *f,
 	}
 	if (v->allow && f->upstream.family)
 		judge_upstream(p, f, v);
+	if (!v->allow)
+		v->host_service = false; /* nothing is dialled */
 	return 0;
 }
