@@ -111,7 +111,6 @@ static const struct class_case class_cases[] = {
 	{ "2001:db8::77", 80, SBX_ADDR_HOST },
 	{ "::ffff:127.0.0.1", 80, SBX_ADDR_HOST },
 	{ "::ffff:192.168.1.10", 80, SBX_ADDR_HOST },
-	{ "64:ff9b::192.168.1.10", 80, SBX_ADDR_HOST },
 	/* sbx's own listeners, on any host address */
 	{ "127.0.0.1", 3128, SBX_ADDR_OWN },
 	{ "0.0.0.0", 3153, SBX_ADDR_OWN },
@@ -128,7 +127,6 @@ static const struct class_case class_cases[] = {
 	{ "10.209.255.254", 22, SBX_ADDR_SANDBOX },
 	{ "10.209.0.5", 80, SBX_ADDR_SANDBOX },
 	{ "::ffff:10.209.0.5", 80, SBX_ADDR_SANDBOX },
-	{ "64:ff9b::10.209.0.9", 80, SBX_ADDR_SANDBOX },
 	/* internal IPv6 ranges */
 	{ "fe80::1", 80, SBX_ADDR_INTERNAL },
 	{ "febf:ffff::1", 80, SBX_ADDR_INTERNAL },
@@ -150,6 +148,9 @@ static const struct class_case class_cases[] = {
 	{ "64:ff9b::10.0.0.1", 80, SBX_ADDR_INTERNAL },
 	{ "64:ff9b::a9fe:a9fe", 80, SBX_ADDR_INTERNAL },
 	{ "64:ff9b::c0a8:1", 80, SBX_ADDR_INTERNAL },
+	{ "64:ff9b::127.0.0.1", 3128, SBX_ADDR_INTERNAL },
+	{ "64:ff9b::192.168.1.10", 80, SBX_ADDR_INTERNAL },
+	{ "64:ff9b::10.209.0.9", 80, SBX_ADDR_INTERNAL },
 	/* local-use NAT64, 6to4 and Teredo: internal outright */
 	{ "64:ff9b:1::1", 80, SBX_ADDR_INTERNAL },
 	{ "64:ff9b:1:ffff::808:808", 80, SBX_ADDR_INTERNAL },
