@@ -126,6 +126,9 @@ static int judge_name(const struct sbx_policy *p, const struct sbx_conn_facts *f
 	take(v, &pv);
 	snprintf(v->host, sizeof(v->host), "%s", h);
 	v->host_service = sbx_host_is_service(h);
+	if (v->host_service && !v->rule)
+		say(v, "%s is a host service: only a host-service rule opens it (sbx policy allow "
+		       "network localhost:%u); \"**\" does not", h, f->port);
 	return 0;
 }
 
