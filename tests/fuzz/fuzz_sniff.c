@@ -5,7 +5,8 @@
  * valid host, a success is preceded by -EAGAIN on its prefixes, and an origin-form rewrite
  * parses back to the same host and port.
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Iuser \
- *         user/sniff.c user/addr.c tests/fuzz/fuzz_sniff.c -o /tmp/fuzz_sniff && /tmp/fuzz_sniff -max_total_time=60
+ *         user/sniff.c user/addr.c tests/fuzz/fuzz_sniff.c -o /tmp/fuzz_sniff &&
+ *   /tmp/fuzz_sniff -max_total_time=60
  */
 #include <errno.h>
 #include <stdint.h>
