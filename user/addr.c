@@ -109,8 +109,8 @@ int sbx_host_name_check(const char *h, const char *shown, char *err, size_t errl
 			if (label == 0)
 				return ERR("'%s' has an empty label", shown);
 			if (label > SBX_LABEL_MAX)
-				return ERR("'%s' has a label of %zu bytes; the limit is %d", shown, label,
-					   SBX_LABEL_MAX);
+				return ERR("'%s' has a label of %zu bytes; the limit is %d", shown,
+					   label, SBX_LABEL_MAX);
 			if (*last == '-' || c[-1] == '-')
 				return ERR("'%s': a label cannot start or end with '-'", shown);
 			if (*c == '\0')
@@ -120,7 +120,8 @@ int sbx_host_name_check(const char *h, const char *shown, char *err, size_t errl
 			continue;
 		}
 		if (*c == '*')
-			return ERR("'%s': '*' may only appear as a leading '*.' or '**.' label", shown);
+			return ERR("'%s': '*' may only appear as a leading '*.' or '**.' label",
+				   shown);
 		if (*c == ' ' || *c == '\t')
 			return ERR("'%s' contains a space", shown);
 		if (!label_char(*c))

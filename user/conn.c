@@ -204,7 +204,8 @@ static int judge_opened(const struct sbx_policy *p, const struct sbx_conn_facts 
 			snprintf(v->host, sizeof(v->host), HOST_SERVICE);
 			return ret;
 		}
-		if (o->name[0] && f->orig_class != SBX_ADDR_SANDBOX && f->orig_class != SBX_ADDR_OWN)
+		if (o->name[0] && f->orig_class != SBX_ADDR_SANDBOX &&
+		    f->orig_class != SBX_ADDR_OWN)
 			return judge_name(p, f, o->name, v);
 		o->name[0] = '\0';
 		o->literal = true;

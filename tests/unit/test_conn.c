@@ -929,7 +929,8 @@ static bool run_case(const struct conn_case *c)
 	else if (!v.detail[0])
 		why = "no detail";
 	if (why)
-		fprintf(stderr, "  %s: %s: ret %d allow %d reason %s host '%s' hs %d detail \"%s\"\n",
+		fprintf(stderr,
+			"  %s: %s: ret %d allow %d reason %s host '%s' hs %d detail \"%s\"\n",
 			c->name, why, ret, v.allow, sbx_reason_name(v.reason), v.host,
 			v.host_service, v.detail);
 	return !why;
