@@ -109,8 +109,8 @@ int sbx_host_name_check(const char *h, const char *shown, char *err, size_t errl
 			if (label == 0)
 				return ERR("'%s' has an empty label", shown);
 			if (label > SBX_LABEL_MAX)
-				return ERR("'%s' has a label of %zu bytes; the limit is %d", shown, label,
-					   SBX_LABEL_MAX);
+				return ERR("'%s' has a label of %zu bytes; the limit is %d", shown,
+					   label, SBX_LABEL_MAX);
 			if (*last == '-' || c[-1] == '-')
 				return ERR("'%s': a label cannot start or end with '-'", shown);
 			if (*c == '\0')
@@ -120,7 +120,8 @@ int sbx_host_name_check(const char *h, const char *shown, char *err, size_t errl
 			continue;
 		}
 		if (*c == '*')
-			return ERR("'%s': '*' may only appear as a leading '*.' or '**.' label", shown);
+			return ERR("'%s': '*' may only appear as a leading '*.' or '**.' label",
+				   shown);
 		if (*c == ' ' || *c == '\t')
 			return ERR("'%s' contains a space", shown);
 		if (!label_char(*c))
@@ -316,20 +317,14 @@ static bool env_own_port(const struct sbx_addr_env *env, uint16_t port)
 enum sbx_addr_class sbx_addr_classify(const struct sbx_addr_env *env, const struct sbx_addr *a,
 				      uint16_t port)
 {
-	struct sbx_addr u = unmapped(a), e = { .family = 4 };
-	uint32_t ip4;
-	bool host;
+	/*
+	 * Only a mapped address is its IPv4 address on this host; the other
+	 * embedded forms lead elsewhere (a translator, a tunnel) and are judged
+	 * by what they embed, as internal or public.
+	 */
+	struct sbx_addr u = unmapped(a);
 
-	host = is_local(&u) || env_has_host(env, &u);
-	/* a NAT64 or compatible form of a host or sandbox address is that address */
-	if (!host && u.family == 6 && embedded_ip4(&u, &ip4)) {
-		memcpy(e.a, &ip4, 4);
-		if (env_has_host(env, &e))
-			host = true;
-		else if (env_in_pool(env, &e))
-			return SBX_ADDR_SANDBOX;
-	}
-	if (host)
+	if (is_local(&u) || env_has_host(env, &u))
 		return env_own_port(env, port) ? SBX_ADDR_OWN : SBX_ADDR_HOST;
 	if (env_in_pool(env, &u))
 		return SBX_ADDR_SANDBOX;

@@ -126,6 +126,9 @@ static int judge_name(const struct sbx_policy *p, const struct sbx_conn_facts *f
 	take(v, &pv);
 	snprintf(v->host, sizeof(v->host), "%s", h);
 	v->host_service = sbx_host_is_service(h);
+	if (v->host_service && !v->rule)
+		say(v, "%s is a host service: only a host-service rule opens it (sbx policy allow "
+		       "network localhost:%u); \"**\" does not", h, f->port);
 	return 0;
 }
 
@@ -201,7 +204,8 @@ static int judge_opened(const struct sbx_policy *p, const struct sbx_conn_facts 
 			snprintf(v->host, sizeof(v->host), HOST_SERVICE);
 			return ret;
 		}
-		if (o->name[0] && f->orig_class != SBX_ADDR_SANDBOX && f->orig_class != SBX_ADDR_OWN)
+		if (o->name[0] && f->orig_class != SBX_ADDR_SANDBOX &&
+		    f->orig_class != SBX_ADDR_OWN)
 			return judge_name(p, f, o->name, v);
 		o->name[0] = '\0';
 		o->literal = true;
@@ -244,7 +248,9 @@ static int judge_stream(const struct sbx_policy *p, const struct sbx_conn_facts 
 	struct sbx_verdict pv;
 	struct sbx_addr a;
 
-	if (f->stream == SBX_STREAM_BAD) {
+	/* the stream decides a transparent connection not yet dialled; else it narrows */
+	if (f->stream == SBX_STREAM_BAD &&
+	    (v->allow || (f->kind == SBX_CONN_TRANSPARENT && !f->dialled))) {
 		refuse(v, SBX_REASON_BAD_STREAM);
 		say(v, "the client's first bytes are malformed or ambiguous (two server names, "
 		       "a broken handshake or request head, over the size bound): refused, "
@@ -384,5 +390,7 @@ int sbx_conn_decide(const struct sbx_policy *p, const struct sbx_conn_facts *f,
 	}
 	if (v->allow && f->upstream.family)
 		judge_upstream(p, f, v);
+	if (!v->allow)
+		v->host_service = false; /* nothing is dialled */
 	return 0;
 }
