@@ -4,7 +4,7 @@
 # other, and prints PASS/FAIL per target. A libFuzzer build fuzzes from its seed corpus
 # (tests/fuzz/corpus/<target>/) plus what earlier runs found (DIR/../work/<target>/); a
 # crash fails the target and its input is kept in DIR/../crashes/ — add it to the seed
-# corpus and fix the bug. A replay build (no libFuzzer here) runs the corpus once.
+# corpus and fix the bug. A replay build (no libFuzzer here) runs both corpora once.
 # Usage: tests/fuzz/run.sh DIR [SECONDS]
 set -u
 cd "$(dirname "$0")/../.."
@@ -27,7 +27,7 @@ for bin in "$dir"/fuzz_*; do
 	name=$(basename "$bin")
 	target=${name#fuzz_}
 	seeds=tests/fuzz/corpus/$target
-	log=$work/$name.log
+	log=$work/$name.$mode.log
 	if [ ! -d "$seeds" ] || [ -z "$(ls -A "$seeds" 2>/dev/null)" ]; then
 		echo "FAIL fuzz.$target: no seed corpus in $seeds"
 		fails=$((fails + 1))
@@ -44,7 +44,7 @@ for bin in "$dir"/fuzz_*; do
 		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 		what="${runs:-?} runs in ${secs}s"
 	else
-		timeout 300 "$bin" "$seeds" >"$log" 2>&1
+		timeout 300 "$bin" "$seeds" "$work/$target" >"$log" 2>&1
 		rc=$?
 		what="replay only, no libFuzzer here: $(tail -1 "$log")"
 	fi
@@ -53,7 +53,11 @@ for bin in "$dir"/fuzz_*; do
 	else
 		crash=$(sed -n 's/.*Test unit written to //p' "$log" | tail -1)
 		echo "FAIL fuzz.$target: exit $rc${crash:+, input kept in $crash}; log $log"
-		grep -E 'ERROR|runtime error|SUMMARY|#[0-9]+ 0x' "$log" | head -15 | sed 's/^/    /'
+		# the finding and our frames, not the fuzzer's or libc's
+		grep -E 'ERROR|runtime error|SUMMARY|#[0-9]+ 0x' "$log" |
+			grep -vE 'fuzzer::|__sanitizer|libc\.so|nptl/|sysdeps/|stdlib/' |
+			sed -e 's/ (BuildId: [0-9a-f]*)//' -e 's/^/    /' | head -12
+		echo "    add the input to $seeds/ (a regression seed) and fix the bug"
 		fails=$((fails + 1))
 	fi
 done
