@@ -179,7 +179,8 @@ $(FUZZ_DIR)/libsbx.a: $(FUZZ_OBJS)
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MAIN) $(FUZZ_DIR)/libsbx.a
 	$(call msg,FUZZLD,$@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(FUZZ_MAIN) $(FUZZ_DIR)/libsbx.a $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(FUZZ_MAIN) $(FUZZ_DIR)/libsbx.a \
+		$(LDLIBS)
 
 fuzz-bins: $(FUZZ_BINS)
 

@@ -353,10 +353,12 @@ static void tc_arm(struct tcpconn *tc)
 	uint64_t now = sbx_ev_now_ms(), ms = SBX_DNSD_TCP_IDLE_MS;
 
 	if (tc->in_len) {
+		uint64_t due;
+
 		if (!tc->started)
 			tc->started = now;
-		ms = tc->started + SBX_DNSD_TCP_SLOW_MS > now ? tc->started + SBX_DNSD_TCP_SLOW_MS - now
-							      : 0;
+		due = tc->started + SBX_DNSD_TCP_SLOW_MS;
+		ms = due > now ? due - now : 0;
 	} else {
 		tc->started = 0;
 	}

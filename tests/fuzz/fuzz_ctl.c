@@ -57,8 +57,9 @@ static void check_reply(const cJSON *reply)
 
 	if (!cJSON_IsObject(reply) || !cJSON_IsBool(ok))
 		abort();
-	if (cJSON_IsFalse(ok) && (!sbx_json_arg(reply, "error") || !sbx_json_arg(reply, "kind") ||
-				  !cJSON_IsNumber(code) || (code->valueint != 1 && code->valueint != 2)))
+	if (cJSON_IsFalse(ok) &&
+	    (!sbx_json_arg(reply, "error") || !sbx_json_arg(reply, "kind") ||
+	     !cJSON_IsNumber(code) || (code->valueint != 1 && code->valueint != 2)))
 		abort();
 	/* as sbxd sends it: one line */
 	line = cJSON_PrintUnformatted(reply);

@@ -329,10 +329,11 @@ static void test_tcp_connections_past_share_are_closed_others_served(void)
 	for (int i = 0; i < HOLD; i++)
 		fds[i] = dial(INADDR_LOOPBACK, true);
 	for (int i = 0; i < HOLD; i++) {
-		bool c = fds[i] < 0 || closed_by_server(fds[i], i < SBX_DNSD_TCP_PER_SANDBOX ? 0 : 1000);
+		bool first = i < SBX_DNSD_TCP_PER_SANDBOX;
+		bool c = fds[i] < 0 || closed_by_server(fds[i], first ? 0 : 1000);
 
 		closed += c;
-		open_first += i < SBX_DNSD_TCP_PER_SANDBOX && !c;
+		open_first += first && !c;
 	}
 	CHECK_INT(closed, HOLD - SBX_DNSD_TCP_PER_SANDBOX);
 	CHECK_INT(open_first, SBX_DNSD_TCP_PER_SANDBOX);
