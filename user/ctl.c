@@ -197,6 +197,36 @@ out:
 	return err;
 }
 
+int sbx_ctl_request_parse(const char *line, struct sbx_ctl_request *req, const char **why)
+{
+	cJSON *root = cJSON_Parse(line);
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(root, "op");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(root, "args");
+
+	memset(req, 0, sizeof(*req));
+	if (!cJSON_IsObject(root) || !cJSON_IsString(op)) {
+		*why = "malformed request";
+		goto bad;
+	}
+	if (args && !cJSON_IsObject(args)) {
+		*why = "\"args\" must be an object";
+		goto bad;
+	}
+	req->root = root;
+	req->op = op->valuestring;
+	req->args = args;
+	return 0;
+bad:
+	cJSON_Delete(root);
+	return -EINVAL;
+}
+
+void sbx_ctl_request_free(struct sbx_ctl_request *req)
+{
+	cJSON_Delete(req->root);
+	memset(req, 0, sizeof(*req));
+}
+
 const char *sbx_json_str(const cJSON *j, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);

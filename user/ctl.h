@@ -25,6 +25,20 @@ int sbx_ctl_connect(const char *path, int *fd_out);
 /* Send @req and wait up to @timeout_ms for the reply. */
 int sbx_ctl_call(int fd, const cJSON *req, cJSON **reply, int timeout_ms);
 
+/*
+ * One request line, parsed: a JSON object with a string "op" and, if present,
+ * an object "args". @op and @args point into @root, which the caller frees
+ * with sbx_ctl_request_free(). On bad input returns -EINVAL and sets @why to a
+ * sentence for the reply; nothing is left to free.
+ */
+struct sbx_ctl_request {
+	cJSON *root;
+	const char *op;
+	const cJSON *args; /* NULL when the request has none */
+};
+int sbx_ctl_request_parse(const char *line, struct sbx_ctl_request *req, const char **why);
+void sbx_ctl_request_free(struct sbx_ctl_request *req);
+
 /* String members: NULL unless @key is a string (sbx_json_arg: and not empty). */
 const char *sbx_json_str(const cJSON *j, const char *key);
 const char *sbx_json_arg(const cJSON *args, const char *key);

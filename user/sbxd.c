@@ -113,38 +113,35 @@ static void check_env_refresh(void)
 
 static cJSON *dispatch(const char *line, bool *shutdown)
 {
-	cJSON *req = cJSON_Parse(line), *reply;
-	const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
+	struct sbx_ctl_request req;
+	const cJSON *args;
+	const char *op, *why;
+	cJSON *reply;
 
 	*shutdown = false;
-	if (!cJSON_IsObject(req) || !cJSON_IsString(op)) {
-		cJSON_Delete(req);
-		return sbx_ctl_error(2, "bad-request", "malformed request");
-	}
-	if (args && !cJSON_IsObject(args)) {
-		cJSON_Delete(req);
-		return sbx_ctl_error(2, "bad-request", "\"args\" must be an object");
-	}
-	pr_debug("request %s\n", op->valuestring);
-	if (strcmp(op->valuestring, "status") == 0) {
+	if (sbx_ctl_request_parse(line, &req, &why))
+		return sbx_ctl_error(2, "bad-request", "%s", why);
+	op = req.op;
+	args = req.args;
+	pr_debug("request %s\n", op);
+	if (strcmp(op, "status") == 0) {
 		reply = handle_status();
-	} else if (strcmp(op->valuestring, "stop") == 0) {
+	} else if (strcmp(op, "stop") == 0) {
 		reply = sbx_ctl_ok();
 		*shutdown = true;
-	} else if (strcmp(op->valuestring, "policy.reset") == 0) {
+	} else if (strcmp(op, "policy.reset") == 0) {
 		/* seed 000: running sandboxes stop when the daemon shuts down for a reset */
-		reply = sbx_policyd_handle(d.pd, op->valuestring, args, shutdown);
+		reply = sbx_policyd_handle(d.pd, op, args, shutdown);
 		if (*shutdown)
 			sbx_sandboxes_stop_all(d.sandboxes);
-	} else if (strncmp(op->valuestring, "sandbox.", 8) == 0 && d.sandboxes) {
-		reply = sbx_sandboxes_handle(d.sandboxes, op->valuestring, args, shutdown);
+	} else if (strncmp(op, "sandbox.", 8) == 0 && d.sandboxes) {
+		reply = sbx_sandboxes_handle(d.sandboxes, op, args, shutdown);
 	} else {
-		if (strcmp(op->valuestring, "policy.check") == 0)
+		if (strcmp(op, "policy.check") == 0)
 			check_env_refresh();
-		reply = sbx_policyd_handle(d.pd, op->valuestring, args, shutdown);
+		reply = sbx_policyd_handle(d.pd, op, args, shutdown);
 	}
-	cJSON_Delete(req);
+	sbx_ctl_request_free(&req);
 	return reply;
 }
 
