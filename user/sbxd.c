@@ -63,7 +63,9 @@ static const struct verb verbs[] = {
 	{ "policy.add", "policy allow/deny", AUTH_GROUP, true, NULL },
 	{ "policy.rm", "policy rm", AUTH_GROUP, true, NULL },
 	{ "policy.set_default", "policy set-default", AUTH_GROUP, true, NULL },
-	{ "policy.reset", "policy reset", AUTH_GROUP, true, NULL },
+	{ "policy.reset", "policy reset", AUTH_ROOT, true,
+	  "it stops every running sandbox and sbxd itself, which cuts off the egress of every "
+	  "sandbox and attached cgroup" },
 	{ "sandbox.ls", "ls", AUTH_GROUP, false, NULL },
 	/* a new sandbox's cgroup is a way out of an attached one */
 	{ "sandbox.start", "run", AUTH_GROUP, true, NULL },
@@ -196,16 +198,16 @@ static cJSON *authorize(const struct verb *v, const cJSON *args, const struct pe
 
 	if (v->changes && p->where == SBX_PEER_ATTACHED)
 		return sbx_ctl_error(1, "denied",
-				     "sbx %s refused: the caller runs inside attached cgroup '%s', "
-				     "and nothing under sbx's enforcement may change it",
+				     "%s refused: the caller runs inside attached cgroup '%s', and "
+				     "nothing under sbx's enforcement may change it",
 				     v->name, p->sandbox);
 	if (p->root)
 		return NULL;
 	if (v->who == AUTH_ROOT)
-		return sbx_ctl_error(1, "denied", "sbx %s needs root: %s", v->name, v->why);
+		return sbx_ctl_error(1, "denied", "%s needs root: %s", v->name, v->why);
 	if (v->who == AUTH_ROOT_IF_ATTACHED && d.sandboxes &&
 	    sbx_sandboxes_attached(d.sandboxes, name))
-		return sbx_ctl_error(1, "denied", "sbx %s %s needs root: %s", v->name, name,
+		return sbx_ctl_error(1, "denied", "%s %s needs root: %s", v->name, name,
 				     v->why);
 	return NULL;
 }
@@ -229,7 +231,7 @@ static cJSON *dispatch(const char *line, const struct peer *peer, bool *shutdown
 	pr_debug("request %s\n", op->valuestring);
 	v = verb_find(op->valuestring);
 	if (!v) {
-		reply = sbx_ctl_error(2, "bad-request", "unknown request '%s'", op->valuestring);
+		reply = sbx_ctl_error(2, "bad-input", "unknown request '%s'", op->valuestring);
 		cJSON_Delete(req);
 		return reply;
 	}

@@ -168,6 +168,9 @@ run G rm a1
 run G daemon stop
 [ $RC = 1 ] && [[ $OUT == *"daemon stop needs root"* ]] && S daemon status >/dev/null 2>&1 &&
 	pass control.group_daemon_stop_needs_root || fail control.group_daemon_stop_needs_root "rc=$RC $OUT"
+run G policy reset --force
+[ $RC = 1 ] && [[ $OUT == *"policy reset needs root"* ]] && G policy ls >/dev/null 2>&1 &&
+	pass control.group_policy_reset_needs_root || fail control.group_policy_reset_needs_root "rc=$RC $OUT"
 OUT=$(G_raw '{"op":"no.such.verb"}' 2>&1)
 [[ $OUT == *"unknown request"* ]] && pass control.unknown_verb_refused || fail control.unknown_verb_refused "$OUT"
 # anyone else is refused at the door (the socket's mode, or sbxd)
