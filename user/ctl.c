@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +63,22 @@ int sbx_ctl_peer_cred(int fd, struct ucred *out)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, out, &len))
 		return -errno;
 	return 0;
+}
+
+int sbx_ctl_peer_pidfd(int fd)
+{
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len))
+		return -errno;
+	return pidfd;
+}
+
+bool sbx_pidfd_alive(int pidfd)
+{
+	/* EPERM: it exists, we may just not signal it */
+	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 || errno != ESRCH;
 }
 
 int sbx_ctl_in_group(uid_t uid, gid_t pgid, gid_t gid)

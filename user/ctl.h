@@ -19,6 +19,13 @@ int sbx_ctl_listen(const char *path, gid_t gid, int *fd_out);
 /* Who is at the other end (SO_PEERCRED); -errno when it cannot be read. */
 struct ucred;
 int sbx_ctl_peer_cred(int fd, struct ucred *out);
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; glibc 2.36 does not name it */
+#endif
+/* A pidfd of the process that connected: -ENOPROTOOPT on older kernels, -ESRCH if it is gone. */
+int sbx_ctl_peer_pidfd(int fd);
+/* Has that process not exited yet, so its pid still names it? */
+bool sbx_pidfd_alive(int pidfd);
 /*
  * Is @uid (primary group @pgid) a member of group @gid? 1 yes, 0 no (also when @gid is
  * (gid_t)-1: no group configured), -errno when the user or group database cannot be read

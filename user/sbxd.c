@@ -357,7 +357,7 @@ static void refuse(int cfd, const char *kind, const char *fmt, ...)
  */
 static int identify(int cfd, struct peer *p)
 {
-	int ret = sbx_ctl_peer_cred(cfd, &p->cred);
+	int pidfd, ret = sbx_ctl_peer_cred(cfd, &p->cred);
 
 	if (ret) {
 		refuse(cfd, "unavailable", "sbxd cannot read the caller's credentials: %s",
@@ -376,7 +376,20 @@ static int identify(int cfd, struct peer *p)
 		if (ret < 0)
 			goto unknown;
 	}
+	/*
+	 * The pid names the caller only while it lives: hold a pidfd over the /proc read and
+	 * check after it that the caller has not exited (its pid could name another process).
+	 */
+	pidfd = sbx_ctl_peer_pidfd(cfd);
+	if (pidfd < 0 && pidfd != -ENOPROTOOPT && pidfd != -EINVAL) {
+		ret = pidfd;
+		goto unknown;
+	}
 	ret = sbx_sandboxes_peer_where(d.sandboxes, p->cred.pid, p->sandbox, sizeof(p->sandbox));
+	if (ret >= 0 && pidfd >= 0 && !sbx_pidfd_alive(pidfd))
+		ret = -ESRCH;
+	if (pidfd >= 0)
+		close(pidfd);
 	if (ret < 0)
 		goto unknown;
 	p->where = ret;
