@@ -404,6 +404,9 @@ unknown:
 	if (out_of_fds(ret)) {
 		pr_warn("control connection of pid %d: out of file descriptors\n", p->cred.pid);
 		refuse(cfd, "unavailable", "sbxd is out of file descriptors; try again");
+	} else if (ret == -ESRCH || ret == -ENOENT) {
+		refuse(cfd, "unavailable", "the process that connected (pid %d) has exited, so "
+		       "sbxd cannot tell where it runs", p->cred.pid);
 	} else {
 		refuse(cfd, "unavailable", "sbxd cannot tell who process %d (uid %u) is: %s",
 		       p->cred.pid, p->cred.uid, strerror(-ret));
