@@ -444,8 +444,10 @@ static void __attribute__((noreturn)) child(const struct enter *e, const sigset_
 		if (chdir("/"))
 			child_fail(e, 'S', errno, "chdir /: %s", strerror(errno));
 	}
-	/* nothing of ours but 0-2 reaches the command */
-	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+	/* nothing of ours but 0-2 reaches the command (the caller's descriptors neither) */
+	if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */))
+		child_fail(e, 'S', errno, "cannot keep sbx's descriptors from the command: %s; it "
+			   "did not run (close_range needs Linux 5.11)", strerror(errno));
 	execvp(e->cmd[0], e->cmd);
 	child_fail(e, 'E', errno, "cannot run '%s' in sandbox %s: %s", e->cmd[0], e->name,
 		   strerror(errno));

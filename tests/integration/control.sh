@@ -291,5 +291,10 @@ prlimit --pid "$DPID" --nofile="$NOFILE0" 2>/dev/null
 run S policy ls
 [ $RC = 0 ] && pass control.after_pressure_serves || fail control.after_pressure_serves "rc=$RC $OUT"
 kill -0 "$DPID" 2>/dev/null && pass control.sbxd_alive || fail control.sbxd_alive "sbxd $DPID died"
+# under make SAN=1 the sanitizers report into sbxd's log at the latest when it exits
+S daemon stop >/dev/null 2>&1
+wait_for -n 100 pid_dead "$DPID"
+grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$RUN/sbxd.log" &&
+	fail control.sbxd_log_clean "sanitizer reports in sbxd.log" || pass control.sbxd_log_clean
 
 finish
