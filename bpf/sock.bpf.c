@@ -38,15 +38,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sbx_orig_dst SEC(".maps");
 
-/* Client (addr, port) -> original destination, for the proxy after accept(). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SBX_MAX_CONN);
-	__type(key, struct sbx_conn_key);
-	__type(value, struct sbx_orig);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sbx_conn SEC(".maps");
-
 /* Sandbox id -> name, written by sbxd, read by the CLI when sbxd is down. No program uses it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
