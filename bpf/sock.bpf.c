@@ -112,7 +112,9 @@ static __always_inline void remember_orig(void *ctx, const struct sbx_sandbox_cf
  * A cgroup attached in the host namespace reaches sbxd from 127.0.0.1, which
  * names no sandbox: tell sbxd who it is. TCP is recorded through the cookie
  * (sockops files it under the client's address once it has a port); a UDP
- * socket already has its port here, so file it now under address 0.
+ * socket that already has its port here is filed now under address 0 (one
+ * still without, being connected, is filed by tc.bpf.c's cgroup_skb filter
+ * when its first datagram leaves).
  */
 static __always_inline void name_local_client(struct bpf_sock_addr *ctx,
 					      const struct sbx_sandbox_cfg *cfg, __u32 ip4,
