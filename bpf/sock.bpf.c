@@ -38,15 +38,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sbx_orig_dst SEC(".maps");
 
-/* Client (addr, port) -> original destination, for the proxy after accept(). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SBX_MAX_CONN);
-	__type(key, struct sbx_conn_key);
-	__type(value, struct sbx_orig);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sbx_conn SEC(".maps");
-
 /* Sandbox id -> name, written by sbxd, read by the CLI when sbxd is down. No program uses it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -121,7 +112,9 @@ static __always_inline void remember_orig(void *ctx, const struct sbx_sandbox_cf
  * A cgroup attached in the host namespace reaches sbxd from 127.0.0.1, which
  * names no sandbox: tell sbxd who it is. TCP is recorded through the cookie
  * (sockops files it under the client's address once it has a port); a UDP
- * socket already has its port here, so file it now under address 0.
+ * socket that already has its port here is filed now under address 0 (one
+ * still without, being connected, is filed by tc.bpf.c's cgroup_skb filter
+ * when its first datagram leaves).
  */
 static __always_inline void name_local_client(struct bpf_sock_addr *ctx,
 					      const struct sbx_sandbox_cfg *cfg, __u32 ip4,

@@ -14,7 +14,8 @@
  *   - sbx_cg_egress: cgroup_skb/egress on a cgroup attached in the host namespace (proxy on
  *     127.0.0.1); sandbox found by the socket's cgroup in sbx_sandboxes. Sockets there that
  *     were accepted (passive opens) may also answer local clients on 127.0.0.0/8, so a service
- *     inside the cgroup can reply to the proxy dialing it.
+ *     inside the cgroup can reply to the proxy dialing it. Datagrams it lets through to the
+ *     resolver are filed in sbx_conn by source port, so the resolver knows their sandbox.
  * Headers are read with bpf_skb_load_bytes, so non-linear skbs are handled and anything short
  * is caught as malformed rather than trusted.
  */
@@ -49,7 +50,8 @@ static __always_inline int to_proxy_port(const struct sbx_sandbox_cfg *cfg, __u3
  * the drop reason; fills b with what is known of the destination either way.
  */
 static __always_inline __u8 check_ip(struct __sk_buff *skb, __u32 off, __u16 l3proto,
-				     const struct sbx_sandbox_cfg *cfg, struct sbx_block *b)
+				     const struct sbx_sandbox_cfg *cfg, struct sbx_block *b,
+				     __u16 *sport)
 {
 	struct ipv6hdr ip6;
 	struct udphdr uh;
@@ -89,6 +91,7 @@ static __always_inline __u8 check_ip(struct __sk_buff *skb, __u32 off, __u16 l3p
 		if (bpf_skb_load_bytes(skb, l4off, &uh, sizeof(uh)))
 			return SBX_REASON_MALFORMED;
 		b->port = bpf_ntohs(uh.dest);
+		*sport = bpf_ntohs(uh.source);
 		return cfg->dns_port && iph.daddr == cfg->proxy_ip4 && b->port == cfg->dns_port ?
 			       0 :
 			       SBX_REASON_UDP_BLOCKED;
@@ -105,7 +108,7 @@ int sbx_tc_ingress(struct __sk_buff *skb)
 	struct sbx_sandbox_cfg *cfg;
 	struct sbx_block b = {};
 	__u32 ifindex = skb->ifindex;
-	__u16 eth_proto;
+	__u16 eth_proto, sport = 0;
 	__u8 reason;
 
 	cfg = bpf_map_lookup_elem(&sbx_ifaces, &ifindex);
@@ -123,7 +126,7 @@ int sbx_tc_ingress(struct __sk_buff *skb)
 	eth_proto = bpf_ntohs(eth_proto);
 	if (eth_proto == ETH_P_ARP)
 		return TC_ACT_OK;
-	reason = check_ip(skb, ETH_HLEN, eth_proto, cfg, &b);
+	reason = check_ip(skb, ETH_HLEN, eth_proto, cfg, &b, &sport);
 	if (!reason)
 		return TC_ACT_OK;
 drop:
@@ -171,18 +174,46 @@ static __always_inline int from_passive_socket(struct __sk_buff *skb)
 	return mark && *mark;
 }
 
+/*
+ * A datagram from an attached cgroup to the resolver: tell sbxd's resolver, which sees
+ * 127.0.0.1 as the sender, which sandbox it comes from, under (0, source port) as sendmsg4
+ * does. Here rather than in connect4/sendmsg4 because a connected UDP socket (glibc's
+ * resolver) has no local port yet when connect4 runs, and a fresh socket none at its first
+ * sendmsg: only the packet is sure to carry it. Filed before the packet is delivered, so the
+ * resolver always finds it.
+ */
+static __always_inline void name_dns_client(const struct sbx_sandbox_cfg *cfg,
+					    const struct sbx_block *b, __u16 sport)
+{
+	struct sbx_conn_key key = { .port = sport };
+	struct sbx_orig orig = {}, *old;
+
+	old = bpf_map_lookup_elem(&sbx_conn, &key);
+	if (old && old->sandbox_id == cfg->sandbox_id)
+		return;
+	orig.sandbox_id = cfg->sandbox_id;
+	orig.family = SBX_AF_INET;
+	__builtin_memcpy(orig.addr, &b->addr[0], sizeof(b->addr[0]));
+	orig.port = b->port;
+	bpf_map_update_elem(&sbx_conn, &key, &orig, BPF_ANY);
+}
+
 SEC("cgroup_skb/egress")
 int sbx_cg_egress(struct __sk_buff *skb)
 {
 	struct sbx_sandbox_cfg *cfg = skb_sandbox(skb);
 	struct sbx_block b = {};
+	__u16 sport = 0;
 	__u8 reason;
 
 	if (!cfg)
 		return SBX_SOCK_ALLOW;
-	reason = check_ip(skb, 0, bpf_ntohs(skb->protocol), cfg, &b);
-	if (!reason)
+	reason = check_ip(skb, 0, bpf_ntohs(skb->protocol), cfg, &b, &sport);
+	if (!reason) {
+		if (b.l4proto == IPPROTO_UDP && sport && !(cfg->flags & SBX_CFG_F_OWN_NETNS))
+			name_dns_client(cfg, &b, sport);
 		return SBX_SOCK_ALLOW;
+	}
 	if (reason == SBX_REASON_TCP_BLOCKED && (bpf_ntohl(b.addr[0]) >> 24) == 127 &&
 	    from_passive_socket(skb))
 		return SBX_SOCK_ALLOW;

@@ -727,17 +727,34 @@ int sbx_bpf_detach_tc(struct sbx_bpf *b, int ifindex)
 	return err;
 }
 
+/* The key of a sandbox's row counter in sbx_verdicts (see bpf_abi.h). */
+static void counter_key(__u32 sandbox_id, struct sbx_verdict_key *rk)
+{
+	memset(rk, 0, sizeof(*rk));
+	rk->sandbox_id = sandbox_id;
+}
+
 int sbx_bpf_set_sandbox_name(struct sbx_bpf *b, __u32 sandbox_id, const char *name)
 {
-	struct sbx_sandbox_name v;
+	int names_fd = sbx_bpf_map_fd(b, SBX_MAP_SANDBOX_NAMES);
+	struct sbx_sandbox_name v, old;
+	struct sbx_verdict_key rk;
 	int err;
 
 	memset(&v, 0, sizeof(v));
 	if (strlen(name) >= sizeof(v.name))
 		return -ENAMETOOLONG;
 	strcpy(v.name, name);
-	if (bpf_map_update_elem(sbx_bpf_map_fd(b, SBX_MAP_SANDBOX_NAMES), &sandbox_id, &v,
-				BPF_ANY)) {
+	/*
+	 * A sandbox new to this id (ids start again at 1 with a fresh state dir) gets its own
+	 * SBX_VERDICTS_PER_SANDBOX rows: the rows of the id's earlier owner stay, as history.
+	 */
+	if (bpf_map_lookup_elem(names_fd, &sandbox_id, &old) ||
+	    strncmp(old.name, v.name, sizeof(v.name)) != 0) {
+		counter_key(sandbox_id, &rk);
+		bpf_map_delete_elem(sbx_bpf_map_fd(b, SBX_MAP_VERDICTS), &rk);
+	}
+	if (bpf_map_update_elem(names_fd, &sandbox_id, &v, BPF_ANY)) {
 		err = -errno;
 		pr_warn("sbx: cannot record the name of sandbox %s: %s\n", name, strerror(-err));
 		return err;
@@ -795,32 +812,101 @@ __u64 sbx_bpf_boottime_to_realtime_ns(__u64 boot_ns)
 	return clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME) + boot_ns;
 }
 
-int sbx_bpf_verdict_add(int map_fd, const struct sbx_verdict_key *k)
+/* count + 1 on an existing row: 0, -ENOENT if there is none (or it was evicted meanwhile). */
+static int verdict_bump(int map_fd, const struct sbx_verdict_key *k, __u64 now)
 {
 	struct sbx_verdict_val v;
-	__u64 now = clock_ns(CLOCK_BOOTTIME);
+
+	if (bpf_map_lookup_elem(map_fd, k, &v))
+		return -errno;
+	v.count++;
+	v.last_seen_ns = now;
+	return bpf_map_update_elem(map_fd, k, &v, BPF_EXIST) ? -errno : 0;
+}
+
+/* A new row with count 1, or + 1 on the one someone inserted first; *created says which. */
+static int verdict_insert(int map_fd, const struct sbx_verdict_key *k, __u64 now, bool *created)
+{
+	struct sbx_verdict_val v = { .count = 1, .last_seen_ns = now };
 	int attempt, err = 0;
 
+	*created = false;
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (bpf_map_lookup_elem(map_fd, k, &v) == 0) {
-			v.count++;
-			v.last_seen_ns = now;
-			if (bpf_map_update_elem(map_fd, k, &v, BPF_EXIST) == 0)
-				return 0;
-			err = -errno;
-			if (err != -ENOENT) /* ENOENT: evicted meanwhile, insert it */
-				return err;
-			continue;
-		}
-		v.count = 1;
-		v.last_seen_ns = now;
-		if (bpf_map_update_elem(map_fd, k, &v, BPF_NOEXIST) == 0)
+		if (bpf_map_update_elem(map_fd, k, &v, BPF_NOEXIST) == 0) {
+			*created = true;
 			return 0;
+		}
 		err = -errno;
 		if (err != -EEXIST) /* EEXIST: inserted meanwhile, bump it */
 			return err;
+		err = verdict_bump(map_fd, k, now);
+		if (err != -ENOENT) /* ENOENT: evicted meanwhile, insert it */
+			return err;
 	}
 	return err;
+}
+
+/*
+ * Takes one of the sandbox's SBX_VERDICTS_PER_SANDBOX rows (bpf/lib/verdict.bpf.h
+ * sbx_take_row); false when it has none left. A read-modify-write: a row the kernel takes at
+ * the same instant may be lost from the counter, which only lets the bound drift by that row.
+ */
+static bool take_row(int map_fd, __u32 sandbox_id, __u64 now)
+{
+	struct sbx_verdict_key rk;
+	struct sbx_verdict_val rows = { 0 };
+
+	counter_key(sandbox_id, &rk);
+	if (bpf_map_lookup_elem(map_fd, &rk, &rows) && errno != ENOENT)
+		return false;
+	if (rows.count >= SBX_VERDICTS_PER_SANDBOX)
+		return false;
+	rows.count++;
+	rows.last_seen_ns = now;
+	return bpf_map_update_elem(map_fd, &rk, &rows, BPF_ANY) == 0;
+}
+
+static void give_back_row(int map_fd, __u32 sandbox_id)
+{
+	struct sbx_verdict_key rk;
+	struct sbx_verdict_val rows;
+
+	counter_key(sandbox_id, &rk);
+	if (bpf_map_lookup_elem(map_fd, &rk, &rows) == 0 && rows.count > 0) {
+		rows.count--;
+		bpf_map_update_elem(map_fd, &rk, &rows, BPF_EXIST);
+	}
+}
+
+int sbx_bpf_verdict_add(int map_fd, const struct sbx_verdict_key *k)
+{
+	struct sbx_verdict_key other;
+	__u64 now = clock_ns(CLOCK_BOOTTIME);
+	bool created;
+	int err;
+
+	if (k->proxy_kind == SBX_PROXY_NONE)
+		return -EINVAL; /* the key of a row counter, not a verdict */
+	err = verdict_bump(map_fd, k, now);
+	if (err != -ENOENT)
+		return err;
+	if (take_row(map_fd, k->sandbox_id, now)) {
+		err = verdict_insert(map_fd, k, now, &created);
+		if (err || !created)
+			give_back_row(map_fd, k->sandbox_id);
+		return err;
+	}
+	/* Past its bound: the sandbox's one row for every other host of this kind of verdict. */
+	memset(&other, 0, sizeof(other));
+	other.sandbox_id = k->sandbox_id;
+	other.proxy_kind = k->proxy_kind;
+	other.decision = k->decision;
+	other.reason = k->reason;
+	snprintf(other.host, sizeof(other.host), "%s", SBX_VERDICT_OTHER_HOSTS);
+	err = verdict_bump(map_fd, &other, now);
+	if (err != -ENOENT)
+		return err;
+	return verdict_insert(map_fd, &other, now, &created);
 }
 
 int sbx_bpf_verdict_foreach(int map_fd,
@@ -838,6 +924,8 @@ int sbx_bpf_verdict_foreach(int map_fd,
 			return errno == ENOENT ? 0 : -errno;
 		key = next;
 		prev = &key;
+		if (key.proxy_kind == SBX_PROXY_NONE)
+			continue; /* a sandbox's row counter */
 		if (bpf_map_lookup_elem(map_fd, &key, &val))
 			continue; /* evicted between the two calls */
 		ret = fn(&key, &val, arg);

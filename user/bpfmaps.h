@@ -67,7 +67,10 @@ int sbx_bpf_detach_cgroup(struct sbx_bpf *b, __u64 cgid);
 int sbx_bpf_attach_tc(struct sbx_bpf *b, int ifindex, const struct sbx_sandbox_cfg *cfg);
 int sbx_bpf_detach_tc(struct sbx_bpf *b, int ifindex);
 
-/* sbx_sandbox_names, for `sbx policy log` while sbxd is down. */
+/*
+ * sbx_sandbox_names, for `sbx policy log` while sbxd is down. Naming an id anew (a name other
+ * than the one it has) also gives it a fresh SBX_VERDICTS_PER_SANDBOX rows.
+ */
 int sbx_bpf_set_sandbox_name(struct sbx_bpf *b, __u32 sandbox_id, const char *name);
 int sbx_bpf_delete_sandbox_name(struct sbx_bpf *b, __u32 sandbox_id);
 /* From an fd of sbx_sandbox_names (e.g. sbx_bpf_open_pinned_map); -ENOENT if unnamed. */
@@ -86,11 +89,15 @@ int sbx_bpf_delete_conn(struct sbx_bpf *b, __u32 ip4, __u16 port);
  * BPF_NOEXIST, retried once if someone else inserted it first. The increment is a
  * read-modify-write: exact with one userspace writer per key (sbxd), which is the case since
  * the kernel only writes keys with empty host and rule. Zero the whole key before filling it.
+ * A sandbox that has used its SBX_VERDICTS_PER_SANDBOX rows has a verdict for a new key
+ * counted in its SBX_VERDICT_OTHER_HOSTS row of that kind, decision and reason instead (as the
+ * kernel does), so the count stays exact and other sandboxes' rows stay. -EINVAL for a key of
+ * kind SBX_PROXY_NONE (a row counter's).
  */
 int sbx_bpf_verdict_add(int map_fd, const struct sbx_verdict_key *k);
 /*
- * Call fn for every verdict (at most SBX_MAX_VERDICTS); fn returning non-zero stops the walk
- * and is returned. Entries added or evicted meanwhile may be missed.
+ * Call fn for every verdict (at most SBX_MAX_VERDICTS), row counters left out; fn returning
+ * non-zero stops the walk and is returned. Entries added or evicted meanwhile may be missed.
  */
 int sbx_bpf_verdict_foreach(int map_fd,
 			    int (*fn)(const struct sbx_verdict_key *k,

@@ -21,6 +21,19 @@ struct {
 } sbx_sandboxes SEC(".maps");
 
 /*
+ * Client (addr, port) -> original destination, for the proxy after accept() and for sbxd's
+ * resolver to tell which attached cgroup a query on 127.0.0.1 comes from. Written by sockops
+ * and the sock_addr hooks, and by the cgroup_skb filter for datagrams to the resolver.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SBX_MAX_CONN);
+	__type(key, struct sbx_conn_key);
+	__type(value, struct sbx_orig);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sbx_conn SEC(".maps");
+
+/*
  * Verdict counters, written by the kernel programs (blocks) and sbxd's proxy (everything it
  * decides), read by `sbx policy log`. LRU rather than plain hash: when a sandbox sprays
  * distinct destinations the least recently seen keys are evicted, so the newest verdicts are

@@ -40,6 +40,15 @@
 #define SBX_MAX_ORIG		65536	/* sbx_orig_dst: rewritten sockets alive at once */
 #define SBX_MAX_CONN		65536	/* sbx_conn: redirected connections awaiting/in relay */
 #define SBX_MAX_VERDICTS	65536	/* sbx_verdicts: distinct verdict keys (LRU beyond) */
+/*
+ * Rows one sandbox may create in sbx_verdicts; past that its verdicts for hosts it has no row
+ * for are counted in one SBX_VERDICT_OTHER_HOSTS row per (proxy kind, decision, reason). With
+ * at most SBX_MAX_VERDICTS / (SBX_VERDICTS_PER_SANDBOX + 64) = 60 sandboxes at their bound
+ * at once, no sandbox's rows are evicted by another's (the 64: its counter row and its
+ * "other hosts" rows).
+ */
+#define SBX_VERDICTS_PER_SANDBOX 1024
+#define SBX_VERDICT_OTHER_HOSTS	"(other hosts)"
 #define SBX_VERDICT_HOST_MAX	128	/* bytes of a verdict's host, NUL included */
 #define SBX_VERDICT_RULE_MAX	64	/* bytes of a verdict's rule name, NUL included */
 #define SBX_SANDBOX_NAME_MAX	64	/* bytes of a sandbox name, NUL included */
@@ -139,6 +148,7 @@ enum sbx_reason {
 	SBX_REASON_MALFORMED,		/* truncated or invalid packet headers */
 	SBX_REASON_IP_FRAGMENT,		/* IPv4 fragment (ports unknowable) */
 	SBX_REASON_BAD_STREAM,		/* proxy: client bytes malformed or ambiguous, or no valid host */
+	SBX_REASON_FAMILY_BLOCKED,	/* a socket family or netlink protocol sandboxes never need */
 	SBX_REASON__MAX,
 };
 
@@ -147,6 +157,14 @@ enum sbx_reason {
  * proxy_kind = NETWORK, decision = BLOCK, reason, family/addr/port/l4proto, and leave host
  * and rule zero) and the userspace proxy (which fills host and rule, family = 0). Zero the
  * whole key before filling it: every byte, padding included, is part of the hash.
+ *
+ * Two kinds of rows are not one verdict each:
+ *  - the key with proxy_kind SBX_PROXY_NONE and every other field zero but sandbox_id is
+ *    that sandbox's row counter: its count is the number of rows it created (readers skip it);
+ *  - host SBX_VERDICT_OTHER_HOSTS (with family, addr, port, l4proto and rule zero) counts the
+ *    verdicts of a sandbox past its SBX_VERDICTS_PER_SANDBOX rows, per kind/decision/reason.
+ * The kernel's rows have kernel reasons (SBX_REASON_*_BLOCKED but DOMAIN_BLOCKED, MALFORMED,
+ * IP_FRAGMENT), the proxy's the others, so each "other hosts" row has one writer kind.
  */
 struct sbx_verdict_key {
 	__u32 sandbox_id;
@@ -207,6 +225,7 @@ static inline const char *sbx_reason_name(unsigned int reason)
 		[SBX_REASON_MALFORMED] = "malformed-packet",
 		[SBX_REASON_IP_FRAGMENT] = "ip-fragment",
 		[SBX_REASON_BAD_STREAM] = "unparseable-stream",
+		[SBX_REASON_FAMILY_BLOCKED] = "family-blocked",
 	};
 
 	return reason < SBX_REASON__MAX && names[reason] ? names[reason] : "";

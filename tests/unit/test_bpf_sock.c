@@ -471,6 +471,31 @@ static int child_skb_server(void)
 	return 0;
 }
 
+/* A resolver client as glibc's: a fresh UDP socket connected to the name server, then send. */
+static int child_dns_connected_fresh(void)
+{
+	struct sockaddr_in dst = sin4("127.0.0.3", 53);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	C_CHECK(fd >= 0);
+	C_CHECK(connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0);
+	C_CHECK(send(fd, "c1", 2, 0) == 2);
+	close(fd);
+	return 0;
+}
+
+/* The first datagram of a fresh unconnected socket: no local port yet at sendmsg4. */
+static int child_dns_unconnected_fresh(void)
+{
+	struct sockaddr_in dst = sin4("127.0.0.3", 53);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	C_CHECK(fd >= 0);
+	C_CHECK(sendto(fd, "u1", 2, 0, (struct sockaddr *)&dst, sizeof(dst)) == 2);
+	close(fd);
+	return 0;
+}
+
 /* ---- tests -------------------------------------------------------------------------------- */
 
 /*
@@ -731,6 +756,36 @@ static void test_cgroup_skb_backstop(void)
 	CHECK_INT(sbx_bpf_detach_cgroup(B, cgid_skb), 0);
 }
 
+/*
+ * A cgroup attached in the host namespace talks to the resolver from 127.0.0.1: the resolver
+ * can tell its sandbox by the query's source port, for connected sockets (glibc) and for the
+ * first datagram of an unconnected one alike.
+ */
+static void check_resolver_knows(int (*fn)(void), const char *want)
+{
+	struct sockaddr_in from;
+	socklen_t flen = sizeof(from);
+	struct sbx_orig orig;
+	char buf[8];
+
+	CHECK_INT(run_child(cg_path, fn), 0);
+	CHECK(wait_readable(dns_fd, WAIT_MS));
+	CHECK_INT(recvfrom(dns_fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from,
+			   &flen),
+		  2);
+	CHECK(memcmp(buf, want, 2) == 0);
+	CHECK_INT(from.sin_addr.s_addr, ip("127.0.0.1"));
+	CHECK_INT(sbx_bpf_lookup_conn(B, 0, ntohs(from.sin_port), &orig), 0);
+	CHECK_INT(orig.sandbox_id, SANDBOX_ID);
+}
+
+static void test_attached_dns_clients_are_known(void)
+{
+	CHECK_INT(sbx_bpf_attach_cgroup_skb(B, cg_path, &cfg, NULL), 0);
+	check_resolver_knows(child_dns_connected_fresh, "c1");
+	check_resolver_knows(child_dns_unconnected_fresh, "u1");
+}
+
 static void test_detach_stops_enforcement(void)
 {
 	struct sbx_sandbox_cfg got;
@@ -757,6 +812,7 @@ static const struct test tests[] = {
 	T(test_ipv6_refused),
 	T(test_enforcement_outlives_daemon),
 	T(test_cgroup_skb_backstop),
+	T(test_attached_dns_clients_are_known),
 	T(test_detach_stops_enforcement),
 };
 

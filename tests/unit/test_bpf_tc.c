@@ -403,6 +403,139 @@ static void test_userspace_verdict_add(void)
 	CHECK_STR(sbx_proxy_kind_name(SBX_PROXY_NETWORK), "network");
 }
 
+#define SPRAYER_ID 77
+#define SPRAY	   (SBX_MAX_VERDICTS + 4000) /* more destinations than the map has rows */
+
+struct rows_of {
+	__u32 sandbox_id;
+	long long rows, total, other;
+};
+
+static int tally(const struct sbx_verdict_key *k, const struct sbx_verdict_val *v, void *arg)
+{
+	struct rows_of *r = arg;
+
+	CHECK(k->proxy_kind != SBX_PROXY_NONE); /* row counters are not verdicts */
+	if (k->sandbox_id != r->sandbox_id)
+		return 0;
+	r->rows++;
+	r->total += (long long)v->count;
+	if (strcmp(k->host, SBX_VERDICT_OTHER_HOSTS) == 0)
+		r->other += (long long)v->count;
+	return 0;
+}
+
+static struct rows_of rows_of(__u32 sandbox_id)
+{
+	struct rows_of r = { .sandbox_id = sandbox_id };
+
+	CHECK_INT(sbx_bpf_verdict_foreach(verdicts_fd, tally, &r), 0);
+	return r;
+}
+
+static void proxy_key(struct sbx_verdict_key *k, __u32 sandbox_id, const char *host)
+{
+	memset(k, 0, sizeof(*k));
+	k->sandbox_id = sandbox_id;
+	k->proxy_kind = SBX_PROXY_TRANSPARENT;
+	k->decision = SBX_DECISION_ALLOW;
+	k->reason = SBX_REASON_DOMAIN_ALLOWED;
+	snprintf(k->host, sizeof(k->host), "%s", host);
+	strcpy(k->rule, "r1");
+}
+
+/*
+ * One sandbox sending to more distinct destinations than the map has rows keeps to its own
+ * rows: the rest land in its "(other hosts)" row with the count exact, and another sandbox's
+ * history (kernel and proxy rows) is all still there.
+ */
+static void test_spraying_sandbox_cannot_flush_the_log(void)
+{
+	struct sbx_sandbox_cfg cfg, sprayer;
+	struct sbx_verdict_key k;
+	struct sbx_verdict_val v;
+	struct rows_of before, after, spray;
+	__u32 key = LO_IFINDEX, daddr;
+	long long tcp22 = count_v4(SBX_REASON_TCP_BLOCKED, PROXY, 22, 6);
+	struct frame f;
+	int i, shot = 0;
+
+	proxy_key(&k, SANDBOX_ID, "history.example");
+	CHECK_INT(sbx_bpf_verdict_add(verdicts_fd, &k), 0);
+	before = rows_of(SANDBOX_ID);
+	CHECK(before.rows >= 10 && before.other == 0);
+
+	CHECK_INT(sbx_bpf_set_sandbox_name(B, SPRAYER_ID, "sprayer"), 0);
+	CHECK_INT(bpf_map_lookup_elem(ifaces_fd, &key, &cfg), 0);
+	sprayer = cfg;
+	sprayer.sandbox_id = SPRAYER_ID;
+	CHECK_INT(bpf_map_update_elem(ifaces_fd, &key, &sprayer, BPF_ANY), 0);
+	ipv4(&f, 17, "10.0.0.0", 9999, 8 + 12, 0);
+	for (i = 0; i < SPRAY; i++) {
+		daddr = htonl(0x0a000000u | (__u32)i);
+		memcpy(f.b + 14 + 16, &daddr, 4);
+		shot += run(tc_fd, &f) == TC_ACT_SHOT;
+	}
+	/* the same destination again: its own row, not "other hosts" */
+	daddr = htonl(0x0a000000u);
+	memcpy(f.b + 14 + 16, &daddr, 4);
+	shot += run(tc_fd, &f) == TC_ACT_SHOT;
+	CHECK_INT(bpf_map_update_elem(ifaces_fd, &key, &cfg, BPF_ANY), 0);
+	CHECK_INT(shot, SPRAY + 1);
+
+	spray = rows_of(SPRAYER_ID);
+	CHECK_INT(spray.total, SPRAY + 1);
+	CHECK_INT(spray.rows, SBX_VERDICTS_PER_SANDBOX + 1);
+	CHECK_INT(spray.other, SPRAY - SBX_VERDICTS_PER_SANDBOX);
+	memset(&k, 0, sizeof(k));
+	k.sandbox_id = SPRAYER_ID;
+	k.proxy_kind = SBX_PROXY_NETWORK;
+	k.decision = SBX_DECISION_BLOCK;
+	k.reason = SBX_REASON_UDP_BLOCKED;
+	k.family = SBX_AF_INET;
+	k.port = 9999;
+	k.l4proto = 17;
+	memcpy(k.addr, &daddr, 4);
+	CHECK_INT(bpf_map_lookup_elem(verdicts_fd, &k, &v), 0);
+	CHECK_INT(v.count, 2);
+
+	after = rows_of(SANDBOX_ID);
+	CHECK_INT(after.rows, before.rows);
+	CHECK_INT(after.total, before.total);
+	CHECK_INT(count_v4(SBX_REASON_TCP_BLOCKED, PROXY, 22, 6), tcp22);
+	proxy_key(&k, SANDBOX_ID, "history.example");
+	CHECK_INT(bpf_map_lookup_elem(verdicts_fd, &k, &v), 0);
+	CHECK_INT(v.count, 1);
+
+	/* The proxy's verdicts keep to the same bound: a new host of the sprayer is aggregated */
+	proxy_key(&k, SPRAYER_ID, "new.example");
+	CHECK_INT(sbx_bpf_verdict_add(verdicts_fd, &k), 0);
+	CHECK_INT(sbx_bpf_verdict_add(verdicts_fd, &k), 0);
+	CHECK_INT(bpf_map_lookup_elem(verdicts_fd, &k, &v), -ENOENT);
+	proxy_key(&k, SPRAYER_ID, SBX_VERDICT_OTHER_HOSTS);
+	memset(k.rule, 0, sizeof(k.rule));
+	CHECK_INT(bpf_map_lookup_elem(verdicts_fd, &k, &v), 0);
+	CHECK_INT(v.count, 2);
+	/* ... while the other sandbox still gets rows of its own */
+	proxy_key(&k, SANDBOX_ID, "new.example");
+	CHECK_INT(sbx_bpf_verdict_add(verdicts_fd, &k), 0);
+	CHECK_INT(bpf_map_lookup_elem(verdicts_fd, &k, &v), 0);
+	CHECK_INT(v.count, 1);
+	k.proxy_kind = SBX_PROXY_NONE;
+	CHECK_INT(sbx_bpf_verdict_add(verdicts_fd, &k), -EINVAL);
+
+	/* A new sandbox given the sprayer's id (a fresh state dir) starts with its own rows. */
+	CHECK_INT(sbx_bpf_set_sandbox_name(B, SPRAYER_ID, "sprayer"), 0); /* restart: same */
+	proxy_key(&k, SPRAYER_ID, "after-restart.example");
+	CHECK_INT(sbx_bpf_verdict_add(verdicts_fd, &k), 0);
+	CHECK_INT(bpf_map_lookup_elem(verdicts_fd, &k, &v), -ENOENT);
+	CHECK_INT(sbx_bpf_set_sandbox_name(B, SPRAYER_ID, "newcomer"), 0);
+	proxy_key(&k, SPRAYER_ID, "newcomer.example");
+	CHECK_INT(sbx_bpf_verdict_add(verdicts_fd, &k), 0);
+	CHECK_INT(bpf_map_lookup_elem(verdicts_fd, &k, &v), 0);
+	CHECK_INT(v.count, 1);
+}
+
 static int udp_socket(__u16 port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -504,6 +637,7 @@ static const struct test tests[] = {
 	T(test_cgroup_skb_without_sandbox_passes),
 	T(test_userspace_verdict_add),
 	T(test_attach_tc_filters_real_traffic),
+	T(test_spraying_sandbox_cannot_flush_the_log),
 };
 
 int main(void)

@@ -1,0 +1,119 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The verdict log cannot be flushed by a sandbox: t2 sprays a quarter of a million distinct
+# refused UDP destinations (refused by sendmsg4 before any packet exists), while t1's allowed
+# and blocked history, kernel and proxy rows alike, stays as it was; t2's refusals are all
+# counted, past its own bound in one "(other hosts)" row.
+# Root only; creates the world f<pid>, sandboxes t1 and t2 of the instance f<pid>, the pin dir
+# /sys/fs/bpf/sbxtest-f<pid>, and removes exactly those.
+# Prints "PASS log_flood.<check>" or "FAIL log_flood.<check>: why".
+# shellcheck disable=SC2015
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$PWD
+BUILD=${BUILD:-build}
+SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
+NETTOOL=$ROOT/$BUILD/tests/tools/nettool
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP log_flood: needs root"
+	exit 0
+fi
+for tool in ip nsenter curl dig; do
+	command -v "$tool" >/dev/null || { echo "SKIP log_flood: $tool missing (scripts/deps.sh)"; exit 0; }
+done
+for b in "$SBX_BIN" "$NETTOOL"; do
+	[ -x "$b" ] || { echo "FAIL log_flood.setup: $b is not built (make)"; exit 1; }
+done
+
+W=f$(($$ % 100000))
+T=$(mktemp -d /tmp/sbx-log-flood.XXXXXX)
+PIN=/sys/fs/bpf/sbxtest-$W
+ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$T/run" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
+	SBX_INSTANCE="$W" SBX_DNS_UPSTREAM=198.51.100.53:53)
+SPRAY=250000
+PER_SANDBOX=$(sed -n 's/^#define SBX_VERDICTS_PER_SANDBOX[[:space:]]*\([0-9]*\).*/\1/p' include/sbx/bpf_abi.h)
+
+in_world() { bash scripts/world.sh exec "$W" world "$@"; }
+S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
+X() {
+	OUT=$(S exec "${SB:-t1}" -- "$@" 2>&1)
+	RC=$?
+}
+# t1's history as sorted "kind reason host count" lines, from `sbx policy log t1 --json`
+history() {
+	S policy log t1 --json | "$PYTHON" -c 'import json, sys
+d = json.load(sys.stdin)
+for e in sorted(d["blocked_hosts"] + d["allowed_hosts"], key=lambda e: (e["proxy_type"], e["reason"], e["host"])):
+    print(e["proxy_type"], e["reason"], e["host"], e.get("port", 0), e["count"])'
+}
+
+cleanup() {
+	S rm --force t1 >/dev/null 2>&1
+	S rm --force t2 >/dev/null 2>&1
+	S daemon stop >/dev/null 2>&1
+	sandbox_leftovers_remove "$T/run" "$W" t1 t2
+	bash scripts/world.sh down "$W" >/dev/null 2>&1
+	[ -d "$PIN" ] && rm -rf "$PIN"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
+	echo "FAIL log_flood.world: $out"
+	exit 1
+fi
+eval "$(bash scripts/world.sh env "$W")"
+chmod 755 "$T"
+cp "$SBX_TEST_CA" "$T/ca.pem" && chmod 644 "$T/ca.pem"
+CA=$T/ca.pem
+if ! out=$(S policy set-default balanced 2>&1 && S run t1 -- true 2>&1 && S run t2 -- true 2>&1); then
+	echo "FAIL log_flood.setup: $out"
+	exit 1
+fi
+[ -n "$PER_SANDBOX" ] || { echo "FAIL log_flood.setup: no SBX_VERDICTS_PER_SANDBOX in bpf_abi.h"; exit 1; }
+
+# ---- t1's history: allowed through the proxy, refused by the proxy, the resolver, the kernel --
+X curl -s -m 5 --cacert "$CA" https://pypi.org/simple/
+[[ $OUT == *"host=pypi.org"* ]] || fail log_flood.t1_allowed "out=$OUT"
+X curl -s -m 5 http://evil.example/
+X dig +time=2 +tries=1 secret.exfil.example
+X "$NETTOOL" udp 198.51.100.9 9999
+[[ $OUT == refused* ]] || fail log_flood.t1_udp_refused "out=$OUT"
+BEFORE=$(history)
+grep -q "^transparent domain-allowed pypi.org\|^forward domain-allowed pypi.org\|^forward-bypass domain-allowed pypi.org" <<<"$BEFORE" &&
+	grep -q "default-deny evil.example" <<<"$BEFORE" && grep -q "dns-refused secret.exfil.example" <<<"$BEFORE" &&
+	grep -q "udp-blocked 198.51.100.9:9999" <<<"$BEFORE" && pass log_flood.history_recorded ||
+	fail log_flood.history_recorded "$BEFORE"
+
+# ---- t2 sprays ---------------------------------------------------------------------------------
+SB=t2 X "$NETTOOL" spray "$SPRAY" 30
+REFUSED=$(sed -n 's/^ok sent=0 refused=\([0-9]*\)$/\1/p' <<<"$OUT")
+[ -n "$REFUSED" ] && [ "$REFUSED" -ge 100000 ] && pass log_flood.spray_refused ||
+	fail log_flood.spray_refused "out=$OUT"
+REFUSED=${REFUSED:-0}
+
+AFTER=$(history)
+[ "$AFTER" = "$BEFORE" ] && pass log_flood.other_history_survives ||
+	fail log_flood.other_history_survives "before:
+$BEFORE
+after:
+$AFTER"
+
+run S policy log t2 --json
+expect_json log_flood.every_refusal_counted "sum(b['count'] for b in d['blocked_hosts'] if b['reason'] == 'udp-blocked') == $REFUSED"
+expect_json log_flood.rows_bounded "len(d['blocked_hosts']) + len(d['allowed_hosts']) <= $PER_SANDBOX + 8"
+expect_json log_flood.other_hosts_row "[b['count'] for b in d['blocked_hosts'] if b['host'] == '(other hosts)' and b['reason'] == 'udp-blocked'] == [$REFUSED - $PER_SANDBOX]"
+run S policy log t2 --limit 3
+[[ $OUT == *"(other hosts)"* ]] && pass log_flood.table_shows_other_hosts || fail log_flood.table_shows_other_hosts "out=$OUT"
+
+# t1 still gets rows of its own for new hosts
+X "$NETTOOL" udp 198.51.100.77 9999
+AFTER=$(history)
+grep -q "udp-blocked 198.51.100.77:9999" <<<"$AFTER" && pass log_flood.other_sandbox_still_gets_rows ||
+	fail log_flood.other_sandbox_still_gets_rows "$AFTER"
+
+finish
