@@ -12,7 +12,7 @@
 #   tls peer=IP:PORT sni=NAME[,NAME...] seen=WORD[,WORD...]
 # "sni" is every host_name entry of every server_name extension, in order ("-" when none, "?"
 # when the ClientHello did not parse: not TLS, truncated, malformed); "seen" is every run of
-# host-name characters (4 or more) in the first flight's bytes, TLS framing or not, so a name
+# host-name characters with a dot in it in the first flight's bytes, TLS framing or not, so a name
 # that reached the origin shows in the log however the client framed or split it. A test that
 # asserts "the origin never saw NAME" greps the log for NAME.
 # Bounds: the first flight is at most FIRST_MAX bytes or what arrives in FIRST_WAIT seconds; at
@@ -26,7 +26,7 @@ FIRST_MAX = 65536
 FIRST_WAIT = 15.0
 CONN_MAX = 256
 IDLE = 60.0
-HOSTISH = re.compile(rb"[A-Za-z0-9.-]{4,}")
+HOSTISH = re.compile(rb"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 log_lock = threading.Lock()
 slots = threading.BoundedSemaphore(CONN_MAX)
