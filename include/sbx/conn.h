@@ -13,7 +13,8 @@
  * Addresses and host names are classified here, once, for the engine, `check`
  * and both proxy paths: every IPv4 spelling inet_aton() accepts is an address,
  * never a host name; IPv6 internal ranges and every form embedding an internal
- * IPv4 (mapped, compatible, NAT64, 6to4, Teredo) are internal.
+ * IPv4 (mapped, translated, compatible, NAT64) are internal, and so are 6to4,
+ * Teredo and local-use NAT64 whatever they embed (user/addr.c says why).
  */
 #ifndef SBX_CONN_H
 #define SBX_CONN_H
