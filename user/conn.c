@@ -96,6 +96,20 @@ static bool facts_valid(const struct sbx_conn_facts *f)
 			   f->upstream.family == 6);
 }
 
+/* An IPv4-mapped address (as a sockaddr_in6 brings it) as the IPv4 address it is. */
+static struct sbx_addr unmapped(const struct sbx_addr *a)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	struct sbx_addr u = *a;
+
+	if (a->family == 6 && memcmp(a->a, mapped, sizeof(mapped)) == 0) {
+		memset(&u, 0, sizeof(u));
+		u.family = 4;
+		memcpy(u.a, a->a + 12, 4);
+	}
+	return u;
+}
+
 /*
  * The class of a literal the connection names: what the caller classified when
  * it is also the upstream (it has the environment); by the address alone
@@ -104,9 +118,9 @@ static bool facts_valid(const struct sbx_conn_facts *f)
  */
 static enum sbx_addr_class literal_class(const struct sbx_conn_facts *f, const struct sbx_addr *a)
 {
-	const struct sbx_addr *u = &f->upstream;
+	struct sbx_addr u = unmapped(&f->upstream);
 
-	if (u->family == a->family && memcmp(u->a, a->a, a->family == 4 ? 4 : 16) == 0)
+	if (u.family == a->family && memcmp(u.a, a->a, a->family == 4 ? 4 : 16) == 0)
 		return f->up_class;
 	return sbx_addr_is_internal(a) ? SBX_ADDR_INTERNAL : SBX_ADDR_PUBLIC;
 }
@@ -118,6 +132,11 @@ static int judge_name(const struct sbx_policy *p, const struct sbx_conn_facts *f
 	struct sbx_verdict pv;
 	int err = sbx_policy_decide(p, f->sandbox, h, f->port, &pv);
 
+	if (err == -EAGAIN) {
+		refuse(v, SBX_REASON_DEFAULT_DENY);
+		say(v, "the policy is not compiled: nothing can be allowed");
+		return err;
+	}
 	if (err) {
 		refuse(v, SBX_REASON_BAD_STREAM);
 		say(v, "'%s' is not a valid host name or address", h);
@@ -303,16 +322,10 @@ static void judge_upstream(const struct sbx_policy *p, const struct sbx_conn_fac
 {
 	char text[ADDR_TEXT_MAX], ap[ADDR_TEXT_MAX + 8];
 	const char *host = v->host[0] ? v->host : "the host";
-	struct sbx_addr a = f->upstream;
+	struct sbx_addr a = unmapped(&f->upstream); /* as the engine matches it */
 	struct sbx_verdict av;
 	int err;
 
-	if (a.family == 6 && a.a[10] == 0xff && a.a[11] == 0xff &&
-	    !memcmp(a.a, (const uint8_t[10]){ 0 }, 10)) {
-		memmove(a.a, a.a + 12, 4);
-		memset(a.a + 4, 0, 12);
-		a.family = 4; /* the engine matches a mapped address as its IPv4 */
-	}
 	sbx_addr_format(&a, text, sizeof(text));
 	addr_port(&a, f->port, ap, sizeof(ap));
 	switch (f->up_class) {

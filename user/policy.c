@@ -112,12 +112,6 @@ int sbx_preset_parse(const char *s, enum sbx_preset *p)
 
 /* ---- host names and addresses ------------------------------------------ */
 
-/* The one host-name rule (user/addr.c): names that read as numbers are addresses. */
-static int hostname_check(const char *h, const char *shown, char *err, size_t errlen)
-{
-	return sbx_host_name_check(h, shown, err, errlen);
-}
-
 /* Lowercase @in into @out, dropping one trailing dot. */
 static int lower_copy(const char *in, char *out, size_t outlen)
 {
@@ -158,7 +152,7 @@ int sbx_host_normalize(const char *in, char *out, size_t outlen, char *err, size
 		inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, out, outlen);
 		return 0;
 	}
-	return hostname_check(out, in, err, errlen);
+	return sbx_host_name_check(out, in, err, errlen);
 }
 
 bool sbx_host_is_service(const char *h)
@@ -400,7 +394,7 @@ int sbx_resource_parse(enum sbx_rule_type type, const char *text, struct sbx_res
 			r->kind = SBX_RES_SUBDOMAIN;
 			name += 2;
 		}
-		ret = hostname_check(name, text, err, errlen);
+		ret = sbx_host_name_check(name, text, err, errlen);
 		if (ret)
 			return ret;
 		if (sbx_host_is_service(name))

@@ -13,7 +13,8 @@
  * Addresses and host names are classified here, once, for the engine, `check`
  * and both proxy paths: every IPv4 spelling inet_aton() accepts is an address,
  * never a host name; IPv6 internal ranges and every form embedding an internal
- * IPv4 (mapped, compatible, NAT64, 6to4, Teredo) are internal.
+ * IPv4 (mapped, translated, compatible, NAT64) are internal, and so are 6to4,
+ * Teredo and local-use NAT64 whatever they embed (user/addr.c says why).
  */
 #ifndef SBX_CONN_H
 #define SBX_CONN_H
@@ -110,8 +111,28 @@ struct sbx_conn_verdict {
 /*
  * Decide a connection on the facts known so far. allow=true means nothing
  * known so far forbids it; the caller asks again when the next fact arrives.
- * Returns 0, or -EINVAL when the facts are inconsistent (the verdict is then a
- * refusal all the same).
+ * Returns 0, or -EINVAL when the facts are inconsistent or the target is not a
+ * valid host (reason unparseable-stream; `check` reports it as bad input), or
+ * -EAGAIN for an uncompiled policy: the verdict is then a refusal all the same.
+ *
+ * How each fact is judged (sbx-policy(1), check; user/conn.c):
+ *  - an IP-literal target is judged by its class: pass it as the upstream too
+ *    (with up_class from sbx_addr_classify) from the first call, so a host,
+ *    sandbox or own address is known at once; without it the literal is
+ *    classified by the address alone and the upstream step catches the rest.
+ *    A host address is decided as host.docker.internal (localhost:PORT rules
+ *    only) and, if allowed, host_service is set;
+ *  - transparent: orig_class HOST is the host service (v->host is
+ *    "host.docker.internal"), SANDBOX and OWN are refused, else dns_name if set,
+ *    else the address;
+ *  - stream BAD is refused; TLS/HTTP: on a connection opened for a name the
+ *    stream name must be that name (sni-mismatch, also for an empty one); opened
+ *    by address, it is refused only by a deny rule naming it; transparent and
+ *    not dialled, it is what is decided and what v->host gives to resolve;
+ *  - upstream: SANDBOX and OWN refused, HOST only for a host service (and a host
+ *    service only to HOST), INTERNAL only under an address rule, and an address
+ *    deny rule refuses whatever name led there.
+ * host_service is false on every refusal.
  */
 int sbx_conn_decide(const struct sbx_policy *p, const struct sbx_conn_facts *f,
 		    struct sbx_conn_verdict *v);

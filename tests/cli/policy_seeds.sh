@@ -386,6 +386,10 @@ expect_private check.star_star_metadata 169.254.169.254:80 'sbx policy allow net
 expect_private check.star_star_names_the_rule 172.20.0.5 'rule default-allow-all \(\*\*\)'
 expect_private check.star_star_sandbox_address 10.209.0.6:22 'sandbox'
 expect_private check.star_star_own_proxy_port 127.0.0.1:3128 'own listeners'
+run sbx policy allow network localhost:3128
+OWN_RULE=$(added_id)
+expect_private check.host_service_on_own_port localhost:3128 'own listeners'
+run sbx policy rm network --id "$OWN_RULE"
 expect_verdict check.star_star_testnet_is_public ALLOWED default-allow-all 198.51.100.7
 expect_verdict check.star_star_public_ipv6 ALLOWED default-allow-all '[2606:4700:4700::1111]:443'
 expect_exit check.json_private_ip 0 sbx policy check --json '[::1]:80'
