@@ -267,6 +267,24 @@ tp_attack transparent_two_sni_evil_first 443 hello=cdn-evil.example,cdn-allowed.
 tp_attack transparent_two_sni_allowed_first 443 hello=cdn-allowed.example,cdn-evil.example
 tp_attack transparent_two_sni_extensions 443 hello2=cdn-allowed.example,cdn-evil.example
 
+# no server name at all on a connection opened for a name: the origin would pick its default
+m=$(mark "$CDNLOG")
+TALK "$GW" $FWD_PORT connect=cdn-allowed.example:443 hello=- read=1500
+not_served && unseen "$m" "sni=-" && P forward_no_sni || F forward_no_sni "$(brief) origin: $(since "$CDNLOG" "$m")"
+m=$(mark "$CDNLOG")
+TP cdn-allowed.example "$CDN" 443 hello=- read=1500
+not_served && unseen "$m" "sni=-" && P transparent_no_sni || F transparent_no_sni "$(brief) origin: $(since "$CDNLOG" "$m")"
+
+# the refusals above are verdicts in the log, with a reason, on each path (the host logged
+# may be the name the connection was opened for or the one the client sent)
+blocked_paths=$(S policy log t1 --json | "$PYTHON" -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join(sorted({e["proxy_type"] for e in d["blocked_hosts"]
+                       if e["host"].startswith("cdn-") and e["reason"]})))' 2>&1)
+[[ " $blocked_paths " == *" forward "* && " $blocked_paths " == *" transparent "* ]] &&
+	P refusals_logged_both_paths || F refusals_logged_both_paths "cdn-* blocked on: '$blocked_paths'"
+
 # ---- e, f, g: under '**' -------------------------------------------------------------------------
 S policy allow network '**' >/dev/null || F setup_allow_all "cannot allow '**'"
 
@@ -305,6 +323,9 @@ S policy rm network --resource "${WORLD_LINK4%.*}.0/24" >/dev/null
 S policy allow network "localhost:$HOST_PORT" >/dev/null
 X curl -s -m 5 "http://host.docker.internal:$HOST_PORT/"
 [[ $OUT == *host-secret* ]] && P host_service_with_localhost_rule || F host_service_with_localhost_rule "$(brief)"
+X curl -s -m 5 --noproxy '*' "http://host.docker.internal:$HOST_PORT/"
+[[ $OUT == *host-secret* ]] && P host_service_with_localhost_rule_transparent ||
+	F host_service_with_localhost_rule_transparent "$(brief)"
 S policy rm network --resource "localhost:$HOST_PORT" >/dev/null
 
 # f: a listener in sandbox t2, dialled from t1
