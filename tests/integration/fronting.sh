@@ -390,14 +390,13 @@ S policy rm network --resource "$CDN" >/dev/null
 # every lookup has timed out (by 15 s), and late answers to the last tries then arrive too.
 SBXD=$(daemon_pid)
 tag=$$
-names=""
-for k in 1 2 3 4 5 6; do names="$names r$k-$tag.exfil.example"; done
+names=()
+for k in 1 2 3 4 5 6; do names+=("r$k-$tag.exfil.example"); done
 # half of them handed out to the sandbox first, so the transparent path knows them by name
-# shellcheck disable=SC2086
-X dig +short +time=2 +tries=1 $(echo $names | cut -d' ' -f1-3) >/dev/null
+X dig +short +time=2 +tries=1 "${names[@]:0:3}" >/dev/null
 bash scripts/world.sh dns-stop "$W" || F slow_resolver_setup "dns-stop"
 k=0
-for n in $names; do
+for n in "${names[@]}"; do
 	k=$((k + 1))
 	in_world env "${ENVV[@]}" timeout -k 5 40 "$SBX_BIN" exec t1 -- "$NETTOOL" talk 203.0.113.99 443 \
 		"sleep=$((5500 + k * 700))" "hello=$n" read=6000 </dev/null >/dev/null 2>&1 &
