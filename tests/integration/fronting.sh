@@ -212,8 +212,10 @@ TP cdn-allowed.example "$CDN" 80 "send=GET /d-ka-first HTTP/1.1\r\nHost: cdn-all
 	F smuggle_transparent_keepalive "$(brief)"
 
 # ---- j: a server that speaks first, under an address rule ---------------------------------------
-TALK "$BANNER_IP" "$BANNER_PORT" read=2500 "send=ping-after-banner\n" read=1500
-[[ $OUT == *"SSH-2.0-sbx-world-banner"*"ping-after-banner"* ]] && P server_speaks_first_raw_tcp ||
+# the banner must come before the client says anything
+TALK "$BANNER_IP" "$BANNER_PORT" read=2500 expect=SSH-2.0-sbx-world-banner "send=ping-after-banner\n" read=1500
+[[ $OUT == "ok end="* && $OUT != *stopped=* && $OUT == *"SSH-2.0-sbx-world-banner"*"ping-after-banner"* ]] &&
+	P server_speaks_first_raw_tcp ||
 	F server_speaks_first_raw_tcp "$(brief)"
 
 # ---- the long silences, judged ----------------------------------------------------------------
@@ -410,7 +412,7 @@ bash scripts/world.sh dns-cont "$W" || F slow_resolver_setup "dns-cont"
 sleep 1
 # kill -0 first: any sbx command would start a new sbxd on demand
 kill -0 "$SBXD" 2>/dev/null && ! pid_dead "$SBXD" && P slow_resolver_sbxd_alive ||
-	F slow_resolver_sbxd_alive "sbxd $SBXD is gone"
+	F slow_resolver_sbxd_alive "sbxd $SBXD is gone; its log ends: $(tail -n 5 "$T/run/sbxd.log" 2>/dev/null | tr '\n' ' ' | cut -c1-400)"
 SB=t2 X curl -s -m 5 http://cdn-allowed.example/i-after
 [[ $OUT == *"vhost=cdn-allowed.example"* ]] && [ "$(daemon_pid)" = "$SBXD" ] && P slow_resolver_others_served ||
 	F slow_resolver_others_served "$(brief) (sbxd $SBXD, now $(daemon_pid))"
