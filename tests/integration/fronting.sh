@@ -284,7 +284,7 @@ import json, sys
 d = json.load(sys.stdin)
 print(" ".join(sorted({e["proxy_type"] for e in d["blocked_hosts"]
                        if e["host"].startswith("cdn-") and e["reason"]})))' 2>&1)
-[[ " $blocked_paths " == *" forward "* && " $blocked_paths " == *" transparent "* ]] &&
+[[ " $blocked_paths " =~ \ forward(-bypass)?\  && " $blocked_paths " == *" transparent "* ]] &&
 	P refusals_logged_both_paths || F refusals_logged_both_paths "cdn-* blocked on: '$blocked_paths'"
 
 # ---- e, f, g: under '**' -------------------------------------------------------------------------
@@ -398,17 +398,21 @@ for k in 1 2 3 4 5 6; do names+=("r$k-$tag.exfil.example"); done
 X dig +short +time=2 +tries=1 "${names[@]:0:3}" >/dev/null
 bash scripts/world.sh dns-stop "$W" || F slow_resolver_setup "dns-stop"
 k=0
+I_PIDS=()
 for n in "${names[@]}"; do
 	k=$((k + 1))
 	in_world env "${ENVV[@]}" timeout -k 5 40 "$SBX_BIN" exec t1 -- "$NETTOOL" talk 203.0.113.99 443 \
 		"sleep=$((5500 + k * 700))" "hello=$n" read=6000 </dev/null >/dev/null 2>&1 &
-	BG_PIDS+=("$!")
+	I_PIDS+=("$!")
 done
 in_world env "${ENVV[@]}" timeout -k 5 40 "$SBX_BIN" exec t1 -- "$NETTOOL" talk "$GW" $FWD_PORT \
 	"connect=f-$tag.exfil.example:443" read=3000 </dev/null >/dev/null 2>&1 &
-BG_PIDS+=("$!")
+I_PIDS+=("$!")
+BG_PIDS+=("${I_PIDS[@]}")
 sleep 15
 bash scripts/world.sh dns-cont "$W" || F slow_resolver_setup "dns-cont"
+# the clients end by themselves (at most 40 s), then their sessions are gone too
+for p in "${I_PIDS[@]}"; do wait "$p"; done
 sleep 1
 # kill -0 first: any sbx command would start a new sbxd on demand
 kill -0 "$SBXD" 2>/dev/null && ! pid_dead "$SBXD" && P slow_resolver_sbxd_alive ||
@@ -416,5 +420,7 @@ kill -0 "$SBXD" 2>/dev/null && ! pid_dead "$SBXD" && P slow_resolver_sbxd_alive 
 SB=t2 X curl -s -m 5 http://cdn-allowed.example/i-after
 [[ $OUT == *"vhost=cdn-allowed.example"* ]] && [ "$(daemon_pid)" = "$SBXD" ] && P slow_resolver_others_served ||
 	F slow_resolver_others_served "$(brief) (sbxd $SBXD, now $(daemon_pid))"
+grep -q "ERROR: AddressSanitizer\|runtime error:" "$T/run/sbxd.log" 2>/dev/null &&
+	grep -m1 -A12 "ERROR: AddressSanitizer\|runtime error:" "$T/run/sbxd.log" | sed 's/^/    | /'
 
 finish
