@@ -277,6 +277,12 @@ m=$(mark "$CDNLOG")
 TP cdn-allowed.example "$CDN" 443 hello=- read=1500
 not_served && unseen "$m" "sni=-" && P transparent_no_sni || F transparent_no_sni "$(brief) origin: $(since "$CDNLOG" "$m")"
 
+# the origin still answers and logs (the "never saw" checks above are worth something)
+m=$(mark "$CDNLOG")
+TALK "$GW" $FWD_PORT connect=cdn-allowed.example:443 hello=cdn-allowed.example read=1500
+[[ $OUT == *tls=server-hello* ]] && seen "$m" "sni=cdn-allowed.example " && P control_origin_still_logging ||
+	F control_origin_still_logging "$(brief)"
+
 # the refusals above are verdicts in the log, with a reason, on each path (the host logged
 # may be the name the connection was opened for or the one the client sent)
 blocked_paths=$(S policy log t1 --json | "$PYTHON" -c '
