@@ -12,7 +12,7 @@
 # instance only), so no user or group is created. Everything else is named after our pid and
 # removed by name.
 # "COND && pass X || fail X why" reads as if-then-else here because pass only echoes.
-# shellcheck disable=SC2015
+# shellcheck disable=SC2015,SC2016,SC2317
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -84,7 +84,7 @@ cleanup() {
 	S rm a1 >/dev/null 2>&1
 	S daemon stop >/dev/null 2>&1
 	if [ -d "$ATT_CG" ]; then
-		for p in $(cat "$ATT_CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		while read -r p; do kill -9 "$p" 2>/dev/null; done <"$ATT_CG/cgroup.procs" 2>/dev/null
 		for ((i = 0; i < 50; i++)); do rmdir "$ATT_CG" 2>/dev/null && break; sleep 0.1; done
 	fi
 	sandbox_leftovers_remove "$RUN" "$INST" t1 g1
@@ -212,7 +212,8 @@ DPID=$(head -1 "$RUN/sbxd.lock")
 # the soft limit only: raising a hard limit back would need CAP_SYS_RESOURCE
 NOFILE0=$(prlimit --pid "$DPID" --nofile --raw --noheadings -o SOFT,HARD | awk '{print $1 ":" $2}')
 HARD0=${NOFILE0#*:}
-n0=$(ls "/proc/$DPID/fd" | wc -l)
+nfds() { local f=("/proc/$DPID/fd/"*); echo "${#f[@]}"; }
+n0=$(nfds)
 LIMIT=$((n0 + 48))
 L0=$(wc -l <"$RUN/sbxd.log")
 prlimit --pid "$DPID" --nofile="$LIMIT:$HARD0"
@@ -242,7 +243,7 @@ HOLDER=$!
 BG_PIDS+=("$HOLDER")
 exec 7>"$T/hold.in"
 wait_for -n 200 grep -q held "$T/hold.out"
-nfd=$(ls "/proc/$DPID/fd" | wc -l)
+nfd=$(nfds)
 [ "$nfd" -ge "$LIMIT" ] && pass control.fd_table_full || fail control.fd_table_full "$nfd of $LIMIT: $(cat "$T/hold.out")"
 run S policy ls
 [ $RC = 0 ] && [[ $OUT == *PROVENANCE* ]] || [[ $OUT == *"out of file descriptors; try again"* ]]
