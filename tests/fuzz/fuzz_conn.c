@@ -57,7 +57,8 @@ static void add_rule(struct sbx_policy *p, const char *decision, const char *res
 	if (sbx_decision_parse(decision, &r.decision) ||
 	    sbx_resource_list_parse(r.type, resources, &r.res, &r.nres, err, sizeof(err)) ||
 	    sbx_policy_add(p, &r)) {
-		fprintf(stderr, "fuzz_conn: cannot make rule %s %s: %s\n", decision, resources, err);
+		fprintf(stderr, "fuzz_conn: cannot make rule %s %s: %s\n", decision, resources,
+			err);
 		abort();
 	}
 	free(r.res);
