@@ -380,9 +380,21 @@ static int drain(struct dir *d, int src)
 }
 
 /*
+ * Empty the worker's pipe after a failed step: whatever stayed in it would go
+ * to the next session that splices through it, another sandbox's peer.
+ */
+static void pipe_empty(int pp[2])
+{
+	for (int i = 0; i < 4; i++)
+		if (read(pp[0], scratch_discard, sizeof(scratch_discard)) <= 0)
+			break;
+}
+
+/*
  * Move what is available from @src through the worker's pipe to @dst; what
  * @dst does not take is read back out of the pipe into the backlog, so the
- * pipe is empty again for the next session. -1 on a hard error.
+ * pipe is empty again for the next session. -1 on a hard error (the pipe
+ * emptied all the same).
  */
 static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 {
@@ -423,8 +435,10 @@ static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 		if (d->limit != NO_LIMIT)
 			d->limit -= (uint64_t)n;
 		m = splice(pp[0], NULL, dst, NULL, (size_t)n, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (m < 0 && errno != EAGAIN && errno != EINTR)
+		if (m < 0 && errno != EAGAIN && errno != EINTR) {
+			pipe_empty(pp);
 			return -1;
+		}
 		if (m < 0)
 			m = 0;
 		if (m < n) {
@@ -433,6 +447,7 @@ static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 
 			if (r != n - m || backlog_add(d, tmp, (size_t)r)) {
 				free(tmp);
+				pipe_empty(pp);
 				return -1;
 			}
 			free(tmp);

@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/ssl.h>
 
@@ -58,6 +61,44 @@ static void *origin_main(void *arg)
 					sizeof(origin_seen) - strlen(origin_seen) - 1);
 				pthread_mutex_unlock(&seen_lock);
 			}
+		}
+		close(fd);
+	}
+}
+
+/* ---- an odd origin: misbehaves as odd_mode says ---- */
+
+enum odd_mode {
+	ODD_RESET,	 /* reads the first bytes, finishes, then resets the connection */
+	ODD_SLOW_STATUS, /* answers "HTTP/1.1" and nothing more for a while */
+};
+
+static _Atomic int odd_mode;
+static uint16_t odd_port;
+static int odd_fd;
+
+static void *odd_main(void *arg)
+{
+	for (;;) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		int fd = accept(odd_fd, NULL, NULL);
+		struct pollfd p;
+		char buf[4096];
+
+		if (fd < 0)
+			return NULL;
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 2000) != 1 || recv(fd, buf, sizeof(buf), 0) <= 0) {
+			close(fd);
+			continue;
+		}
+		if (odd_mode == ODD_RESET) {
+			shutdown(fd, SHUT_WR);
+			usleep(200 * 1000);
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		} else {
+			send(fd, "HTTP/1.1", 8, MSG_NOSIGNAL);
+			usleep(1500 * 1000);
 		}
 		close(fd);
 	}
@@ -264,9 +305,13 @@ static void test_setup(void)
 	uint16_t dns_port;
 	pthread_t t;
 
+	signal(SIGPIPE, SIG_IGN); /* as sbxd does: splice to a reset socket raises it */
 	origin_fd = listen_any(SOCK_STREAM, &origin_port);
+	odd_fd = listen_any(SOCK_STREAM, &odd_port);
 	dns_fd = listen_any(SOCK_DGRAM, &dns_port);
 	pthread_create(&t, NULL, origin_main, NULL);
+	pthread_detach(t);
+	pthread_create(&t, NULL, odd_main, NULL);
 	pthread_detach(t);
 	pthread_create(&t, NULL, dns_main, NULL);
 	pthread_detach(t);
@@ -669,6 +714,51 @@ static void test_one_sandbox_holds_at_most_its_share(void)
 		  "origin got");
 }
 
+/* A CONNECT tunnel to the odd origin, its first bytes sent; the socket is kept. */
+static int odd_tunnel(const char *first)
+{
+	char req[128];
+	int fd, reset;
+
+	snprintf(req, sizeof(req), "CONNECT allowed.test:%u HTTP/1.1\r\n\r\n", odd_port);
+	fd = dial(fwd_port);
+	send(fd, req, strlen(req), MSG_NOSIGNAL);
+	CHECK_HAS(read_for(fd, 300, &reset), "200 Connection established");
+	send(fd, first, strlen(first), MSG_NOSIGNAL);
+	return fd;
+}
+
+static void test_bytes_of_a_failed_relay_reach_no_other_session(void)
+{
+	char req[256];
+	int reset;
+
+	odd_mode = ODD_RESET;
+	/* client bytes for an upstream that reset; both workers, most likely */
+	for (int i = 0; i < 4; i++) {
+		int fd = odd_tunnel("PING\n");
+
+		read_for(fd, 500, &reset);
+		usleep(200 * 1000);
+		send(fd, "SMUGGLED\n", 9, MSG_NOSIGNAL);
+		read_for(fd, 200, &reset);
+		close(fd);
+	}
+	clear_seen();
+	snprintf(req, sizeof(req), "CONNECT allowed.test:%u HTTP/1.1\r\n\r\nPING\n", origin_port);
+	for (int i = 0; i < 6; i++) {
+		int fd = dial(fwd_port);
+
+		send(fd, req, strlen(req), MSG_NOSIGNAL);
+		usleep(100 * 1000);
+		send(fd, "MORE\n", 5, MSG_NOSIGNAL); /* spliced through the worker's pipe */
+		CHECK_HAS(read_for(fd, 1000, &reset), "origin got 5 bytes");
+		close(fd);
+	}
+	CHECK(seen_has("MORE"));
+	CHECK(!seen_has("SMUGG"));
+}
+
 static void test_teardown(void)
 {
 	sbx_proxy_stop(proxy);
@@ -677,6 +767,8 @@ static void test_teardown(void)
 	close(origin_fd);
 	shutdown(dns_fd, SHUT_RDWR);
 	close(dns_fd);
+	shutdown(odd_fd, SHUT_RDWR);
+	close(odd_fd);
 }
 
 static const struct test tests[] = {
@@ -701,6 +793,7 @@ static const struct test tests[] = {
 	T(test_malformed_tls_is_refused_not_relayed),
 	T(test_head_deadline_during_lookup_does_not_crash),
 	T(test_one_sandbox_holds_at_most_its_share),
+	T(test_bytes_of_a_failed_relay_reach_no_other_session),
 	T(test_teardown),
 };
 
