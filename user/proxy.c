@@ -276,14 +276,18 @@ static void set_deadline(struct sess *s, unsigned ms)
 
 static void sess_io(struct sbx_ev *ev, int fd, uint32_t events, void *arg);
 
-/* Watch @fd (the client or the upstream socket) for @mask. */
+/*
+ * Watch @fd (the client or the upstream socket) for @mask. EPOLLHUP and
+ * EPOLLERR come whatever the mask and stay (a reset socket): a side with
+ * nothing to wait for is armed for one such report, not a wake-up per loop.
+ */
 static void watch(struct sess *s, int fd, uint32_t mask)
 {
 	uint32_t *cur = fd == s->cfd ? &s->cmask : &s->umask;
 
 	if (fd < 0 || *cur == mask)
 		return;
-	sbx_ev_mod(s->w->ev, fd, mask);
+	sbx_ev_mod(s->w->ev, fd, mask ? mask : EPOLLONESHOT);
 	*cur = mask;
 }
 

@@ -714,6 +714,15 @@ static void test_one_sandbox_holds_at_most_its_share(void)
 		  "origin got");
 }
 
+/* CPU time of the whole process (the proxy's workers are threads of it), in ms. */
+static double cpu_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 /* A CONNECT tunnel to the odd origin, its first bytes sent; the socket is kept. */
 static int odd_tunnel(const char *first)
 {
@@ -726,6 +735,21 @@ static int odd_tunnel(const char *first)
 	CHECK_HAS(read_for(fd, 300, &reset), "200 Connection established");
 	send(fd, first, strlen(first), MSG_NOSIGNAL);
 	return fd;
+}
+
+static void test_upstream_reset_after_its_fin_does_not_spin(void)
+{
+	int fd, reset;
+	double t0;
+
+	odd_mode = ODD_RESET;
+	fd = odd_tunnel("PING\n");
+	read_for(fd, 500, &reset); /* the origin finishes, then resets */
+	usleep(200 * 1000);
+	t0 = cpu_ms();
+	usleep(600 * 1000);
+	CHECK(cpu_ms() - t0 < 150);
+	close(fd);
 }
 
 static void test_bytes_of_a_failed_relay_reach_no_other_session(void)
@@ -793,6 +817,7 @@ static const struct test tests[] = {
 	T(test_malformed_tls_is_refused_not_relayed),
 	T(test_head_deadline_during_lookup_does_not_crash),
 	T(test_one_sandbox_holds_at_most_its_share),
+	T(test_upstream_reset_after_its_fin_does_not_spin),
 	T(test_bytes_of_a_failed_relay_reach_no_other_session),
 	T(test_teardown),
 };
