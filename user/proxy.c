@@ -578,30 +578,37 @@ static int http_first_request(struct sess *s, const char *head, size_t len,
 	return upgrade ? 1 : 0;
 }
 
-/* ST_UPGRADE: the upstream's status line decides whether the connection stays open. */
+/*
+ * ST_UPGRADE: the upstream's status line decides whether the connection stays
+ * open. It is read into s->in (a peek would wake us for ever while it is
+ * short) and goes on to the client ahead of the rest.
+ */
 static void upgrade_status(struct sess *s)
 {
-	char line[16];
-	ssize_t n = recv(s->ufd, line, sizeof(line) - 1, MSG_PEEK | MSG_DONTWAIT);
+	ssize_t n = recv(s->ufd, s->in + s->in_len, 16 - s->in_len, MSG_DONTWAIT);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) { /* upstream closed or failed: relay what is left */
-		start_relay(s);
+	if (n > 0) {
+		s->in_len += (size_t)n;
+		if (s->in_len < 12 && !memchr(s->in, '\n', s->in_len))
+			return;
+		if (s->in_len >= 12 && memcmp(s->in, "HTTP/1.", 7) == 0 &&
+		    memcmp(s->in + 8, " 101", 4) == 0) {
+			s->cu.limit = NO_LIMIT; /* upgraded: no longer HTTP */
+			s->cu.discard = false;
+		} else {
+			/* no upgrade: this was the connection's one request */
+			s->cu.discard = true;
+			shutdown(s->ufd, SHUT_WR);
+			s->cu.shut = true;
+		}
+	} /* else upstream closed or failed: relay what is left */
+	if (backlog_add(&s->uc, s->in, s->in_len)) {
+		sess_reset(s);
 		return;
 	}
-	if (n < 12 && !memchr(line, '\n', (size_t)n))
-		return;
-	line[n] = '\0';
-	if (n >= 12 && strncmp(line, "HTTP/1.", 7) == 0 && strncmp(line + 8, " 101", 4) == 0) {
-		s->cu.limit = NO_LIMIT; /* upgraded: no longer HTTP */
-		s->cu.discard = false;
-	} else {
-		/* no upgrade: this was the connection's one request */
-		s->cu.discard = true;
-		shutdown(s->ufd, SHUT_WR);
-		s->cu.shut = true;
-	}
+	s->in_len = 0;
 	start_relay(s);
 }
 

@@ -783,6 +783,27 @@ static void test_bytes_of_a_failed_relay_reach_no_other_session(void)
 	CHECK(!seen_has("SMUGG"));
 }
 
+static void test_short_upgrade_status_does_not_spin(void)
+{
+	char req[256];
+	int fd, reset;
+	double t0;
+
+	odd_mode = ODD_SLOW_STATUS;
+	snprintf(req, sizeof(req),
+		 "GET http://allowed.test:%u/ws HTTP/1.1\r\nHost: allowed.test:%u\r\n"
+		 "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+		 odd_port, odd_port);
+	fd = dial(fwd_port);
+	send(fd, req, strlen(req), MSG_NOSIGNAL);
+	usleep(300 * 1000);
+	t0 = cpu_ms();
+	usleep(600 * 1000);
+	CHECK(cpu_ms() - t0 < 150);
+	CHECK_HAS(read_for(fd, 1500, &reset), "HTTP/1.1"); /* what came is relayed at the end */
+	close(fd);
+}
+
 static void test_teardown(void)
 {
 	sbx_proxy_stop(proxy);
@@ -819,6 +840,7 @@ static const struct test tests[] = {
 	T(test_one_sandbox_holds_at_most_its_share),
 	T(test_upstream_reset_after_its_fin_does_not_spin),
 	T(test_bytes_of_a_failed_relay_reach_no_other_session),
+	T(test_short_upgrade_status_does_not_spin),
 	T(test_teardown),
 };
 
