@@ -657,8 +657,8 @@ static void go_upstream(struct sess *s);
 static int classify(struct sess *s, struct sbx_http_req *req, bool final)
 {
 	int tls = sbx_sniff_is_tls(s->in, s->in_len), r;
-	const uint8_t *nl = memchr(s->in, '\n', s->in_len);
-	size_t line = nl ? (size_t)(nl - s->in) : s->in_len;
+	const uint8_t *b = s->in, *nl;
+	size_t skip = 0, blen, line;
 	struct sbx_tls_hello hello;
 
 	final = final || s->in_len == sizeof(s->in);
@@ -681,8 +681,25 @@ static int classify(struct sess *s, struct sbx_http_req *req, bool final)
 		s->f.stream = SBX_STREAM_BAD;
 		return 0;
 	}
-	r = sbx_http_parse_request((const char *)s->in, s->in_len, req);
+	/* servers skip blank lines before a request line (RFC 9112 2.2): so do we */
+	while (skip < s->in_len && (s->in[skip] == '\r' || s->in[skip] == '\n'))
+		skip++;
+	if (skip == s->in_len && skip) {
+		if (!final)
+			return -EAGAIN;
+		s->f.stream = SBX_STREAM_BAD; /* blank lines, then silence: no guess */
+		return 0;
+	}
+	b += skip;
+	blen = s->in_len - skip;
+	nl = memchr(b, '\n', blen);
+	line = nl ? (size_t)(nl - b) : blen;
+	r = sbx_http_parse_request((const char *)b, blen, req);
 	if (r == 0 && !req->is_connect) {
+		if (skip) { /* what goes upstream starts at the request line */
+			memmove(s->in, b, blen);
+			s->in_len = blen;
+		}
 		/* absolute-form names its host twice: servers follow the URI, so both must agree */
 		s->f.stream = req->absolute && req->host_header[0] &&
 					      strcmp(req->host_header, req->host)
@@ -692,18 +709,20 @@ static int classify(struct sess *s, struct sbx_http_req *req, bool final)
 		return 0;
 	}
 	if (!nl) {
-		/* a request line may still be coming: text, and not yet longer than one can be */
-		bool text = s->in_len < SBX_HTTP_TARGET_MAX + 64;
+		/*
+		 * A request line may still be coming while the parser has not refuted
+		 * it (a method token, no control bytes; a URI may hold any other byte)
+		 * and it is not yet longer than one can be. At the end it is refused:
+		 * raw, its rest would go upstream undecided.
+		 */
+		bool maybe = r == -EAGAIN || memmem(b, blen, " HTTP/", 6);
 
-		for (size_t i = 0; text && i < s->in_len; i++)
-			text = s->in[i] >= 0x20 && s->in[i] < 0x7f;
-		if (text && !final)
+		if (maybe && !final && blen < SBX_HTTP_TARGET_MAX + 64)
 			return -EAGAIN;
-		s->f.stream = memmem(s->in, s->in_len, " HTTP/", 6) ? SBX_STREAM_BAD
-								    : SBX_STREAM_RAW;
+		s->f.stream = maybe ? SBX_STREAM_BAD : SBX_STREAM_RAW;
 		return 0;
 	}
-	if (memmem(s->in, line, " HTTP/", 6)) {
+	if (memmem(b, line, " HTTP/", 6)) {
 		/* a request line: the head must parse, or a server might take what we did not */
 		if (r == -EAGAIN && !final)
 			return -EAGAIN;

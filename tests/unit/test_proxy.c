@@ -804,6 +804,53 @@ static void test_short_upgrade_status_does_not_spin(void)
 	close(fd);
 }
 
+static void test_blank_lines_before_a_request_are_not_raw(void)
+{
+	static const char req[] = "\r\nGET /x HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+	int reset;
+
+	clear_seen();
+	resolver_gave = "allowed.test";
+	exchange(tp_port, req, sizeof(req) - 1, &reset);
+	resolver_gave = NULL;
+	CHECK(!seen_has("denied.test"));
+	CHECK(verdict_has(":block:"));
+	/* a server skips blank lines before a request line (RFC 9112 2.2): so do we, waiting */
+	clear_seen();
+	resolver_gave = "allowed.test";
+	exchange(tp_port, "\r\n", 2, &reset);
+	resolver_gave = NULL;
+	CHECK(verdict_has(":block:unparseable-stream;"));
+}
+
+/* A request line sent in two parts, @pause_ms apart, on an address given for allowed.test. */
+static void split_request(const char *first, int pause_ms)
+{
+	static const char rest[] = " HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+	int fd, reset;
+
+	resolver_gave = "allowed.test";
+	fd = tp_open();
+	send(fd, first, strlen(first), MSG_NOSIGNAL);
+	usleep((useconds_t)pause_ms * 1000);
+	send(fd, rest, sizeof(rest) - 1, MSG_NOSIGNAL);
+	read_for(fd, 1000, &reset);
+	close(fd);
+	resolver_gave = NULL;
+}
+
+static void test_request_line_in_parts_is_not_raw(void)
+{
+	clear_seen();
+	split_request("GET /caf\xc3\xa9", 100); /* servers take such bytes in a path */
+	CHECK(!seen_has("denied.test"));
+	CHECK(!verdict_has("network:allowed.test:allow"));
+	clear_seen();
+	split_request("GET /x", 2300); /* past the head deadline */
+	CHECK(!seen_has("denied.test"));
+	CHECK(verdict_has(":block:unparseable-stream;"));
+}
+
 static void test_teardown(void)
 {
 	sbx_proxy_stop(proxy);
@@ -841,6 +888,8 @@ static const struct test tests[] = {
 	T(test_upstream_reset_after_its_fin_does_not_spin),
 	T(test_bytes_of_a_failed_relay_reach_no_other_session),
 	T(test_short_upgrade_status_does_not_spin),
+	T(test_blank_lines_before_a_request_are_not_raw),
+	T(test_request_line_in_parts_is_not_raw),
 	T(test_teardown),
 };
 
