@@ -677,7 +677,12 @@ static int classify(struct sess *s, struct sbx_http_req *req, bool final)
 		}
 		return 0;
 	}
-	if (tls == -EAGAIN) {
+	/*
+	 * A handshake record of a version the sniffer does not know is no raw
+	 * stream: servers take the first record's version loosely (OpenSSL checks
+	 * its major byte only, Go that it is below 0x1000).
+	 */
+	if (tls == -EAGAIN || s->in[0] == 0x16) {
 		s->f.stream = SBX_STREAM_BAD;
 		return 0;
 	}

@@ -851,6 +851,23 @@ static void test_request_line_in_parts_is_not_raw(void)
 	CHECK(verdict_has(":block:unparseable-stream;"));
 }
 
+static void test_hello_of_an_odd_record_version_is_not_raw(void)
+{
+	uint8_t hello[4096];
+	size_t hlen = client_hello("denied.test", hello, sizeof(hello));
+	int reset;
+
+	/* OpenSSL checks only the first record's major version, Go only that it is < 0x1000 */
+	CHECK(hlen > 100);
+	hello[2] = 0x05;
+	clear_seen();
+	resolver_gave = "allowed.test";
+	exchange(tp_port, hello, hlen, &reset);
+	resolver_gave = NULL;
+	CHECK(!seen_has("\x16\x03"));
+	CHECK(verdict_has(":block:"));
+}
+
 static void test_teardown(void)
 {
 	sbx_proxy_stop(proxy);
@@ -890,6 +907,7 @@ static const struct test tests[] = {
 	T(test_short_upgrade_status_does_not_spin),
 	T(test_blank_lines_before_a_request_are_not_raw),
 	T(test_request_line_in_parts_is_not_raw),
+	T(test_hello_of_an_odd_record_version_is_not_raw),
 	T(test_teardown),
 };
 
