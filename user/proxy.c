@@ -533,15 +533,16 @@ static bool header_has_token(const char *head, size_t len, const char *name, con
  * connection carries this request only: its head is rewritten to
  * "Connection: close" and its body is counted by Content-Length, the client's
  * bytes past it dropped; a second request naming another host on the same
- * connection would otherwise reach the first host's server undecided. An
- * Upgrade request without a body keeps its Connection header and waits for
- * the status (ST_UPGRADE): only a 101 keeps the connection open.
+ * connection would otherwise reach the first host's server undecided. A
+ * WebSocket Upgrade request without a body keeps its Connection header and
+ * waits for the status (ST_UPGRADE): only a 101 keeps the connection open.
+ * No other upgrade: after a 101 to h2c each HTTP/2 stream names its own host.
  */
 static int http_first_request(struct sess *s, const char *head, size_t len,
 			      const struct sbx_http_req *req, const uint8_t *rest, size_t rest_len)
 {
 	bool upgrade = header_has_token(head, len, "connection:", "upgrade") &&
-		       header_has_token(head, len, "upgrade:", "") && !req->chunked &&
+		       header_has_token(head, len, "upgrade:", "websocket") && !req->chunked &&
 		       req->content_length <= 0 && rest_len == 0;
 	uint64_t body = req->chunked ? NO_LIMIT
 			: req->content_length > 0 ? (uint64_t)req->content_length : 0;

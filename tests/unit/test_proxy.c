@@ -868,6 +868,20 @@ static void test_hello_of_an_odd_record_version_is_not_raw(void)
 	CHECK(verdict_has(":block:"));
 }
 
+static void test_h2c_upgrade_is_one_request(void)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: allowed.test\r\n"
+				  "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+				  "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n";
+	int reset;
+
+	/* after a 101 to h2c, each HTTP/2 stream names its own :authority */
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, req, sizeof(req) - 1, &reset), "origin got");
+	CHECK(seen_has("Connection: close\r\n\r\n"));
+	CHECK(!seen_has("Connection: Upgrade"));
+}
+
 static void test_teardown(void)
 {
 	sbx_proxy_stop(proxy);
@@ -908,6 +922,7 @@ static const struct test tests[] = {
 	T(test_blank_lines_before_a_request_are_not_raw),
 	T(test_request_line_in_parts_is_not_raw),
 	T(test_hello_of_an_odd_record_version_is_not_raw),
+	T(test_h2c_upgrade_is_one_request),
 	T(test_teardown),
 };
 
