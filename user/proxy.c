@@ -528,6 +528,36 @@ static bool header_has_token(const char *head, size_t len, const char *name, con
 }
 
 /*
+ * Every Upgrade header offers exactly "websocket": a server picks one of the
+ * protocols offered, and "websocket, h2c" could come back as h2c.
+ */
+static bool upgrade_is_websocket(const char *head, size_t len)
+{
+	bool seen = false;
+
+	for (const char *p = head, *end = head + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (header_is(p, l, "upgrade:")) {
+			const char *v = p + 8, *e = p + l;
+
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+				e--;
+			if (e - v != 9 || strncasecmp(v, "websocket", 9))
+				return false;
+			seen = true;
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return seen;
+}
+
+/*
  * Queue the first HTTP request of a stream for upstream (@head in the form it
  * goes upstream, @rest the client bytes after the head). The upstream
  * connection carries this request only: its head is rewritten to
@@ -542,7 +572,7 @@ static int http_first_request(struct sess *s, const char *head, size_t len,
 			      const struct sbx_http_req *req, const uint8_t *rest, size_t rest_len)
 {
 	bool upgrade = header_has_token(head, len, "connection:", "upgrade") &&
-		       header_has_token(head, len, "upgrade:", "websocket") && !req->chunked &&
+		       upgrade_is_websocket(head, len) && !req->chunked &&
 		       req->content_length <= 0 && rest_len == 0;
 	uint64_t body = req->chunked ? NO_LIMIT
 			: req->content_length > 0 ? (uint64_t)req->content_length : 0;

@@ -882,6 +882,19 @@ static void test_h2c_upgrade_is_one_request(void)
 	CHECK(!seen_has("Connection: Upgrade"));
 }
 
+static void test_upgrade_offering_websocket_and_h2c_is_one_request(void)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: allowed.test\r\n"
+				  "Connection: Upgrade\r\nUpgrade: websocket, h2c\r\n\r\n";
+	int reset;
+
+	/* the server picks among the offers: it could pick h2c */
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, req, sizeof(req) - 1, &reset), "origin got");
+	CHECK(seen_has("Connection: close\r\n\r\n"));
+	CHECK(!seen_has("Connection: Upgrade"));
+}
+
 static void test_teardown(void)
 {
 	sbx_proxy_stop(proxy);
@@ -923,6 +936,7 @@ static const struct test tests[] = {
 	T(test_request_line_in_parts_is_not_raw),
 	T(test_hello_of_an_odd_record_version_is_not_raw),
 	T(test_h2c_upgrade_is_one_request),
+	T(test_upgrade_offering_websocket_and_h2c_is_one_request),
 	T(test_teardown),
 };
 
