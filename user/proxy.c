@@ -717,6 +717,15 @@ static int classify(struct sess *s, struct sbx_http_req *req, bool final)
 		s->f.stream = SBX_STREAM_BAD;
 		return 0;
 	}
+	/* an SSLv2-format ClientHello (OpenSSL still takes one): TLS without a name */
+	if (s->in[0] & 0x80) {
+		if (s->in_len < 4 && !final)
+			return -EAGAIN;
+		if (s->in_len >= 4 && s->in[2] == 1 && s->in[3] == 3) {
+			s->f.stream = SBX_STREAM_TLS;
+			return 0;
+		}
+	}
 	/* servers skip blank lines before a request line (RFC 9112 2.2): so do we */
 	while (skip < s->in_len && (s->in[skip] == '\r' || s->in[skip] == '\n'))
 		skip++;

@@ -895,6 +895,24 @@ static void test_upgrade_offering_websocket_and_h2c_is_one_request(void)
 	CHECK(!seen_has("Connection: Upgrade"));
 }
 
+static void test_sslv2_hello_is_tls_without_a_name(void)
+{
+	/* record length, CLIENT-HELLO, version 3.1, cipher specs, session id, challenge */
+	static const uint8_t v2[] = { 0x80, 0x1c, 0x01, 0x03, 0x01, 0x00, 0x03, 0x00, 0x00,
+				      0x00, 0x10, 0x00, 0x00, 0x2f, 0x11, 0x22, 0x33, 0x44,
+				      0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+				      0xee, 0xff, 0x00 };
+	int reset;
+
+	/* no server name, on an address opened for one: refused, not raw */
+	clear_seen();
+	resolver_gave = "allowed.test";
+	exchange(tp_port, v2, sizeof(v2), &reset);
+	resolver_gave = NULL;
+	CHECK(!seen_has("\x80\x1c"));
+	CHECK(verdict_has(":block:"));
+}
+
 static void test_teardown(void)
 {
 	sbx_proxy_stop(proxy);
@@ -937,6 +955,7 @@ static const struct test tests[] = {
 	T(test_hello_of_an_odd_record_version_is_not_raw),
 	T(test_h2c_upgrade_is_one_request),
 	T(test_upgrade_offering_websocket_and_h2c_is_one_request),
+	T(test_sslv2_hello_is_tls_without_a_name),
 	T(test_teardown),
 };
 
