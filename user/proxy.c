@@ -276,14 +276,18 @@ static void set_deadline(struct sess *s, unsigned ms)
 
 static void sess_io(struct sbx_ev *ev, int fd, uint32_t events, void *arg);
 
-/* Watch @fd (the client or the upstream socket) for @mask. */
+/*
+ * Watch @fd (the client or the upstream socket) for @mask. EPOLLHUP and
+ * EPOLLERR come whatever the mask and stay (a reset socket): a side with
+ * nothing to wait for is armed for one such report, not a wake-up per loop.
+ */
 static void watch(struct sess *s, int fd, uint32_t mask)
 {
 	uint32_t *cur = fd == s->cfd ? &s->cmask : &s->umask;
 
 	if (fd < 0 || *cur == mask)
 		return;
-	sbx_ev_mod(s->w->ev, fd, mask);
+	sbx_ev_mod(s->w->ev, fd, mask ? mask : EPOLLONESHOT);
 	*cur = mask;
 }
 
@@ -380,9 +384,21 @@ static int drain(struct dir *d, int src)
 }
 
 /*
+ * Empty the worker's pipe after a failed step: whatever stayed in it would go
+ * to the next session that splices through it, another sandbox's peer.
+ */
+static void pipe_empty(int pp[2])
+{
+	for (int i = 0; i < 4; i++)
+		if (read(pp[0], scratch_discard, sizeof(scratch_discard)) <= 0)
+			break;
+}
+
+/*
  * Move what is available from @src through the worker's pipe to @dst; what
  * @dst does not take is read back out of the pipe into the backlog, so the
- * pipe is empty again for the next session. -1 on a hard error.
+ * pipe is empty again for the next session. -1 on a hard error (the pipe
+ * emptied all the same).
  */
 static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 {
@@ -423,8 +439,10 @@ static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 		if (d->limit != NO_LIMIT)
 			d->limit -= (uint64_t)n;
 		m = splice(pp[0], NULL, dst, NULL, (size_t)n, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (m < 0 && errno != EAGAIN && errno != EINTR)
+		if (m < 0 && errno != EAGAIN && errno != EINTR) {
+			pipe_empty(pp);
 			return -1;
+		}
 		if (m < 0)
 			m = 0;
 		if (m < n) {
@@ -433,6 +451,7 @@ static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 
 			if (r != n - m || backlog_add(d, tmp, (size_t)r)) {
 				free(tmp);
+				pipe_empty(pp);
 				return -1;
 			}
 			free(tmp);
@@ -509,20 +528,51 @@ static bool header_has_token(const char *head, size_t len, const char *name, con
 }
 
 /*
+ * Every Upgrade header offers exactly "websocket": a server picks one of the
+ * protocols offered, and "websocket, h2c" could come back as h2c.
+ */
+static bool upgrade_is_websocket(const char *head, size_t len)
+{
+	bool seen = false;
+
+	for (const char *p = head, *end = head + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (header_is(p, l, "upgrade:")) {
+			const char *v = p + 8, *e = p + l;
+
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+				e--;
+			if (e - v != 9 || strncasecmp(v, "websocket", 9))
+				return false;
+			seen = true;
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return seen;
+}
+
+/*
  * Queue the first HTTP request of a stream for upstream (@head in the form it
  * goes upstream, @rest the client bytes after the head). The upstream
  * connection carries this request only: its head is rewritten to
  * "Connection: close" and its body is counted by Content-Length, the client's
  * bytes past it dropped; a second request naming another host on the same
- * connection would otherwise reach the first host's server undecided. An
- * Upgrade request without a body keeps its Connection header and waits for
- * the status (ST_UPGRADE): only a 101 keeps the connection open.
+ * connection would otherwise reach the first host's server undecided. A
+ * WebSocket Upgrade request without a body keeps its Connection header and
+ * waits for the status (ST_UPGRADE): only a 101 keeps the connection open.
+ * No other upgrade: after a 101 to h2c each HTTP/2 stream names its own host.
  */
 static int http_first_request(struct sess *s, const char *head, size_t len,
 			      const struct sbx_http_req *req, const uint8_t *rest, size_t rest_len)
 {
 	bool upgrade = header_has_token(head, len, "connection:", "upgrade") &&
-		       header_has_token(head, len, "upgrade:", "") && !req->chunked &&
+		       upgrade_is_websocket(head, len) && !req->chunked &&
 		       req->content_length <= 0 && rest_len == 0;
 	uint64_t body = req->chunked ? NO_LIMIT
 			: req->content_length > 0 ? (uint64_t)req->content_length : 0;
@@ -559,30 +609,37 @@ static int http_first_request(struct sess *s, const char *head, size_t len,
 	return upgrade ? 1 : 0;
 }
 
-/* ST_UPGRADE: the upstream's status line decides whether the connection stays open. */
+/*
+ * ST_UPGRADE: the upstream's status line decides whether the connection stays
+ * open. It is read into s->in (a peek would wake us for ever while it is
+ * short) and goes on to the client ahead of the rest.
+ */
 static void upgrade_status(struct sess *s)
 {
-	char line[16];
-	ssize_t n = recv(s->ufd, line, sizeof(line) - 1, MSG_PEEK | MSG_DONTWAIT);
+	ssize_t n = recv(s->ufd, s->in + s->in_len, 16 - s->in_len, MSG_DONTWAIT);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0) { /* upstream closed or failed: relay what is left */
-		start_relay(s);
+	if (n > 0) {
+		s->in_len += (size_t)n;
+		if (s->in_len < 12 && !memchr(s->in, '\n', s->in_len))
+			return;
+		if (s->in_len >= 12 && memcmp(s->in, "HTTP/1.", 7) == 0 &&
+		    memcmp(s->in + 8, " 101", 4) == 0) {
+			s->cu.limit = NO_LIMIT; /* upgraded: no longer HTTP */
+			s->cu.discard = false;
+		} else {
+			/* no upgrade: this was the connection's one request */
+			s->cu.discard = true;
+			shutdown(s->ufd, SHUT_WR);
+			s->cu.shut = true;
+		}
+	} /* else upstream closed or failed: relay what is left */
+	if (backlog_add(&s->uc, s->in, s->in_len)) {
+		sess_reset(s);
 		return;
 	}
-	if (n < 12 && !memchr(line, '\n', (size_t)n))
-		return;
-	line[n] = '\0';
-	if (n >= 12 && strncmp(line, "HTTP/1.", 7) == 0 && strncmp(line + 8, " 101", 4) == 0) {
-		s->cu.limit = NO_LIMIT; /* upgraded: no longer HTTP */
-		s->cu.discard = false;
-	} else {
-		/* no upgrade: this was the connection's one request */
-		s->cu.discard = true;
-		shutdown(s->ufd, SHUT_WR);
-		s->cu.shut = true;
-	}
+	s->in_len = 0;
 	start_relay(s);
 }
 
@@ -631,8 +688,8 @@ static void go_upstream(struct sess *s);
 static int classify(struct sess *s, struct sbx_http_req *req, bool final)
 {
 	int tls = sbx_sniff_is_tls(s->in, s->in_len), r;
-	const uint8_t *nl = memchr(s->in, '\n', s->in_len);
-	size_t line = nl ? (size_t)(nl - s->in) : s->in_len;
+	const uint8_t *b = s->in, *nl;
+	size_t skip = 0, blen, line;
 	struct sbx_tls_hello hello;
 
 	final = final || s->in_len == sizeof(s->in);
@@ -651,12 +708,43 @@ static int classify(struct sess *s, struct sbx_http_req *req, bool final)
 		}
 		return 0;
 	}
-	if (tls == -EAGAIN) {
+	/*
+	 * A handshake record of a version the sniffer does not know is no raw
+	 * stream: servers take the first record's version loosely (OpenSSL checks
+	 * its major byte only, Go that it is below 0x1000).
+	 */
+	if (tls == -EAGAIN || s->in[0] == 0x16) {
 		s->f.stream = SBX_STREAM_BAD;
 		return 0;
 	}
-	r = sbx_http_parse_request((const char *)s->in, s->in_len, req);
+	/* an SSLv2-format ClientHello (OpenSSL still takes one): TLS without a name */
+	if (s->in[0] & 0x80) {
+		if (s->in_len < 4 && !final)
+			return -EAGAIN;
+		if (s->in_len >= 4 && s->in[2] == 1 && s->in[3] == 3) {
+			s->f.stream = SBX_STREAM_TLS;
+			return 0;
+		}
+	}
+	/* servers skip blank lines before a request line (RFC 9112 2.2): so do we */
+	while (skip < s->in_len && (s->in[skip] == '\r' || s->in[skip] == '\n'))
+		skip++;
+	if (skip == s->in_len && skip) {
+		if (!final)
+			return -EAGAIN;
+		s->f.stream = SBX_STREAM_BAD; /* blank lines, then silence: no guess */
+		return 0;
+	}
+	b += skip;
+	blen = s->in_len - skip;
+	nl = memchr(b, '\n', blen);
+	line = nl ? (size_t)(nl - b) : blen;
+	r = sbx_http_parse_request((const char *)b, blen, req);
 	if (r == 0 && !req->is_connect) {
+		if (skip) { /* what goes upstream starts at the request line */
+			memmove(s->in, b, blen);
+			s->in_len = blen;
+		}
 		/* absolute-form names its host twice: servers follow the URI, so both must agree */
 		s->f.stream = req->absolute && req->host_header[0] &&
 					      strcmp(req->host_header, req->host)
@@ -666,18 +754,20 @@ static int classify(struct sess *s, struct sbx_http_req *req, bool final)
 		return 0;
 	}
 	if (!nl) {
-		/* a request line may still be coming: text, and not yet longer than one can be */
-		bool text = s->in_len < SBX_HTTP_TARGET_MAX + 64;
+		/*
+		 * A request line may still be coming while the parser has not refuted
+		 * it (a method token, no control bytes; a URI may hold any other byte)
+		 * and it is not yet longer than one can be. At the end it is refused:
+		 * raw, its rest would go upstream undecided.
+		 */
+		bool maybe = r == -EAGAIN || memmem(b, blen, " HTTP/", 6);
 
-		for (size_t i = 0; text && i < s->in_len; i++)
-			text = s->in[i] >= 0x20 && s->in[i] < 0x7f;
-		if (text && !final)
+		if (maybe && !final && blen < SBX_HTTP_TARGET_MAX + 64)
 			return -EAGAIN;
-		s->f.stream = memmem(s->in, s->in_len, " HTTP/", 6) ? SBX_STREAM_BAD
-								    : SBX_STREAM_RAW;
+		s->f.stream = maybe ? SBX_STREAM_BAD : SBX_STREAM_RAW;
 		return 0;
 	}
-	if (memmem(s->in, line, " HTTP/", 6)) {
+	if (memmem(b, line, " HTTP/", 6)) {
 		/* a request line: the head must parse, or a server might take what we did not */
 		if (r == -EAGAIN && !final)
 			return -EAGAIN;

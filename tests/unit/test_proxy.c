@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/ssl.h>
 
@@ -58,6 +61,44 @@ static void *origin_main(void *arg)
 					sizeof(origin_seen) - strlen(origin_seen) - 1);
 				pthread_mutex_unlock(&seen_lock);
 			}
+		}
+		close(fd);
+	}
+}
+
+/* ---- an odd origin: misbehaves as odd_mode says ---- */
+
+enum odd_mode {
+	ODD_RESET,	 /* reads the first bytes, finishes, then resets the connection */
+	ODD_SLOW_STATUS, /* answers "HTTP/1.1" and nothing more for a while */
+};
+
+static _Atomic int odd_mode;
+static uint16_t odd_port;
+static int odd_fd;
+
+static void *odd_main(void *arg)
+{
+	for (;;) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		int fd = accept(odd_fd, NULL, NULL);
+		struct pollfd p;
+		char buf[4096];
+
+		if (fd < 0)
+			return NULL;
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 2000) != 1 || recv(fd, buf, sizeof(buf), 0) <= 0) {
+			close(fd);
+			continue;
+		}
+		if (odd_mode == ODD_RESET) {
+			shutdown(fd, SHUT_WR);
+			usleep(200 * 1000);
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		} else {
+			send(fd, "HTTP/1.1", 8, MSG_NOSIGNAL);
+			usleep(1500 * 1000);
 		}
 		close(fd);
 	}
@@ -264,9 +305,13 @@ static void test_setup(void)
 	uint16_t dns_port;
 	pthread_t t;
 
+	signal(SIGPIPE, SIG_IGN); /* as sbxd does: splice to a reset socket raises it */
 	origin_fd = listen_any(SOCK_STREAM, &origin_port);
+	odd_fd = listen_any(SOCK_STREAM, &odd_port);
 	dns_fd = listen_any(SOCK_DGRAM, &dns_port);
 	pthread_create(&t, NULL, origin_main, NULL);
+	pthread_detach(t);
+	pthread_create(&t, NULL, odd_main, NULL);
 	pthread_detach(t);
 	pthread_create(&t, NULL, dns_main, NULL);
 	pthread_detach(t);
@@ -669,6 +714,205 @@ static void test_one_sandbox_holds_at_most_its_share(void)
 		  "origin got");
 }
 
+/* CPU time of the whole process (the proxy's workers are threads of it), in ms. */
+static double cpu_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* A CONNECT tunnel to the odd origin, its first bytes sent; the socket is kept. */
+static int odd_tunnel(const char *first)
+{
+	char req[128];
+	int fd, reset;
+
+	snprintf(req, sizeof(req), "CONNECT allowed.test:%u HTTP/1.1\r\n\r\n", odd_port);
+	fd = dial(fwd_port);
+	send(fd, req, strlen(req), MSG_NOSIGNAL);
+	CHECK_HAS(read_for(fd, 300, &reset), "200 Connection established");
+	send(fd, first, strlen(first), MSG_NOSIGNAL);
+	return fd;
+}
+
+static void test_upstream_reset_after_its_fin_does_not_spin(void)
+{
+	int fd, reset;
+	double t0;
+
+	odd_mode = ODD_RESET;
+	fd = odd_tunnel("PING\n");
+	read_for(fd, 500, &reset); /* the origin finishes, then resets */
+	usleep(200 * 1000);
+	t0 = cpu_ms();
+	usleep(600 * 1000);
+	CHECK(cpu_ms() - t0 < 150);
+	close(fd);
+}
+
+static void test_bytes_of_a_failed_relay_reach_no_other_session(void)
+{
+	char req[256];
+	int reset;
+
+	odd_mode = ODD_RESET;
+	/* client bytes for an upstream that reset; both workers, most likely */
+	for (int i = 0; i < 4; i++) {
+		int fd = odd_tunnel("PING\n");
+
+		read_for(fd, 500, &reset);
+		usleep(200 * 1000);
+		send(fd, "SMUGGLED\n", 9, MSG_NOSIGNAL);
+		read_for(fd, 200, &reset);
+		close(fd);
+	}
+	clear_seen();
+	snprintf(req, sizeof(req), "CONNECT allowed.test:%u HTTP/1.1\r\n\r\nPING\n", origin_port);
+	for (int i = 0; i < 6; i++) {
+		int fd = dial(fwd_port);
+
+		send(fd, req, strlen(req), MSG_NOSIGNAL);
+		usleep(100 * 1000);
+		send(fd, "MORE\n", 5, MSG_NOSIGNAL); /* spliced through the worker's pipe */
+		CHECK_HAS(read_for(fd, 1000, &reset), "origin got 5 bytes");
+		close(fd);
+	}
+	CHECK(seen_has("MORE"));
+	CHECK(!seen_has("SMUGG"));
+}
+
+static void test_short_upgrade_status_does_not_spin(void)
+{
+	char req[256];
+	int fd, reset;
+	double t0;
+
+	odd_mode = ODD_SLOW_STATUS;
+	snprintf(req, sizeof(req),
+		 "GET http://allowed.test:%u/ws HTTP/1.1\r\nHost: allowed.test:%u\r\n"
+		 "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+		 odd_port, odd_port);
+	fd = dial(fwd_port);
+	send(fd, req, strlen(req), MSG_NOSIGNAL);
+	usleep(300 * 1000);
+	t0 = cpu_ms();
+	usleep(600 * 1000);
+	CHECK(cpu_ms() - t0 < 150);
+	CHECK_HAS(read_for(fd, 1500, &reset), "HTTP/1.1"); /* what came is relayed at the end */
+	close(fd);
+}
+
+static void test_blank_lines_before_a_request_are_not_raw(void)
+{
+	static const char req[] = "\r\nGET /x HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+	int reset;
+
+	clear_seen();
+	resolver_gave = "allowed.test";
+	exchange(tp_port, req, sizeof(req) - 1, &reset);
+	resolver_gave = NULL;
+	CHECK(!seen_has("denied.test"));
+	CHECK(verdict_has(":block:"));
+	/* a server skips blank lines before a request line (RFC 9112 2.2): so do we, waiting */
+	clear_seen();
+	resolver_gave = "allowed.test";
+	exchange(tp_port, "\r\n", 2, &reset);
+	resolver_gave = NULL;
+	CHECK(verdict_has(":block:unparseable-stream;"));
+}
+
+/* A request line sent in two parts, @pause_ms apart, on an address given for allowed.test. */
+static void split_request(const char *first, int pause_ms)
+{
+	static const char rest[] = " HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+	int fd, reset;
+
+	resolver_gave = "allowed.test";
+	fd = tp_open();
+	send(fd, first, strlen(first), MSG_NOSIGNAL);
+	usleep((useconds_t)pause_ms * 1000);
+	send(fd, rest, sizeof(rest) - 1, MSG_NOSIGNAL);
+	read_for(fd, 1000, &reset);
+	close(fd);
+	resolver_gave = NULL;
+}
+
+static void test_request_line_in_parts_is_not_raw(void)
+{
+	clear_seen();
+	split_request("GET /caf\xc3\xa9", 100); /* servers take such bytes in a path */
+	CHECK(!seen_has("denied.test"));
+	CHECK(!verdict_has("network:allowed.test:allow"));
+	clear_seen();
+	split_request("GET /x", 2300); /* past the head deadline */
+	CHECK(!seen_has("denied.test"));
+	CHECK(verdict_has(":block:unparseable-stream;"));
+}
+
+static void test_hello_of_an_odd_record_version_is_not_raw(void)
+{
+	uint8_t hello[4096];
+	size_t hlen = client_hello("denied.test", hello, sizeof(hello));
+	int reset;
+
+	/* OpenSSL checks only the first record's major version, Go only that it is < 0x1000 */
+	CHECK(hlen > 100);
+	hello[2] = 0x05;
+	clear_seen();
+	resolver_gave = "allowed.test";
+	exchange(tp_port, hello, hlen, &reset);
+	resolver_gave = NULL;
+	CHECK(!seen_has("\x16\x03"));
+	CHECK(verdict_has(":block:"));
+}
+
+static void test_h2c_upgrade_is_one_request(void)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: allowed.test\r\n"
+				  "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+				  "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n";
+	int reset;
+
+	/* after a 101 to h2c, each HTTP/2 stream names its own :authority */
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, req, sizeof(req) - 1, &reset), "origin got");
+	CHECK(seen_has("Connection: close\r\n\r\n"));
+	CHECK(!seen_has("Connection: Upgrade"));
+}
+
+static void test_upgrade_offering_websocket_and_h2c_is_one_request(void)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: allowed.test\r\n"
+				  "Connection: Upgrade\r\nUpgrade: websocket, h2c\r\n\r\n";
+	int reset;
+
+	/* the server picks among the offers: it could pick h2c */
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, req, sizeof(req) - 1, &reset), "origin got");
+	CHECK(seen_has("Connection: close\r\n\r\n"));
+	CHECK(!seen_has("Connection: Upgrade"));
+}
+
+static void test_sslv2_hello_is_tls_without_a_name(void)
+{
+	/* record length, CLIENT-HELLO, version 3.1, cipher specs, session id, challenge */
+	static const uint8_t v2[] = { 0x80, 0x1c, 0x01, 0x03, 0x01, 0x00, 0x03, 0x00, 0x00,
+				      0x00, 0x10, 0x00, 0x00, 0x2f, 0x11, 0x22, 0x33, 0x44,
+				      0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+				      0xee, 0xff, 0x00 };
+	int reset;
+
+	/* no server name, on an address opened for one: refused, not raw */
+	clear_seen();
+	resolver_gave = "allowed.test";
+	exchange(tp_port, v2, sizeof(v2), &reset);
+	resolver_gave = NULL;
+	CHECK(!seen_has("\x80\x1c"));
+	CHECK(verdict_has(":block:"));
+}
+
 static void test_teardown(void)
 {
 	sbx_proxy_stop(proxy);
@@ -677,6 +921,8 @@ static void test_teardown(void)
 	close(origin_fd);
 	shutdown(dns_fd, SHUT_RDWR);
 	close(dns_fd);
+	shutdown(odd_fd, SHUT_RDWR);
+	close(odd_fd);
 }
 
 static const struct test tests[] = {
@@ -701,6 +947,15 @@ static const struct test tests[] = {
 	T(test_malformed_tls_is_refused_not_relayed),
 	T(test_head_deadline_during_lookup_does_not_crash),
 	T(test_one_sandbox_holds_at_most_its_share),
+	T(test_upstream_reset_after_its_fin_does_not_spin),
+	T(test_bytes_of_a_failed_relay_reach_no_other_session),
+	T(test_short_upgrade_status_does_not_spin),
+	T(test_blank_lines_before_a_request_are_not_raw),
+	T(test_request_line_in_parts_is_not_raw),
+	T(test_hello_of_an_odd_record_version_is_not_raw),
+	T(test_h2c_upgrade_is_one_request),
+	T(test_upgrade_offering_websocket_and_h2c_is_one_request),
+	T(test_sslv2_hello_is_tls_without_a_name),
 	T(test_teardown),
 };
 
