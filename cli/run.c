@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include <sbx/policy.h>
+#include <sbx/sockfilter.h>
 #include "sandbox.h"
 #include "sbx.h"
 
@@ -400,6 +401,7 @@ static int write_maps(pid_t pid, const struct enter *e)
 static void __attribute__((noreturn)) child(const struct enter *e, const sigset_t *oldmask)
 {
 	const cJSON *it;
+	int err;
 
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
 	if (write(e->cgroup_procs_fd, "0", 1) != 1)
@@ -438,6 +440,11 @@ static void __attribute__((noreturn)) child(const struct enter *e, const sigset_
 		if (chdir("/"))
 			child_fail(e, 'S', errno, "chdir /: %s", strerror(errno));
 	}
+	/* the socket families a sandbox never needs (AF_VSOCK, AF_PACKET, AF_ALG, ...) */
+	err = sbx_sockfilter_install();
+	if (err)
+		child_fail(e, 'S', -err, "cannot install the socket family filter: %s",
+			   strerror(-err));
 	/* nothing of ours but 0-2 reaches the command */
 	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
 	execvp(e->cmd[0], e->cmd);

@@ -58,8 +58,17 @@
 #define SBX_TC_PRIORITY		0x5b0
 
 /* Address families as the kernel numbers them (no libc on the BPF side). */
+#define SBX_AF_UNIX		1
 #define SBX_AF_INET		2
 #define SBX_AF_INET6		10
+#define SBX_AF_NETLINK		16
+#define SBX_NETLINK_ROUTE	0
+/*
+ * The socket families a sandbox may create: SBX_AF_UNIX, SBX_AF_INET, SBX_AF_INET6 (TCP and
+ * UDP only, sock.bpf.c sock_create), and SBX_AF_NETLINK with SBX_NETLINK_ROUTE only. Enforced
+ * by sock.bpf.c (lsm_cgroup/socket_create, where the kernel takes BPF LSM programs) and by the
+ * seccomp filter of `sbx run` (include/sbx/sockfilter.h) everywhere.
+ */
 
 /* sbx_sandbox_cfg.flags */
 enum sbx_cfg_flags {
