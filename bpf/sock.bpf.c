@@ -32,6 +32,15 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
+/* Client (addr, port) -> original destination, for the proxy after accept(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SBX_MAX_CONN);
+	__type(key, struct sbx_conn_key);
+	__type(value, struct sbx_orig);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sbx_conn SEC(".maps");
+
 /* Socket cookie -> what the app asked for; LRU so sockets that never close cleanly age out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -152,7 +161,7 @@ static __always_inline void remember_orig(void *ctx, const struct sbx_sandbox_cf
  * A cgroup attached in the host namespace reaches sbxd from 127.0.0.1, which
  * names no sandbox: tell sbxd who it is. TCP is recorded through the cookie
  * (sockops files it under the client's address once it has a port); a UDP
- * socket that already has its port here is filed now under address 0 (one
+ * socket that already has its port here is filed now in sbx_dns_clients (one
  * still without, being connected, is filed by tc.bpf.c's cgroup_skb filter
  * when its first datagram leaves).
  */
@@ -161,21 +170,13 @@ static __always_inline void name_local_client(struct bpf_sock_addr *ctx,
 					      __u16 port)
 {
 	struct bpf_sock *sk = ctx->sk;
-	struct sbx_conn_key key = {};
-	struct sbx_orig orig = {};
 
 	if (ctx->type == SOCK_STREAM) {
 		remember_orig(ctx, cfg, ip4, port);
 		return;
 	}
-	if (!sk || !sk->src_port)
-		return;
-	key.port = (__u16)sk->src_port;
-	orig.sandbox_id = cfg->sandbox_id;
-	orig.family = SBX_AF_INET;
-	__builtin_memcpy(orig.addr, &ip4, sizeof(ip4));
-	orig.port = port;
-	bpf_map_update_elem(&sbx_conn, &key, &orig, BPF_ANY);
+	if (sk && sk->src_port)
+		sbx_name_dns_client(cfg->sandbox_id, (__u16)sk->src_port, ip4, port);
 }
 
 /* Outcome of the IPv4 decision shared by connect4/6 and sendmsg4/6. */

@@ -44,7 +44,7 @@
 /* Every map sbx pins, by name: what unpin_all may remove from the pin dir. */
 static const char *const pinned_maps[] = {
 	SBX_MAP_SANDBOXES, SBX_MAP_IFACES,	 SBX_MAP_ORIG_DST, SBX_MAP_CONN,
-	SBX_MAP_VERDICTS,  SBX_MAP_SANDBOX_NAMES, SBX_MAP_PASSIVE,
+	SBX_MAP_VERDICTS,  SBX_MAP_SANDBOX_NAMES, SBX_MAP_PASSIVE, SBX_MAP_DNS_CLIENTS,
 };
 
 struct sbx_bpf {
@@ -787,8 +787,11 @@ int sbx_bpf_sandbox_name(int names_fd, __u32 sandbox_id, char name[SBX_SANDBOX_N
 int sbx_bpf_lookup_conn(struct sbx_bpf *b, __u32 ip4, __u16 port, struct sbx_orig *out)
 {
 	struct sbx_conn_key key = { .ip4 = ip4, .port = port };
+	__u32 udp_port = port;
 
-	if (bpf_map_lookup_elem(sbx_bpf_map_fd(b, SBX_MAP_CONN), &key, out))
+	/* address 0: a datagram client of the resolver, kept apart from the connections */
+	if (ip4 == 0 ? bpf_map_lookup_elem(sbx_bpf_map_fd(b, SBX_MAP_DNS_CLIENTS), &udp_port, out) :
+		       bpf_map_lookup_elem(sbx_bpf_map_fd(b, SBX_MAP_CONN), &key, out))
 		return -errno;
 	return 0;
 }
@@ -796,8 +799,10 @@ int sbx_bpf_lookup_conn(struct sbx_bpf *b, __u32 ip4, __u16 port, struct sbx_ori
 int sbx_bpf_delete_conn(struct sbx_bpf *b, __u32 ip4, __u16 port)
 {
 	struct sbx_conn_key key = { .ip4 = ip4, .port = port };
+	__u32 udp_port = port;
 
-	if (bpf_map_delete_elem(sbx_bpf_map_fd(b, SBX_MAP_CONN), &key))
+	if (ip4 == 0 ? bpf_map_delete_elem(sbx_bpf_map_fd(b, SBX_MAP_DNS_CLIENTS), &udp_port) :
+		       bpf_map_delete_elem(sbx_bpf_map_fd(b, SBX_MAP_CONN), &key))
 		return -errno;
 	return 0;
 }
