@@ -3,6 +3,7 @@
 #   make            build everything          make test     deps + build + every test
 #   make demo       deps + build + demo        make install  PREFIX=/usr/local DESTDIR=
 #   make SAN=1 ...  ASan+UBSan build in build/san      V=1 shows the commands
+#   make fuzz FUZZ_SECONDS=N   run each fuzz target for N seconds (default 60)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -36,9 +37,10 @@ PC_CFLAGS := $(shell pkg-config --cflags $(LIBS_PC) 2>/dev/null)
 PC_LIBS   := $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
-override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-Wformat=2 -Wno-format-truncation -Wmissing-prototypes -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) \
-	$(PC_CFLAGS) $(SANFLAGS) -MMD -MP
+	$(PC_CFLAGS)
+override CFLAGS += $(BASE_CFLAGS) $(SANFLAGS) -MMD -MP
 override LDFLAGS += $(SANFLAGS)
 LDLIBS   := $(PC_LIBS) -lpthread
 
@@ -56,7 +58,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 DEFAULTS  := $(sort $(wildcard data/defaults/*.list))
 
-.PHONY: all deps test unit demo install uninstall clean bench
+.PHONY: all deps test unit demo install uninstall clean bench fuzz fuzz-bins
 all: $(BUILD)/sbx $(BUILD)/sbxd $(UNIT_BINS) $(BENCH_BINS) $(TOOL_BINS)
 
 deps:
@@ -130,6 +132,62 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsbx.a
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsbx.a $(LDLIBS)
 
+# ---- fuzzing ---------------------------------------------------------------------------------
+# Each tests/fuzz/fuzz_*.c is a libFuzzer target, linked against the user library compiled
+# again with clang, coverage and ASan+UBSan. Where clang's libFuzzer runtime is missing
+# (libclang-rt-dev, see scripts/deps.sh) the same targets are built with $(CC), ASan+UBSan and
+# a driver that replays the corpus in tests/fuzz/corpus/, so the corpus still runs as a
+# regression test. Each mode builds in its own directory.
+FUZZ_SECONDS ?= 60
+FUZZ_PROBE := echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { return 0; }' | \
+	$(CLANG) -x c -fsanitize=fuzzer,address,undefined - -o /dev/null 2>/dev/null
+ifneq ($(filter fuzz fuzz-bins,$(MAKECMDGOALS)),)
+FUZZ_MODE ?= $(shell $(FUZZ_PROBE) && echo libfuzzer || echo replay)
+endif
+FUZZ_MODE ?= libfuzzer
+FUZZ_DIR   := $(BUILD)/fuzz/$(FUZZ_MODE)
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OBJS  := $(patsubst user/%.c,$(FUZZ_DIR)/user/%.o,$(LIB_SRCS)) $(FUZZ_DIR)/user/defaults_data.o
+ifeq ($(FUZZ_MODE),libfuzzer)
+FUZZ_CC    := $(CLANG)
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_LIBCF := $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-unknown-warning-option
+FUZZ_LINK  := $(FUZZ_SAN) -fsanitize=fuzzer
+FUZZ_MAIN  :=
+else
+FUZZ_CC    := $(CC)
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_LIBCF := $(FUZZ_SAN)
+FUZZ_LINK  := $(FUZZ_SAN)
+FUZZ_MAIN  := tests/fuzz/replay.c
+endif
+FUZZ_CFLAGS := -g -O1 $(BASE_CFLAGS) $(FUZZ_LIBCF) -MMD -MP
+
+$(FUZZ_DIR)/user/%.o: user/%.c $(BPF_SKELS)
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/user/defaults_data.o: $(BUILD)/user/defaults_data.c
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/libsbx.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_MAIN) $(FUZZ_DIR)/libsbx.a
+	$(call msg,FUZZLD,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LINK) -o $@ $< $(FUZZ_MAIN) $(FUZZ_DIR)/libsbx.a \
+		$(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+# Each target for FUZZ_SECONDS (a replay build: once through its corpus); PASS/FAIL per target.
+fuzz: fuzz-bins
+	$(Q)tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
 unit: all
 	$(Q)BUILD=$(BUILD) tests/run.sh --unit
 
@@ -162,4 +220,5 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(wildcard $(BUILD)/user/*.d $(BUILD)/cli/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
+-include $(wildcard $(BUILD)/user/*.d $(BUILD)/cli/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d \
+	$(FUZZ_DIR)/user/*.d $(FUZZ_DIR)/*.d)

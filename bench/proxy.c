@@ -42,43 +42,18 @@ static int identify(void *ctx, bool transparent, const struct sockaddr_in *peer,
 	return 0;
 }
 
-static void fill(struct sbx_proxy_decision *d, const struct sbx_verdict *v)
-{
-	d->allow = v->decision == SBX_ALLOW;
-	d->reason = (uint8_t)v->reason;
-	snprintf(d->rule, sizeof(d->rule), "%s", v->rule ? v->rule->name : "");
-	snprintf(d->origin, sizeof(d->origin), "%s",
-		 v->rule ? sbx_prov_name(v->rule->prov) : "default policy");
-	sbx_verdict_detail(v, d->detail, sizeof(d->detail));
-}
-
-static void decide(void *ctx, const struct sbx_proxy_client *c, const char *host, uint16_t port,
+static void decide(void *ctx, const struct sbx_proxy_client *c, const struct sbx_conn_facts *f,
 		   struct sbx_proxy_decision *d)
 {
-	struct sbx_verdict v;
+	struct sbx_conn_verdict v;
 
-	memset(d, 0, sizeof(*d));
-	if (sbx_policy_decide(policy, c->sandbox, host, port, &v)) {
-		d->reason = SBX_REASON_MALFORMED;
-		snprintf(d->detail, sizeof(d->detail), "not a valid host: %s", host);
-		return;
-	}
-	fill(d, &v);
+	sbx_conn_decide(policy, f, &v);
+	sbx_proxy_decision_from(&v, d);
 }
 
-static bool addr_allowed(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4,
-			 uint16_t port, struct sbx_proxy_decision *d)
+static enum sbx_addr_class classify(void *ctx, const struct sbx_addr *a, uint16_t port)
 {
-	struct sbx_verdict v;
-	uint8_t addr[16] = { 0 }; /* the policy keys on all 16 bytes, even for IPv4 */
-
-	memcpy(addr, &ip4, 4);
-	if (sbx_policy_decide_addr(policy, c->sandbox, 4, addr, port, &v) ||
-	    v.decision != SBX_ALLOW || !v.rule)
-		return false;
-	fill(d, &v);
-	d->reason = SBX_REASON_ADDRESS_ALLOWED;
-	return true;
+	return sbx_addr_is_internal(a) ? SBX_ADDR_INTERNAL : SBX_ADDR_PUBLIC;
 }
 
 static bool name_for_addr(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4, char *name,
@@ -165,7 +140,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	static const struct sbx_proxy_ops ops = { NULL, identify, decide, addr_allowed,
+	static const struct sbx_proxy_ops ops = { NULL, identify, decide, classify,
 						  name_for_addr, record };
 	struct sbx_proxy_config cfg = { .bind_ip4 = htonl(INADDR_LOOPBACK),
 					.fwd_port = 13180,

@@ -302,7 +302,8 @@ static void child_mounts(const struct enter *e)
 	if (!m)
 		child_fail(e, 'S', ENOMEM, "out of memory");
 	if (unshare(CLONE_NEWNS))
-		child_fail(e, 'S', errno, "cannot make a mount namespace: %s", strerror(errno));
+		child_fail(e, 'S', errno, "cannot create a mount namespace for the command: %s; "
+			   "it did not run", strerror(errno));
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		child_fail(e, 'S', errno, "cannot make mounts private: %s", strerror(errno));
 	cJSON_ArrayForEach(it, e->mounts) {
@@ -360,21 +361,24 @@ static void child_drop(const struct enter *e)
 
 	if (setgroups(0, NULL))
 		child_fail(e, 'S', errno, "cannot drop supplementary groups: %s", strerror(errno));
-	if (unshare(CLONE_NEWUSER)) {
-		fprintf(stderr, "sbx: warning: no user namespace (%s): running as uid %u\n",
-			strerror(errno), (unsigned)e->uid);
-		if (setresgid(e->gid, e->gid, e->gid) || setresuid(e->uid, e->uid, e->uid))
-			child_fail(e, 'S', errno, "cannot switch to uid %u gid %u: %s",
-				   (unsigned)e->uid, (unsigned)e->gid, strerror(errno));
-	} else {
-		/* 'U': map me; the parent answers 'Y' once uid_map and gid_map are written */
-		if (write(e->err_fd, "U", 1) != 1 || read(e->go_fd, &go, 1) != 1 || go != 'Y')
-			child_fail(e, 'S', EPERM, "the user namespace was not set up");
-		if (setresgid(e->gid_in, e->gid_in, e->gid_in) ||
-		    setresuid(e->uid_in, e->uid_in, e->uid_in))
-			child_fail(e, 'S', errno, "cannot become uid %u in the user namespace: %s",
-				   (unsigned)e->uid_in, strerror(errno));
-	}
+	/*
+	 * Without a user namespace of its own the command would hold its uid's rights in the
+	 * host's: fail closed (sbx-run(1) "INSIDE THE SANDBOX"), never run it there.
+	 */
+	if (unshare(CLONE_NEWUSER))
+		child_fail(e, 'S', errno,
+			   "cannot create a user namespace for the command: %s; it did not run "
+			   "(check sysctl user.max_user_namespaces, and any seccomp or LSM "
+			   "policy that refuses unshare(CLONE_NEWUSER) to sbx)",
+			   strerror(errno));
+	/* 'U': map me; the parent answers 'Y' once uid_map and gid_map are written */
+	if (write(e->err_fd, "U", 1) != 1 || read(e->go_fd, &go, 1) != 1 || go != 'Y')
+		child_fail(e, 'S', EPERM, "the user namespace was not set up; the command did "
+			   "not run");
+	if (setresgid(e->gid_in, e->gid_in, e->gid_in) ||
+	    setresuid(e->uid_in, e->uid_in, e->uid_in))
+		child_fail(e, 'S', errno, "cannot become uid %u in the user namespace: %s",
+			   (unsigned)e->uid_in, strerror(errno));
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		child_fail(e, 'S', errno, "cannot set no_new_privs: %s", strerror(errno));
 }
@@ -404,11 +408,13 @@ static void __attribute__((noreturn)) child(const struct enter *e, const sigset_
 	int err;
 
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
+	/* every step below fails closed: the command runs fully confined or not at all */
 	if (write(e->cgroup_procs_fd, "0", 1) != 1)
-		child_fail(e, 'S', errno, "cannot join the sandbox's cgroup: %s", strerror(errno));
+		child_fail(e, 'S', errno, "cannot join the sandbox's cgroup: %s; the command did "
+			   "not run", strerror(errno));
 	if (setns(e->netns_fd, CLONE_NEWNET))
-		child_fail(e, 'S', errno, "cannot join the sandbox's network namespace: %s",
-			   strerror(errno));
+		child_fail(e, 'S', errno, "cannot join the sandbox's network namespace: %s; the "
+			   "command did not run", strerror(errno));
 	/* a session of our own: the caller's terminal is never our controlling terminal */
 	if (setsid() < 0)
 		child_fail(e, 'S', errno, "setsid: %s", strerror(errno));
@@ -443,10 +449,12 @@ static void __attribute__((noreturn)) child(const struct enter *e, const sigset_
 	/* the socket families a sandbox never needs (AF_VSOCK, AF_PACKET, AF_ALG, ...) */
 	err = sbx_sockfilter_install();
 	if (err)
-		child_fail(e, 'S', -err, "cannot install the socket family filter: %s",
-			   strerror(-err));
-	/* nothing of ours but 0-2 reaches the command */
-	syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+		child_fail(e, 'S', -err, "cannot install the socket family filter: %s; the command "
+			   "did not run", strerror(-err));
+	/* nothing of ours but 0-2 reaches the command (the caller's descriptors neither) */
+	if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */))
+		child_fail(e, 'S', errno, "cannot keep sbx's descriptors from the command: %s; it "
+			   "did not run (close_range needs Linux 5.11)", strerror(errno));
 	execvp(e->cmd[0], e->cmd);
 	child_fail(e, 'E', errno, "cannot run '%s' in sandbox %s: %s", e->cmd[0], e->name,
 		   strerror(errno));

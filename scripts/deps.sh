@@ -4,7 +4,9 @@
 # Idempotent: a second run installs nothing and touches no package list.
 set -eu
 
-PKGS="make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev openssl
+# libclang-rt-dev: clang's sanitizer and libFuzzer runtimes (only recommended by clang, so a
+# --no-install-recommends clang lacks them); without it `make fuzz` falls back to a replay.
+PKGS="make gcc clang libclang-rt-dev llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev openssl
 libnl-3-dev libnl-route-3-dev libcjson-dev libyaml-dev
 iproute2 dnsmasq-base socat iputils-ping bind9-dnsutils curl nginx-light util-linux procps python3"
 

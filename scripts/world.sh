@@ -7,10 +7,22 @@
 #   NAME-world  where sbxd runs; lo plus one veth, whose far end is its whole "internet"
 #   NAME-inet   that internet: owns every address a test dials (scripts/world/names) and runs
 #               the origins on them: nginx (HTTP 80/8080, HTTPS 443 with a test CA), TCP echo
-#               on 7 and 22, UDP echo on 5353 and 9999, dnsmasq on 198.51.100.53:53.
+#               on 7 and 22, UDP echo on 5353 and 9999, dnsmasq on 198.51.100.53:53, a
+#               server-speaks-first service (an SSH-like banner, then echo) on
+#               198.51.100.30:2222, and a shared-address origin (below).
 #               It has no default route and does not forward, so anything else dies here.
 #
+# The shared-address origin, like a CDN: one address (CDN_ADDR) serves every name that
+# scripts/world/names gives that address, as HTTP virtual hosts on :80 and as TLS names on :443
+# with one certificate per name (from the world CA), chosen by SNI the way OpenSSL servers do:
+# by the first host_name entry. Each virtual host answers "cdn vhost=NAME host=... sni=...".
+# cdn.log in WORLD_DIR records everything this origin was shown: one "http vhost=NAME host=HOST
+# sni=SNI REQUEST" line per HTTP request (TLS or not), and one "tls peer=... sni=... seen=..."
+# line per TLS connection, written by its front (scripts/world/sni-front.py) from the client's
+# first flight before it is relayed, so "the origin never saw NAME" is "NAME is not in cdn.log".
+#
 # usage: world.sh up NAME | down NAME | env NAME | exec NAME {world|inet} CMD [ARG...]
+#        world.sh dns-stop NAME | dns-cont NAME
 # NAME is 1-6 letters or digits; every name the world creates in shared kernel namespaces
 # derives from it, so several worlds coexist. State lives in ${WORLD_DIR:-/tmp/sbx-world-NAME}.
 # Each origin logs what reached it: access.log, tcp.log, udp.log, dns.log in WORLD_DIR.
@@ -19,6 +31,8 @@
 # Optional at "up": WORLD_SANDBOX_NETS="CIDR ..." gives inet return routes into world for
 # sandbox address pools. DNS answers for exact names come from WORLD_DIR/hosts: edit it and
 # send SIGHUP to the pid in WORLD_DIR/dnsmasq.pid to change one (e.g. for rebinding tests).
+# dns-stop and dns-cont stop (SIGSTOP) and continue the world's DNS server, to make the
+# upstream resolver as slow as a test needs; down continues it before stopping it.
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,6 +43,12 @@ readonly INET_LINK4=192.0.2.1 WORLD_LINK4=192.0.2.2 LINK4_LEN=30
 readonly INET_LINK6=2001:db8:77::1 WORLD_LINK6=2001:db8:77::2 LINK6_LEN=64
 readonly DNS_ADDR=198.51.100.53 DNS_PORT=53
 readonly TCP_PORTS="80 443 8080 7 22 53" UDP_PORTS="53 5353 9999"
+# The shared-address origin: its address, and where nginx serves its TLS names behind the
+# front. The server-speaks-first service.
+readonly CDN_ADDR=203.0.113.50 CDN_BACKEND=127.0.0.1:8443
+readonly BANNER_ADDR=198.51.100.30 BANNER_PORT=2222
+# Listeners bound to one address (ss shows them as ADDR:PORT).
+readonly TCP_BINDS="$CDN_ADDR:443 $CDN_BACKEND $BANNER_ADDR:$BANNER_PORT"
 # Bounds: readiness polls READY_TRIES x STEP (5 s); stopping waits STOP_TRIES x STEP for
 # TERM (3 s, time for sbxd to clean up) and as long again after KILL.
 readonly STEP=0.05 READY_TRIES=100 STOP_TRIES=60
@@ -36,6 +56,7 @@ readonly NETNS_DIR=/var/run/netns
 
 usage() {
 	echo "usage: world.sh up NAME | down NAME | env NAME | exec NAME {world|inet} CMD [ARG...]" >&2
+	echo "       world.sh dns-stop NAME | dns-cont NAME" >&2
 	echo "  NAME: 1-6 letters or digits, e.g. t123" >&2
 	exit 2
 }
@@ -123,6 +144,11 @@ world_addrs() {
 	awk '!/^[ \t]*(#|$)/ && !seen[$2]++ { print $2 }' "$CONF/names"
 }
 
+# The names the shared-address origin serves: those scripts/world/names gives CDN_ADDR.
+cdn_names() {
+	awk -v a="$CDN_ADDR" '!/^[ \t]*(#|$)/ && $2 == a && $1 != "-" { print $1 }' "$CONF/names"
+}
+
 setup_net() {
 	local ns a
 	must ip netns add "$WORLD_NS"
@@ -195,6 +221,16 @@ make_certs() {
 	must openssl x509 -req -in "$DIR/server.csr" -CA "$DIR/ca.pem" -CAkey "$DIR/ca.key" \
 		-set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" -days 30 \
 		-extfile "$cnf" -extensions server_ext -out "$DIR/server.pem"
+	# The shared-address origin: one certificate per name, naming only that name, so what
+	# a client gets back says which virtual host the origin chose.
+	for name in $(cdn_names); do
+		export WORLD_SANS=DNS:$name
+		must openssl req -config "$cnf" -new "${ec[@]}" -subj "/CN=$name" \
+			-keyout "$DIR/cdn-$name.key" -out "$DIR/cdn-$name.csr"
+		must openssl x509 -req -in "$DIR/cdn-$name.csr" -CA "$DIR/ca.pem" -CAkey "$DIR/ca.key" \
+			-set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" -days 30 \
+			-extfile "$cnf" -extensions server_ext -out "$DIR/cdn-$name.pem"
+	done
 }
 
 write_dnsmasq_conf() {
@@ -230,11 +266,72 @@ write_dnsmasq_conf() {
 		>"$DIR/hosts"
 }
 
-start_servers() {
-	local a v4=() v6=()
-	mkdir -p "$DIR/nginx-tmp"
+# nginx's generated parts: the catch-all origin's 443 listeners, one per inet address but the
+# shared-address origin's (whose :443 belongs to its front), and the shared-address origin's
+# virtual hosts. On :80 nginx tells the origins apart by the address a client dialled.
+write_nginx_conf() {
+	local a name crt
+	{
+		echo "# generated by world.sh"
+		for a in $( (world_addrs; printf '%s\n' 127.0.0.1 ::1 $INET_LINK4 $INET_LINK6) |
+			awk '!seen[$0]++'); do
+			[ "$a" = "$CDN_ADDR" ] && continue
+			case $a in
+			*:*) echo "listen [$a]:443 ssl default_server;" ;;
+			*) echo "listen $a:443 ssl default_server;" ;;
+			esac
+		done
+	} >"$DIR/nginx-listen443.conf"
+	{
+		echo "# generated by world.sh: the shared-address origin's virtual hosts"
+		echo "log_format cdn 'http vhost=\$server_name host=\$host sni=\$ssl_server_name \$request';"
+		# A name it does not serve gets 421 from a default server, logged like the others.
+		echo "server {"
+		echo "	listen $CDN_ADDR:80 default_server;"
+		echo "	listen $CDN_BACKEND ssl default_server;"
+		echo "	server_name none;"
+		echo "	access_log $DIR/cdn.log cdn;"
+		echo "	ssl_certificate $DIR/server.pem;"
+		echo "	ssl_certificate_key $DIR/server.key;"
+		echo "	location / { return 421 \"cdn vhost=none host=\$host sni=\$ssl_server_name\\n\"; }"
+		echo "}"
+		for name in $(cdn_names); do
+			crt=$DIR/cdn-$name
+			echo "server {"
+			echo "	listen $CDN_ADDR:80;"
+			echo "	listen $CDN_BACKEND ssl;"
+			echo "	server_name $name;"
+			echo "	access_log $DIR/cdn.log cdn;"
+			echo "	ssl_certificate $crt.pem;"
+			echo "	ssl_certificate_key $crt.key;"
+			echo "	location / { return 200 \"cdn vhost=$name host=\$host sni=\$ssl_server_name scheme=\$scheme uri=\$request_uri\\n\"; }"
+			echo "}"
+		done
+	} >"$DIR/nginx-cdn.conf"
 	sed "s|@DIR@|$DIR|g" "$CONF/nginx.conf.in" >"$DIR/nginx.conf"
+}
+
+# The python the front runs on: the system's, not a user's shim.
+python_bin() {
+	local p
+	for p in /usr/bin/python3 "$(command -v python3)"; do
+		[ -x "$p" ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+start_servers() {
+	local a v4=() v6=() py
+	mkdir -p "$DIR/nginx-tmp"
+	write_nginx_conf
 	spawn nginx nginx -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/nginx-error.log"
+	py=$(python_bin) || fail "python3 is not installed (scripts/deps.sh)"
+	spawn sni-front "$py" "$CONF/sni-front.py" "$CDN_ADDR:443" "$CDN_BACKEND" "$DIR/cdn.log" \
+		"$DIR/sni-front.ready"
+	# Speaks first, like SSH: a banner before the client says anything, then echo.
+	spawn banner socat -d -d -lf "$DIR/tcp.log" \
+		"TCP4-LISTEN:$BANNER_PORT,bind=$BANNER_ADDR,fork,reuseaddr" \
+		"SYSTEM:echo SSH-2.0-sbx-world-banner; exec cat"
 
 	# socat -d -d logs "accepting connection from AF=2 SRC:PORT on AF=2 DST:PORT" for each
 	# connection, which is how a test sees raw TCP reach the origin. A log file opened for
@@ -270,7 +367,7 @@ link_ready() {
 
 # Every origin listening, and every recorded process still alive, within READY_TRIES steps.
 wait_ready() {
-	local i label pid st tcp udp p missing
+	local i label pid st tcp udp p missing binds
 	for ((i = 0; i < READY_TRIES; i++)); do
 		while read -r label pid st; do
 			alive "$pid" || fail "$label exited at startup"
@@ -283,6 +380,9 @@ wait_ready() {
 		link_ready "$WORLD_NS" "$VETH_W" || missing="$missing $VETH_W"
 		link_ready "$INET_NS" "$VETH_I" || missing="$missing $VETH_I"
 		for p in $TCP_PORTS; do [[ $tcp == *" $p "* ]] || missing="$missing tcp/$p"; done
+		binds=" $(in_ns "$INET_NS" ss -Hltn | awk '{ print $4 }' | tr '\n' ' ') "
+		for p in $TCP_BINDS; do [[ $binds == *" $p "* ]] || missing="$missing tcp/$p"; done
+		[ -e "$DIR/sni-front.ready" ] || missing="$missing sni-front"
 		for p in $UDP_PORTS; do [[ $udp == *" $p "* ]] || missing="$missing udp/$p"; done
 		[ -e "$DIR/udp.ready" ] || missing="$missing udp-echo"
 		[ -z "$missing" ] && return 0
@@ -304,6 +404,7 @@ cmd_up() {
 	: >"$DIR/tcp.log"
 	: >"$DIR/udp.log"
 	: >"$DIR/dns.log"
+	: >"$DIR/cdn.log"
 	setup_net
 	make_certs
 	start_servers
@@ -356,6 +457,8 @@ wait_gone() {
 teardown() {
 	local ns
 	signal_ours TERM
+	# a stopped process (dns-stop) acts on TERM only once continued
+	signal_ours CONT
 	if ! wait_gone; then
 		signal_ours KILL
 		wait_gone || echo "world: $NAME: some processes survived SIGKILL" >&2
@@ -370,8 +473,25 @@ teardown() {
 }
 
 cmd_env() {
-	printf 'export SBX_WORLD=%s WORLD_NS=%s INET_NS=%s WORLD_DIR=%s SBX_TEST_CA=%s SBX_DNS_UPSTREAM=%s\n' \
+	printf 'export SBX_WORLD=%s WORLD_NS=%s INET_NS=%s WORLD_DIR=%s SBX_TEST_CA=%s SBX_DNS_UPSTREAM=%s' \
 		"$NAME" "$WORLD_NS" "$INET_NS" "$DIR" "$DIR/ca.pem" "$DNS_ADDR:$DNS_PORT"
+	printf ' WORLD_CDN_ADDR=%s WORLD_BANNER=%s WORLD_LINK4=%s\n' "$CDN_ADDR" \
+		"$BANNER_ADDR:$BANNER_PORT" "$WORLD_LINK4"
+}
+
+# Stops (STOP) or continues (CONT) the world's DNS server, found by its recorded pid and start
+# time, so only the dnsmasq this world started is signalled.
+cmd_dns() {
+	local sig=$1 label pid st
+	[ -f "$DIR/pids" ] && [ -f "$MARK" ] || { echo "world: $NAME is not up" >&2; exit 1; }
+	while read -r label pid st; do
+		[ "$label" = dnsmasq ] || continue
+		if [ "$(start_time "$pid")" = "$st" ] && kill "-$sig" "$pid"; then
+			exit 0
+		fi
+	done <"$DIR/pids"
+	echo "world: $NAME: its dnsmasq is not running" >&2
+	exit 1
 }
 
 cmd_exec() {
@@ -385,7 +505,8 @@ cmd_exec() {
 	[ $# -gt 0 ] || usage
 	ns_exists "$ns" || { echo "world: $NAME is not up (no netns $ns)" >&2; exit 1; }
 	export SBX_WORLD=$NAME WORLD_NS INET_NS WORLD_DIR=$DIR SBX_TEST_CA=$DIR/ca.pem \
-		SBX_DNS_UPSTREAM=$DNS_ADDR:$DNS_PORT
+		SBX_DNS_UPSTREAM=$DNS_ADDR:$DNS_PORT WORLD_CDN_ADDR=$CDN_ADDR \
+		WORLD_BANNER=$BANNER_ADDR:$BANNER_PORT WORLD_LINK4
 	exec nsenter --net="$NETNS_DIR/$ns" -- "$@"
 }
 
@@ -398,5 +519,7 @@ up) [ $# -eq 0 ] || usage; cmd_up ;;
 down) [ $# -eq 0 ] || usage; teardown ;;
 env) [ $# -eq 0 ] || usage; cmd_env ;;
 exec) cmd_exec "$@" ;;
+dns-stop) [ $# -eq 0 ] || usage; cmd_dns STOP ;;
+dns-cont) [ $# -eq 0 ] || usage; cmd_dns CONT ;;
 *) usage ;;
 esac

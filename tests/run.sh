@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Runs every test: unit binaries (no root), CLI tests (real sbxd in private dirs), and, as root,
 # the integration tests in the test world. Each test prints PASS/FAIL/SKIP lines; this counts
-# them and ends with "N passed, M failed". --unit runs only the unit tier.
+# them and ends with "N passed, M failed". --unit runs only the unit tier; --fuzz only the fuzz
+# targets, each for FUZZ_SECONDS (default 5; `make fuzz` runs them longer).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -34,13 +35,23 @@ run_one() { # name, command...
 	[ $seen = 1 ] || true
 }
 
-echo "== unit tests"
-for t in "$BUILD"/tests/test_*; do
-	[ -x "$t" ] || continue
-	run_one "$(basename "$t")" "$t"
-done
+tier=${1:-all} # all, --unit or --fuzz
 
-if [ "${1:-}" != --unit ]; then
+if [ "$tier" != --fuzz ]; then
+	echo "== unit tests"
+	for t in "$BUILD"/tests/test_*; do
+		[ -x "$t" ] || continue
+		run_one "$(basename "$t")" "$t"
+	done
+fi
+
+if [ "$tier" != --unit ]; then
+	# builds the targets if needed; PASS/FAIL per target (a replay where libFuzzer is missing)
+	echo "== fuzz targets (${FUZZ_SECONDS:-5}s each)"
+	run_one fuzz make --no-print-directory -s BUILD="$BUILD" fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-5}"
+fi
+
+if [ "$tier" = all ]; then
 	echo "== CLI tests"
 	for t in tests/cli/*.sh; do
 		[ -f "$t" ] || continue

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,35 +54,77 @@ fail:
 	return err;
 }
 
-static bool user_in_group(uid_t uid, gid_t gid)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-	gid_t groups[256];
-	int n = 256;
+#define GROUPS_MAX 65536 /* NGROUPS_MAX: getgrouplist never needs more */
 
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) || !res)
-		return false;
-	if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
+int sbx_ctl_peer_cred(int fd, struct ucred *out)
+{
+	socklen_t len = sizeof(*out);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, out, &len))
+		return -errno;
+	return 0;
 }
 
-bool sbx_ctl_peer_allowed(int fd, gid_t gid, struct ucred *cred_out)
+int sbx_ctl_peer_pidfd(int fd)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
-		return false;
-	if (cred_out)
-		*cred_out = cred;
-	if (cred.uid == 0 || cred.uid == geteuid())
-		return true;
-	return gid != (gid_t)-1 && (cred.gid == gid || user_in_group(cred.uid, gid));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len))
+		return -errno;
+	return pidfd;
+}
+
+bool sbx_pidfd_alive(int pidfd)
+{
+	/* EPERM: it exists, we may just not signal it */
+	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 || errno != ESRCH;
+}
+
+int sbx_ctl_in_group(uid_t uid, gid_t pgid, gid_t gid)
+{
+	struct passwd pw, *res = NULL;
+	gid_t *groups = NULL;
+	char buf[4096];
+	int n = 64, ret;
+
+	if (gid == (gid_t)-1)
+		return 0;
+	if (pgid == gid)
+		return 1;
+	/* NSS opens files: under EMFILE this fails, and that is an error, never a "no" */
+	errno = 0;
+	ret = getpwuid_r(uid, &pw, buf, sizeof(buf), &res);
+	if (ret)
+		return -ret;
+	if (!res)
+		return errno == EMFILE || errno == ENFILE ? -errno : 0;
+	for (;;) {
+		gid_t *tmp = realloc(groups, (size_t)n * sizeof(*groups));
+		int want = n;
+
+		if (!tmp) {
+			ret = -ENOMEM;
+			break;
+		}
+		groups = tmp;
+		errno = 0;
+		if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &want) >= 0) {
+			ret = 0;
+			for (int i = 0; i < want && !ret; i++)
+				ret = groups[i] == gid;
+			if (!ret && (errno == EMFILE || errno == ENFILE))
+				ret = -errno;
+			break;
+		}
+		if (want <= n || want > GROUPS_MAX) {
+			ret = errno ? -errno : -EINVAL;
+			break;
+		}
+		n = want;
+	}
+	free(groups);
+	return ret;
 }
 
 int sbx_ctl_connect(const char *path, int *fd_out)
@@ -195,6 +238,36 @@ out:
 	free(buf);
 	free(out);
 	return err;
+}
+
+int sbx_ctl_request_parse(const char *line, struct sbx_ctl_request *req, const char **why)
+{
+	cJSON *root = cJSON_Parse(line);
+	const cJSON *op = cJSON_GetObjectItemCaseSensitive(root, "op");
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(root, "args");
+
+	memset(req, 0, sizeof(*req));
+	if (!cJSON_IsObject(root) || !cJSON_IsString(op)) {
+		*why = "malformed request";
+		goto bad;
+	}
+	if (args && !cJSON_IsObject(args)) {
+		*why = "\"args\" must be an object";
+		goto bad;
+	}
+	req->root = root;
+	req->op = op->valuestring;
+	req->args = args;
+	return 0;
+bad:
+	cJSON_Delete(root);
+	return -EINVAL;
+}
+
+void sbx_ctl_request_free(struct sbx_ctl_request *req)
+{
+	cJSON_Delete(req->root);
+	memset(req, 0, sizeof(*req));
 }
 
 const char *sbx_json_str(const cJSON *j, const char *key)

@@ -16,14 +16,41 @@
 
 /* Server: bind and listen at @path (replacing a stale socket), mode 0660, group @gid. */
 int sbx_ctl_listen(const char *path, gid_t gid, int *fd_out);
-/* May this peer talk to us? root, our own uid, or a member of @gid. @cred_out gets who it is. */
+/* Who is at the other end (SO_PEERCRED); -errno when it cannot be read. */
 struct ucred;
-bool sbx_ctl_peer_allowed(int fd, gid_t gid, struct ucred *cred_out);
+int sbx_ctl_peer_cred(int fd, struct ucred *out);
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5; glibc 2.36 does not name it */
+#endif
+/* A pidfd of the process that connected: -ENOPROTOOPT on older kernels, -ESRCH if it is gone. */
+int sbx_ctl_peer_pidfd(int fd);
+/* Has that process not exited yet, so its pid still names it? */
+bool sbx_pidfd_alive(int pidfd);
+/*
+ * Is @uid (primary group @pgid) a member of group @gid? 1 yes, 0 no (also when @gid is
+ * (gid_t)-1: no group configured), -errno when the user or group database cannot be read
+ * (-EMFILE: out of descriptors), which is never taken for a "no".
+ */
+int sbx_ctl_in_group(uid_t uid, gid_t pgid, gid_t gid);
 
 /* Client: connect; -ENOENT/-ECONNREFUSED mean no daemon is listening. */
 int sbx_ctl_connect(const char *path, int *fd_out);
 /* Send @req and wait up to @timeout_ms for the reply. */
 int sbx_ctl_call(int fd, const cJSON *req, cJSON **reply, int timeout_ms);
+
+/*
+ * One request line, parsed: a JSON object with a string "op" and, if present,
+ * an object "args". @op and @args point into @root, which the caller frees
+ * with sbx_ctl_request_free(). On bad input returns -EINVAL and sets @why to a
+ * sentence for the reply; nothing is left to free.
+ */
+struct sbx_ctl_request {
+	cJSON *root;
+	const char *op;
+	const cJSON *args; /* NULL when the request has none */
+};
+int sbx_ctl_request_parse(const char *line, struct sbx_ctl_request *req, const char **why);
+void sbx_ctl_request_free(struct sbx_ctl_request *req);
 
 /* String members: NULL unless @key is a string (sbx_json_arg: and not empty). */
 const char *sbx_json_str(const cJSON *j, const char *key);

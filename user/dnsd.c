@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* The sandboxes' policy-aware resolver; see dnsd.h. */
+/*
+ * The sandboxes' policy-aware resolver; see dnsd.h. What it holds for a
+ * sandbox (lookups waiting upstream, TCP connections) is counted per sandbox
+ * in a small table, so no sandbox takes more than its share.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
@@ -14,6 +18,19 @@
 #include "dnsmsg.h"
 #include "log.h"
 
+/*
+ * Open addressing over sandbox ids. A slot once used keeps its id (probe
+ * chains never break); a slot whose counts are zero is free for another id.
+ * Live entries are at most SBX_DNSD_PENDING_MAX + SBX_DNSD_TCP_MAX.
+ */
+#define SHARES 2048
+
+struct share {
+	bool used;
+	uint32_t sandbox_id;
+	unsigned pending, tcp;
+};
+
 struct memo {
 	uint32_t sandbox_id; /* 0: empty */
 	uint32_t ip4;
@@ -26,6 +43,8 @@ struct tcpconn {
 	struct sbx_dnsd *d;
 	struct tcpconn *prev, *next; /* open connections */
 	int fd;
+	struct share *share;
+	uint64_t started; /* when the partial query in @in began, 0 if none */
 	int refs;  /* the connection, and each query waiting upstream */
 	bool dead;   /* closed while queries were pending */
 	bool broken; /* a reply could not be sent: close at the next chance */
@@ -39,6 +58,7 @@ struct query {
 	struct tcpconn *tc; /* NULL over UDP */
 	struct sockaddr_in from;
 	struct sbx_dns_query q;
+	struct share *share;
 	uint8_t pkt[512];
 	size_t len;
 	uint32_t sandbox_id;
@@ -54,7 +74,29 @@ struct sbx_dnsd {
 	pthread_mutex_t lock; /* memo is read by proxy threads */
 	struct memo *memo;
 	size_t nmemo;
+	struct share shares[SHARES];
 };
+
+/* The counts of @sandbox_id, found or made; NULL only if every slot is live (cannot be). */
+static struct share *share_of(struct sbx_dnsd *d, uint32_t sandbox_id)
+{
+	size_t s = (size_t)(sandbox_id * 0x9e3779b1u) & (SHARES - 1);
+	struct share *spare = NULL;
+
+	for (size_t i = 0; i < SHARES; i++, s = (s + 1) & (SHARES - 1)) {
+		struct share *sh = &d->shares[s];
+
+		if (sh->used && sh->sandbox_id == sandbox_id)
+			return sh;
+		if (!spare && (!sh->used || (!sh->pending && !sh->tcp)))
+			spare = sh;
+		if (!sh->used)
+			break;
+	}
+	if (spare)
+		*spare = (struct share){ .used = true, .sandbox_id = sandbox_id };
+	return spare;
+}
 
 static size_t memo_slot(uint32_t sandbox_id, uint32_t ip4)
 {
@@ -130,8 +172,10 @@ static void tc_close(struct tcpconn *tc)
 		tc->next->prev = tc->prev;
 	if (tc->timer > 0)
 		sbx_ev_timer_cancel(tc->d->ev, tc->timer);
+	tc->timer = 0;
 	sbx_ev_del(tc->d->ev, tc->fd);
 	close(tc->fd);
+	tc->share->tcp--;
 	tc_unref(tc);
 }
 
@@ -169,6 +213,7 @@ static void on_upstream(void *arg, int err, int rcode, const struct sbx_dns_rr *
 	time_t now = time(NULL);
 
 	d->pending--;
+	qq->share->pending--;
 	if (err) {
 		if (err != -ECANCELED)
 			reply(d, &qq->from, qq->tc, &qq->q, qq->pkt, SBX_DNS_RCODE_SERVFAIL, NULL,
@@ -210,6 +255,7 @@ static void on_query(struct sbx_dnsd *d, const uint8_t *pkt, size_t len,
 {
 	struct sbx_dns_query q;
 	struct query *qq;
+	struct share *share;
 	char sandbox[64];
 	uint32_t sandbox_id, gw4;
 	int err;
@@ -246,7 +292,10 @@ static void on_query(struct sbx_dnsd *d, const uint8_t *pkt, size_t len,
 		reply(d, from, tc, &q, pkt, 0, NULL, 0);
 		return;
 	}
-	if (d->pending >= SBX_DNSD_PENDING_MAX || len > sizeof(qq->pkt)) {
+	share = share_of(d, sandbox_id);
+	/* past its share (or everyone's), a sandbox is told at once rather than queued */
+	if (!share || share->pending >= SBX_DNSD_PENDING_PER_SANDBOX ||
+	    d->pending >= SBX_DNSD_PENDING_MAX || len > sizeof(qq->pkt)) {
 		reply(d, from, tc, &q, pkt, SBX_DNS_RCODE_SERVFAIL, NULL, 0);
 		return;
 	}
@@ -262,6 +311,8 @@ static void on_query(struct sbx_dnsd *d, const uint8_t *pkt, size_t len,
 	memcpy(qq->pkt, pkt, len);
 	qq->len = len;
 	qq->sandbox_id = sandbox_id;
+	qq->share = share;
+	share->pending++;
 	d->pending++;
 	if (sbx_resolve(d->res, q.name, SBX_DNS_TYPE_A, on_upstream, qq) < 0)
 		on_upstream(qq, -EIO, 0, NULL, 0);
@@ -292,6 +343,30 @@ static void tc_idle(struct sbx_ev *ev, void *arg)
 	tc_close(tc);
 }
 
+/*
+ * One deadline per connection: SBX_DNSD_TCP_IDLE_MS while no query has
+ * started, and SBX_DNSD_TCP_SLOW_MS from a query's first byte to its last,
+ * so a client trickling bytes cannot hold its slot.
+ */
+static void tc_arm(struct tcpconn *tc)
+{
+	uint64_t now = sbx_ev_now_ms(), ms = SBX_DNSD_TCP_IDLE_MS;
+
+	if (tc->in_len) {
+		uint64_t due;
+
+		if (!tc->started)
+			tc->started = now;
+		due = tc->started + SBX_DNSD_TCP_SLOW_MS;
+		ms = due > now ? due - now : 0;
+	} else {
+		tc->started = 0;
+	}
+	if (tc->timer > 0)
+		sbx_ev_timer_cancel(tc->d->ev, tc->timer);
+	tc->timer = sbx_ev_timer(tc->d->ev, ms, tc_idle, tc);
+}
+
 static void tc_readable(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 {
 	struct tcpconn *tc = arg;
@@ -318,9 +393,26 @@ static void tc_readable(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 		on_query(tc->d, tc->in + 2, len, &peer, tc);
 		memmove(tc->in, tc->in + 2 + len, tc->in_len - 2 - len);
 		tc->in_len -= 2 + len;
+		tc->started = 0; /* the next query's clock starts with its first byte */
 	}
 	if (tc->broken)
 		tc_close(tc);
+	else
+		tc_arm(tc);
+}
+
+/* The sandbox behind a TCP client, and its counts; NULL if not one of ours. */
+static struct share *tcp_share(struct sbx_dnsd *d, int fd)
+{
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof(peer);
+	char sandbox[64];
+	uint32_t sandbox_id, gw4;
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) || peer.sin_family != AF_INET ||
+	    !d->ops.identify(d->ops.ctx, &peer, &sandbox_id, sandbox, sizeof(sandbox), &gw4))
+		return NULL;
+	return share_of(d, sandbox_id);
 }
 
 static void tcp_accept(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
@@ -329,11 +421,15 @@ static void tcp_accept(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 
 	for (int i = 0; i < 16; i++) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct tcpconn *tc;
+		struct tcpconn *tc = NULL;
+		struct share *share;
 
 		if (cfd < 0)
 			return;
-		tc = d->ntcp < SBX_DNSD_TCP_MAX ? calloc(1, sizeof(*tc)) : NULL;
+		/* strangers, and a sandbox past its share, are closed at once */
+		share = tcp_share(d, cfd);
+		if (share && share->tcp < SBX_DNSD_TCP_PER_SANDBOX && d->ntcp < SBX_DNSD_TCP_MAX)
+			tc = calloc(1, sizeof(*tc));
 		if (!tc || sbx_ev_add(ev, cfd, EPOLLIN, tc_readable, tc)) {
 			free(tc);
 			close(cfd);
@@ -341,13 +437,15 @@ static void tcp_accept(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 		}
 		tc->d = d;
 		tc->fd = cfd;
+		tc->share = share;
+		share->tcp++;
 		tc->refs = 1;
 		tc->next = d->conns;
 		if (d->conns)
 			d->conns->prev = tc;
 		d->conns = tc;
 		d->ntcp++;
-		tc->timer = sbx_ev_timer(ev, SBX_DNSD_TCP_IDLE_MS, tc_idle, tc);
+		tc_arm(tc);
 	}
 }
 

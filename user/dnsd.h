@@ -20,9 +20,19 @@
 #define SBX_DNSD_MEMORY 65536	  /* (sandbox, address) -> name entries kept */
 #define SBX_DNSD_REMEMBER_S 3600  /* how long an answer stays usable for raw TCP */
 #define SBX_DNSD_TTL_MAX 300	  /* cap on the TTL handed to sandboxes */
-#define SBX_DNSD_PENDING_MAX 1024 /* upstream lookups in flight */
-#define SBX_DNSD_TCP_MAX 256	  /* DNS-over-TCP clients at once */
-#define SBX_DNSD_TCP_IDLE_MS 10000
+/*
+ * Fair shares. Lookups in flight and DNS-over-TCP connections are limited per
+ * sandbox as well as in all, so one sandbox at its limit leaves the others
+ * answered: the totals hold SBX_DNSD_PENDING_MAX / SBX_DNSD_PENDING_PER_SANDBOX
+ * (16) sandboxes at their limit before anyone else is turned away. Past its
+ * share a query gets SERVFAIL at once and a TCP connection is closed.
+ */
+#define SBX_DNSD_PENDING_MAX SBX_RESOLVE_PENDING_MAX /* upstream lookups in flight */
+#define SBX_DNSD_PENDING_PER_SANDBOX 32
+#define SBX_DNSD_TCP_MAX 256	      /* DNS-over-TCP clients at once */
+#define SBX_DNSD_TCP_PER_SANDBOX 16
+#define SBX_DNSD_TCP_IDLE_MS 10000 /* a TCP client with no query started is closed */
+#define SBX_DNSD_TCP_SLOW_MS 2000  /* a query must arrive whole this soon after it starts */
 
 struct sbx_dnsd_ops {
 	void *ctx;

@@ -2,18 +2,27 @@
 /* The proxy and the sandboxes' resolver wired to policy, sandboxes and verdicts; see egress.h. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sbx/conn.h>
+
 #include "dnsd.h"
 #include "egress.h"
+#include "hostaddr.h"
 #include "log.h"
 #include "proxy.h"
 #include "sandbox.h"
 
+#define ENV_REFRESH_MS 1000
+
 struct sbx_egress {
 	struct sbx_egress_deps deps;
+	pthread_mutex_t env_lock;
+	struct sbx_addr_env env; /* refreshed at most once every ENV_REFRESH_MS */
+	uint64_t env_at;
 	int verdicts_fd;
 	struct sbx_proxy *proxy;
 	struct sbx_dnsd *dnsd;
@@ -92,53 +101,38 @@ static int identify(void *ctx, bool transparent, const struct sockaddr_in *peer,
 	return 0;
 }
 
-static void verdict_to_decision(const struct sbx_verdict *v, struct sbx_proxy_decision *d)
-{
-	d->allow = v->decision == SBX_ALLOW;
-	d->reason = (uint8_t)v->reason;
-	if (v->rule) {
-		snprintf(d->rule, sizeof(d->rule), "%s", v->rule->name);
-		snprintf(d->origin, sizeof(d->origin), "%s", sbx_prov_name(v->rule->prov));
-	} else {
-		d->rule[0] = '\0';
-		snprintf(d->origin, sizeof(d->origin), "default policy");
-	}
-	sbx_verdict_detail(v, d->detail, sizeof(d->detail));
-}
-
-static void decide(void *ctx, const struct sbx_proxy_client *c, const char *host, uint16_t port,
+static void decide(void *ctx, const struct sbx_proxy_client *c, const struct sbx_conn_facts *f,
 		   struct sbx_proxy_decision *d)
 {
 	struct sbx_egress *e = ctx;
 	const struct sbx_policy *p = sbx_policyd_read_lock(e->deps.pd);
-	struct sbx_verdict v;
-	int err = sbx_policy_decide(p, c->sandbox, host, port, &v);
+	struct sbx_conn_verdict v;
 
-	memset(d, 0, sizeof(*d));
-	if (err) {
-		d->allow = false;
-		d->reason = SBX_REASON_DEFAULT_DENY;
-		snprintf(d->origin, sizeof(d->origin), "proxy");
-		snprintf(d->detail, sizeof(d->detail), "'%.100s' is not a valid host name", host);
-	} else {
-		verdict_to_decision(&v, d);
-	}
+	sbx_conn_decide(p, f, &v);
+	sbx_proxy_decision_from(&v, d);
 	sbx_policyd_read_unlock(e->deps.pd);
 }
 
-static bool addr_allowed(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4,
-			 uint16_t port, struct sbx_proxy_decision *d)
+/* The host's addresses change (sandboxes come and go): look again at most once a second. */
+static enum sbx_addr_class classify(void *ctx, const struct sbx_addr *a, uint16_t port)
 {
 	struct sbx_egress *e = ctx;
-	const struct sbx_policy *p = sbx_policyd_read_lock(e->deps.pd);
-	struct sbx_verdict v;
-	bool ok = sbx_policy_decide_addr(p, c->sandbox, 4, (const uint8_t *)&ip4, port, &v) == 0;
+	uint64_t now = sbx_ev_now_ms();
+	enum sbx_addr_class c;
 
-	if (ok && v.rule)
-		verdict_to_decision(&v, d);
-	ok = ok && v.decision == SBX_ALLOW && v.rule;
-	sbx_policyd_read_unlock(e->deps.pd);
-	return ok;
+	pthread_mutex_lock(&e->env_lock);
+	if (now - e->env_at >= ENV_REFRESH_MS || !e->env_at) {
+		const uint16_t ports[] = { e->deps.fwd_port, e->deps.tproxy_port,
+					   e->deps.dns_port };
+		int ret = sbx_addr_env_build(&e->env, e->deps.cfg->sandbox_pool, ports, 3);
+
+		if (ret)
+			pr_warn("cannot list the host's addresses: %s\n", strerror(-ret));
+		e->env_at = now;
+	}
+	c = sbx_addr_classify(&e->env, a, port);
+	pthread_mutex_unlock(&e->env_lock);
+	return c;
 }
 
 static bool name_for_addr(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4, char *name,
@@ -193,7 +187,7 @@ int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out
 	struct sbx_proxy_ops pops = {
 		.identify = identify,
 		.decide = decide,
-		.addr_allowed = addr_allowed,
+		.classify = classify,
 		.name_for_addr = name_for_addr,
 		.record = record,
 	};
@@ -208,6 +202,7 @@ int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out
 		return -ENOMEM;
 	e->deps = *deps;
 	pops.ctx = dops.ctx = e;
+	pthread_mutex_init(&e->env_lock, NULL);
 	e->verdicts_fd = sbx_bpf_map_fd(deps->bpf, SBX_MAP_VERDICTS);
 	if (!spec || !*spec)
 		spec = deps->cfg->dns_upstream;
@@ -218,6 +213,10 @@ int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out
 	pc.fwd_port = deps->fwd_port;
 	pc.tproxy_port = deps->tproxy_port;
 	pc.workers = deps->workers;
+	pc.limits.sessions_per_sandbox = deps->cfg->sessions_per_sandbox;
+	pc.limits.head_ms = deps->cfg->head_timeout * 1000;
+	pc.limits.idle_ms = deps->cfg->idle_timeout * 1000;
+	pc.limits.half_close_ms = deps->cfg->half_close_timeout * 1000;
 	ret = sbx_dnsd_start(deps->ev, htonl(INADDR_ANY), deps->dns_port, &pc.upstreams, &dops,
 			     &e->dnsd);
 	if (ret) {
@@ -246,5 +245,6 @@ void sbx_egress_stop(struct sbx_egress *e)
 		return;
 	sbx_proxy_stop(e->proxy);
 	sbx_dnsd_free(e->dnsd);
+	pthread_mutex_destroy(&e->env_lock);
 	free(e);
 }

@@ -10,6 +10,8 @@
 enum sbx_log_level sbx_log_level = SBX_LOG_WARN;
 int sbx_log_timestamps;
 
+/* format attributes: clang checks that what reaches vfprintf is a format */
+__attribute__((format(printf, 2, 0)))
 static void vlog(enum sbx_log_level level, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "warn", "info", "debug" };
@@ -36,6 +38,7 @@ void sbx_log_print(enum sbx_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+__attribute__((format(printf, 2, 0)))
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	/* libbpf's warnings are our info, its info our debug */

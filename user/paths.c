@@ -68,10 +68,25 @@ static char *trim(char *s)
 }
 
 /* "key = value" lines, '#' comments: the file holds a handful of settings. */
+/* The numeric limits, by their key in sbxd.conf. */
+static unsigned *limit_key(struct sbx_config *c, const char *key)
+{
+	if (strcmp(key, "sessions_per_sandbox") == 0)
+		return &c->sessions_per_sandbox;
+	if (strcmp(key, "head_timeout") == 0)
+		return &c->head_timeout;
+	if (strcmp(key, "idle_timeout") == 0)
+		return &c->idle_timeout;
+	if (strcmp(key, "half_close_timeout") == 0)
+		return &c->half_close_timeout;
+	return NULL;
+}
+
 int sbx_config_load(const char *path, struct sbx_config *c, char *err, size_t errlen)
 {
 	char *text = NULL, *line, *next;
 	int ret, lineno = 0;
+	unsigned *lim;
 
 	memset(c, 0, sizeof(*c));
 	c->gid = (gid_t)-1;
@@ -135,9 +150,21 @@ int sbx_config_load(const char *path, struct sbx_config *c, char *err, size_t er
 				break;
 			}
 			snprintf(c->sandbox_pool, sizeof(c->sandbox_pool), "%s", val);
+		} else if ((lim = limit_key(c, key))) {
+			char *end;
+			unsigned long v = strtoul(val, &end, 10);
+
+			if (!*val || *end || v < 1 || v > 1000000) {
+				ret = ERR("%s:%d: %s must be a whole number 1-1000000", path, lineno,
+					  key);
+				break;
+			}
+			*lim = (unsigned)v;
 		} else {
 			ret = ERR("%s:%d: unknown setting '%s' (known: group, dns_upstream, "
-				  "sandbox_pool, proxy_port, transparent_port, dns_port)",
+				  "sandbox_pool, proxy_port, transparent_port, dns_port, "
+				  "sessions_per_sandbox, head_timeout, idle_timeout, "
+				  "half_close_timeout)",
 				  path, lineno, key);
 			break;
 		}

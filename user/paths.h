@@ -32,6 +32,11 @@ struct sbx_config {
 	uint16_t proxy_port;	/* forward proxy on each sandbox gateway (3128) */
 	uint16_t transparent_port; /* where connect4 sends everything else (3129) */
 	uint16_t dns_port;	/* the sandboxes' resolver, UDP and TCP (3153) */
+	/* proxy limits (sbxd(8), "Limits"); 0 means the default */
+	unsigned sessions_per_sandbox; /* concurrent proxy sessions of one sandbox */
+	unsigned head_timeout;	       /* seconds for a client's first bytes */
+	unsigned idle_timeout;	       /* seconds a relay may carry nothing */
+	unsigned half_close_timeout;   /* seconds a relay may stay half-closed */
 };
 
 /* -EINVAL with @err set if an override is unusable. */

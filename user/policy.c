@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <openssl/evp.h>
 
+#include <sbx/conn.h>
 #include <sbx/policy.h>
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
@@ -111,58 +112,6 @@ int sbx_preset_parse(const char *s, enum sbx_preset *p)
 
 /* ---- host names and addresses ------------------------------------------ */
 
-static bool label_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-/*
- * Check a lowercased DNS name. Underscores are accepted because real
- * service names use them (_acme-challenge); a numeric last label is refused
- * because resolvers read "127.1" as an address, not a name.
- */
-static int hostname_check(const char *h, const char *shown, char *err, size_t errlen)
-{
-	size_t len = strlen(h), label = 0;
-	const char *last = h;
-	bool digits_only = true;
-
-	if (len == 0)
-		return ERR("empty host name");
-	if (len > SBX_HOST_MAX)
-		return ERR("host name is %zu bytes long; the limit is %d", len, SBX_HOST_MAX);
-	for (const char *c = h;; c++) {
-		if (*c == '.' || *c == '\0') {
-			if (label == 0)
-				return ERR("'%s' has an empty label", shown);
-			if (label > SBX_LABEL_MAX)
-				return ERR("'%s' has a label of %zu bytes; the limit is %d", shown, label,
-					   SBX_LABEL_MAX);
-			if (*last == '-' || c[-1] == '-')
-				return ERR("'%s': a label cannot start or end with '-'", shown);
-			if (*c == '\0')
-				break;
-			label = 0;
-			last = c + 1;
-			digits_only = true;
-			continue;
-		}
-		if (*c == '*')
-			return ERR("'%s': '*' may only appear as a leading '*.' or '**.' label", shown);
-		if (*c == ' ' || *c == '\t')
-			return ERR("'%s' contains a space", shown);
-		if (!label_char(*c))
-			return ERR("'%s' contains '%c', which is not allowed in a host name", shown,
-				   isprint((unsigned char)*c) ? *c : '?');
-		if (!isdigit((unsigned char)*c))
-			digits_only = false;
-		label++;
-	}
-	if (digits_only)
-		return ERR("'%s' is neither a host name nor a valid IPv4 address", shown);
-	return 0;
-}
-
 /* Lowercase @in into @out, dropping one trailing dot. */
 static int lower_copy(const char *in, char *out, size_t outlen)
 {
@@ -178,34 +127,15 @@ static int lower_copy(const char *in, char *out, size_t outlen)
 	return 0;
 }
 
-/* An IP literal, v6 possibly bracketed; v4-mapped v6 becomes v4. */
+/* An IP literal, v6 possibly bracketed; v4-mapped v6 becomes v4 (sbx_addr_parse). */
 static int ip_parse(const char *s, int *family, uint8_t addr[16])
 {
-	char buf[64];
-	size_t n = strlen(s);
+	struct sbx_addr a;
 
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-		if (n - 2 >= sizeof(buf))
-			return -EINVAL;
-		memcpy(buf, s + 1, n - 2);
-		buf[n - 2] = '\0';
-		s = buf;
-	}
-	memset(addr, 0, 16);
-	if (inet_pton(AF_INET, s, addr) == 1) {
-		*family = 4;
-		return 0;
-	}
-	if (strchr(s, '%') || inet_pton(AF_INET6, s, addr) != 1)
+	if (sbx_addr_parse(s, &a) != 1)
 		return -EINVAL;
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	if (memcmp(addr, mapped, 12) == 0) {
-		memmove(addr, addr + 12, 4);
-		memset(addr + 4, 0, 12);
-		*family = 4;
-		return 0;
-	}
-	*family = 6;
+	*family = a.family;
+	memcpy(addr, a.a, 16);
 	return 0;
 }
 
@@ -222,7 +152,7 @@ int sbx_host_normalize(const char *in, char *out, size_t outlen, char *err, size
 		inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, out, outlen);
 		return 0;
 	}
-	return hostname_check(out, in, err, errlen);
+	return sbx_host_name_check(out, in, err, errlen);
 }
 
 bool sbx_host_is_service(const char *h)
@@ -464,7 +394,7 @@ int sbx_resource_parse(enum sbx_rule_type type, const char *text, struct sbx_res
 			r->kind = SBX_RES_SUBDOMAIN;
 			name += 2;
 		}
-		ret = hostname_check(name, text, err, errlen);
+		ret = sbx_host_name_check(name, text, err, errlen);
 		if (ret)
 			return ret;
 		if (sbx_host_is_service(name))

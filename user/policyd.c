@@ -10,9 +10,10 @@
 
 #include <arpa/inet.h>
 
+#include <sbx/conn.h>
+
 #include "ctl.h"
 #include "policyd.h"
-#include "proxy.h"
 #include "store.h"
 
 struct sbx_policyd {
@@ -20,6 +21,7 @@ struct sbx_policyd {
 	char state_dir[PATH_MAX];
 	struct sbx_store st;
 	struct sbx_policy *policy; /* defaults(preset) + local rules, compiled */
+	struct sbx_addr_env env;   /* what check classifies addresses against */
 };
 
 #define BAD(...) sbx_ctl_error(2, "bad-input", __VA_ARGS__)
@@ -446,12 +448,14 @@ static cJSON *do_inspect(struct sbx_policyd *pd, const cJSON *args)
 	return reply;
 }
 
+/* The one connection decision (include/sbx/conn.h), for a connection to host:port. */
 static cJSON *do_check(struct sbx_policyd *pd, const cJSON *args)
 {
 	const char *host = sbx_json_arg(args, "host"), *sandbox = sbx_json_arg(args, "sandbox");
 	const cJSON *port = cJSON_GetObjectItemCaseSensitive(args, "port");
-	char norm[SBX_HOST_MAX + 1], err[SBX_ERR_MAX], detail[512];
-	struct sbx_verdict v;
+	char norm[SBX_HOST_MAX + 1], err[SBX_ERR_MAX];
+	struct sbx_conn_facts f = { .kind = SBX_CONN_CHECK };
+	struct sbx_conn_verdict v;
 	cJSON *reply;
 
 	if (!host)
@@ -462,29 +466,25 @@ static cJSON *do_check(struct sbx_policyd *pd, const cJSON *args)
 		return BAD("%s", err);
 	if (sbx_host_normalize(host, norm, sizeof(norm), err, sizeof(err)))
 		return BAD("%s", err);
-	sbx_policy_decide(pd->policy, sandbox, norm, (uint16_t)port->valueint, &v);
-	sbx_verdict_detail(&v, detail, sizeof(detail));
-	{
-		/* as the proxy does: only an address rule opens an internal address */
-		struct in_addr a;
-
-		if (v.decision == SBX_ALLOW && v.res->kind != SBX_RES_CIDR &&
-		    inet_pton(AF_INET, norm, &a) == 1 && sbx_ip4_is_internal(a.s_addr)) {
-			v.decision = SBX_DENY;
-			v.reason = SBX_REASON_PRIVATE_IP;
-			snprintf(detail, sizeof(detail),
-				 "%s is an internal address; only an address rule opens it (e.g. "
-				 "sbx policy allow network %s:%d)",
-				 norm, norm, port->valueint);
-		}
-	}
+	f.sandbox = sandbox;
+	f.port = (uint16_t)port->valueint;
+	f.target = norm;
+	/* an address is dialled as it is, a host service on loopback: classify as the proxy would */
+	if (sbx_host_is_service(norm))
+		sbx_addr_parse("127.0.0.1", &f.upstream);
+	else
+		sbx_addr_parse(norm, &f.upstream);
+	if (f.upstream.family)
+		f.up_class = sbx_addr_classify(&pd->env, &f.upstream, f.port);
+	if (sbx_conn_decide(pd->policy, &f, &v))
+		return BAD("%s", v.detail);
 	reply = sbx_ctl_ok();
 	cJSON_AddStringToObject(reply, "host", norm);
 	cJSON_AddNumberToObject(reply, "port", port->valueint);
 	cJSON_AddStringToObject(reply, "sandbox", sandbox ? sandbox : "");
-	cJSON_AddStringToObject(reply, "decision", v.decision == SBX_ALLOW ? "allow" : "deny");
+	cJSON_AddStringToObject(reply, "decision", v.allow ? "allow" : "deny");
 	cJSON_AddStringToObject(reply, "reason", sbx_reason_name(v.reason));
-	cJSON_AddStringToObject(reply, "detail", detail);
+	cJSON_AddStringToObject(reply, "detail", v.detail);
 	if (v.rule) {
 		cJSON_AddItemToObject(reply, "rule", rule_json(pd, v.rule));
 		cJSON_AddStringToObject(reply, "resource", v.res->text);
@@ -564,4 +564,11 @@ cJSON *sbx_policyd_handle(struct sbx_policyd *pd, const char *op, const cJSON *a
 	reply = handle(pd, op, args, shutdown);
 	pthread_rwlock_unlock(&pd->lock);
 	return reply;
+}
+
+void sbx_policyd_set_env(struct sbx_policyd *pd, const struct sbx_addr_env *env)
+{
+	pthread_rwlock_wrlock(&pd->lock);
+	pd->env = *env;
+	pthread_rwlock_unlock(&pd->lock);
 }

@@ -8,6 +8,7 @@
 #define SBX_POLICYD_H
 
 #include <cjson/cJSON.h>
+#include <sbx/conn.h>
 #include <sbx/policy.h>
 
 struct sbx_policyd;
@@ -31,5 +32,11 @@ enum sbx_preset sbx_policyd_preset(const struct sbx_policyd *pd);
  */
 cJSON *sbx_policyd_handle(struct sbx_policyd *pd, const char *op, const cJSON *args,
 			  bool *shutdown);
+
+/*
+ * The addresses `sbx policy check` classifies against (host addresses, the
+ * sandbox pool, sbx's own ports): sbxd sets them before it answers a check.
+ */
+void sbx_policyd_set_env(struct sbx_policyd *pd, const struct sbx_addr_env *env);
 
 #endif

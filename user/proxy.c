@@ -1,74 +1,109 @@
 // SPDX-License-Identifier: MIT
 /*
- * The egress proxy; see proxy.h. A session is a client/upstream pair moving
- * through HEAD (read what decides it) -> RESOLVE -> DIAL -> [SNI check for
- * CONNECT] -> RELAY. Every connection is decided on a host name or an
- * address before any byte reaches upstream, and the upstream dialled is the
- * address the proxy resolved and checked itself, never one the client chose.
+ * The egress proxy; see proxy.h. A session is a client/upstream pair:
+ *
+ *   HEAD -> RESOLVE -> DIAL -> [GATED] -> [UPGRADE] -> RELAY
+ *
+ * Every fact the proxy learns (the target, the client's first bytes, the
+ * address it is about to dial) goes through one decision, sbx_conn_decide()
+ * (include/sbx/conn.h), and no timer turns an unclassified stream into a
+ * relay: while GATED, server bytes flow to the client (SSH, SMTP speak first)
+ * but client bytes go nowhere until they are classified and judged. An HTTP
+ * stream carries one request upstream (Connection: close; the body by its
+ * Content-Length); an Upgrade survives only a 101 answer.
+ *
+ * Deadlines, not callbacks: a session holds one deadline for its state, which
+ * a periodic sweep enforces, so no timer can call back into a session that
+ * changed state or was freed. A pending lookup is cancelled when the session
+ * is freed. Each sandbox holds at most its share of sessions.
+ *
+ * Relaying splices through one pipe per worker and direction, drained on every
+ * step; what the destination cannot take goes to a per-session backlog, so a
+ * session costs two descriptors.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <sbx/bpf_abi.h>
+#include <sbx/conn.h>
 #include <sbx/policy.h>
 #include "ev.h"
 #include "log.h"
 #include "proxy.h"
 #include "sniff.h"
 
-#define PIPE_CHUNK 65536
+#define CHUNK 65536
 #define HEAD_BUF SBX_SNIFF_MAX
-
-enum sess_kind { SESS_FORWARD, SESS_TRANSPARENT };
+#define SHARE_SLOTS 8192 /* > SBX_MAX_SANDBOXES: open addressing never fills */
+#define NO_LIMIT UINT64_MAX
 
 enum sess_state {
-	ST_HEAD,    /* reading what the decision needs */
+	ST_HEAD,    /* reading what the first decision needs */
 	ST_RESOLVE, /* waiting for upstream DNS */
 	ST_DIAL,    /* non-blocking connect in progress */
-	ST_SNI,	    /* CONNECT answered; reading the ClientHello to compare names */
-	ST_RELAY,   /* splicing both ways */
+	ST_GATED,   /* connected: server bytes flow, client bytes wait for their classification */
+	ST_UPGRADE, /* an Upgrade request went up: client bytes wait for the status */
+	ST_RELAY,   /* both ways */
 };
 
+/* One direction of a relay. */
 struct dir {
-	int pipe[2];
-	size_t queued; /* bytes in the pipe */
-	bool eof;      /* source finished */
-	bool shut;     /* destination shut for writing */
+	uint8_t *bl;	/* backlog: bytes read that the destination did not take yet */
+	size_t bl_len, bl_off;
+	uint64_t limit; /* bytes still allowed from the source (NO_LIMIT) */
+	bool eof;	/* the source finished */
+	bool shut;	/* the destination was shut for writing */
+	bool discard;	/* past the limit: read and drop (no reset for the client) */
+};
+
+struct share {
+	_Atomic uint32_t id;	    /* sandbox id, 0 free */
+	_Atomic int n;		    /* sessions it holds now */
+	_Atomic int resolving;	    /* of which waiting for upstream DNS */
 };
 
 struct worker;
 
 struct sess {
 	struct worker *w;
-	enum sess_kind kind;
+	bool transparent;
 	enum sess_state st;
 	int cfd, ufd;
-	long timer;
+	uint64_t deadline, born;
 	long resolve;
+	struct share *share;
 	struct sbx_proxy_client client;
 	uint8_t proxy_kind; /* for the verdict: forward, forward-bypass, transparent, network */
-	char host[SBX_HOST_BUF];
+	bool http;	    /* a refusal may answer with an HTTP page */
+	bool recorded;	    /* the connection's verdict is in the log */
+	bool gate_allowed;  /* decided on everything but the stream: record at classification */
+	bool server_first;  /* the silent-client dial was tried */
+	bool dial_orig;	    /* dial the address the app dialled, not a resolved name */
+	bool upgrade;	    /* an Upgrade request is queued: wait for its status */
+	/* the facts so far (struct sbx_conn_facts points into these) */
+	struct sbx_conn_facts f;
+	char target[SBX_HOST_BUF];
+	char dns_name[SBX_HOST_BUF];
+	char stream_name[SBX_HOST_BUF];
+	struct sbx_proxy_decision d; /* the latest allowing decision */
 	uint16_t port;
-	bool host_service; /* dial 127.0.0.1:port */
-	bool is_connect;
-	bool http; /* the client speaks HTTP to us: refusals get a 403 page */
-	struct sbx_proxy_decision allowed; /* counted once the address checks pass too */
-	struct sess *prev, *next; /* the worker's sessions */
-	uint8_t in[HEAD_BUF]; /* client bytes read before relaying */
+	struct sess *prev, *next;
+	uint8_t in[HEAD_BUF]; /* client bytes read before they are classified */
 	size_t in_len;
-	char *out; /* bytes to send upstream before relaying (head rewrite or replay) */
-	size_t out_len, out_off;
+	bool client_eof; /* the client finished before its bytes were classified */
 	struct dir cu, uc; /* client->upstream, upstream->client */
-	uint32_t cmask, umask; /* what epoll watches now, so unchanged masks cost no syscall */
+	uint32_t cmask, umask;
 };
 
 struct worker {
@@ -77,34 +112,45 @@ struct worker {
 	struct sbx_ev *ev;
 	struct sbx_resolver *res;
 	int fwd_fd, tp_fd, wake[2];
+	int pipe_cu[2], pipe_uc[2]; /* shared by the worker's sessions, empty between steps */
 	unsigned nsess;
+	uint64_t accept_paused_until;
 	struct sess *sessions;
 };
 
 struct sbx_proxy {
 	struct sbx_proxy_config cfg;
+	struct sbx_proxy_limits lim;
 	struct sbx_proxy_ops ops;
 	int nworkers;
+	unsigned sessions_per_worker;
+	struct share shares[SHARE_SLOTS];
 	struct worker w[SBX_PROXY_WORKERS_MAX];
 };
 
-bool sbx_ip4_is_internal(uint32_t ip4)
-{
-	uint32_t a = ntohl(ip4);
+static uint8_t scratch_discard[CHUNK]; /* written, never read: a sink for dropped bytes */
 
-	return (a >> 24) == 0 ||		/* 0.0.0.0/8, "this network" */
-	       (a >> 24) == 10 ||		/* RFC 1918 */
-	       (a >> 24) == 127 ||		/* loopback */
-	       (a >> 22) == (100u << 2 | 1) ||	/* 100.64.0.0/10, CGNAT */
-	       (a >> 16) == (169u << 8 | 254) || /* link-local, cloud metadata */
-	       (a >> 20) == (172u << 4 | 1) ||	/* 172.16.0.0/12 */
-	       (a >> 16) == (192u << 8 | 168) || /* 192.168.0.0/16 */
-	       (a >> 8) == (192u << 16 | 0 << 8 | 0) || /* 192.0.0.0/24, IETF protocol */
-	       (a >> 17) == (198u << 7 | 18 >> 1) ||	 /* 198.18.0.0/15, benchmarking */
-	       (a >> 28) >= 14;		/* multicast 224/4, reserved 240/4, broadcast */
+/* ---- per-sandbox shares ---------------------------------------------------- */
+
+static struct share *share_get(struct sbx_proxy *p, uint32_t id)
+{
+	uint32_t h = (id * 2654435761u) % SHARE_SLOTS;
+
+	for (unsigned i = 0; i < SHARE_SLOTS; i++) {
+		struct share *s = &p->shares[(h + i) % SHARE_SLOTS];
+		uint32_t cur = atomic_load(&s->id), zero = 0;
+
+		if (cur == id)
+			return s;
+		if (cur == 0) {
+			if (atomic_compare_exchange_strong(&s->id, &zero, id) || zero == id)
+				return s;
+		}
+	}
+	return NULL;
 }
 
-/* ---- session lifecycle ------------------------------------------------- */
+/* ---- session lifecycle ----------------------------------------------------- */
 
 static void close_fd(struct sess *s, int *fd)
 {
@@ -115,21 +161,32 @@ static void close_fd(struct sess *s, int *fd)
 	*fd = -1;
 }
 
+static void record(struct sess *s, const struct sbx_proxy_decision *d)
+{
+	const struct sbx_proxy_ops *ops = &s->w->p->ops;
+	const char *host = d->host[0] ? d->host : s->target;
+
+	if (s->recorded)
+		return;
+	s->recorded = true;
+	ops->record(ops->ctx, &s->client, s->proxy_kind, host, s->port, d);
+}
+
 static void sess_free(struct sess *s)
 {
-	if (s->timer > 0)
-		sbx_ev_timer_cancel(s->w->ev, s->timer);
-	if (s->resolve > 0)
+	/* a server-first relay whose client never spoke was raw TCP under its rule */
+	if (s->gate_allowed && !s->recorded && s->ufd >= 0)
+		record(s, &s->d);
+	if (s->resolve > 0) {
 		sbx_resolve_cancel(s->w->res, s->resolve);
+		atomic_fetch_sub(&s->share->resolving, 1);
+	}
 	close_fd(s, &s->cfd);
 	close_fd(s, &s->ufd);
-	for (int i = 0; i < 2; i++) {
-		if (s->cu.pipe[i] >= 0)
-			close(s->cu.pipe[i]);
-		if (s->uc.pipe[i] >= 0)
-			close(s->uc.pipe[i]);
-	}
-	free(s->out);
+	free(s->cu.bl);
+	free(s->uc.bl);
+	if (s->share)
+		atomic_fetch_sub(&s->share->n, 1);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -140,7 +197,7 @@ static void sess_free(struct sess *s)
 	free(s);
 }
 
-/* Close the client with a TCP reset: what a blocked TLS or raw connection gets. */
+/* Close the client with a TCP reset: what a refused TLS or raw connection gets. */
 static void sess_reset(struct sess *s)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
@@ -150,11 +207,11 @@ static void sess_reset(struct sess *s)
 	sess_free(s);
 }
 
-/* Best effort: the client is about to be closed anyway. */
+/* Best effort, never blocking: the client is about to be closed anyway. */
 static void send_all(int fd, const char *buf, size_t len)
 {
 	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -170,8 +227,6 @@ static void http_reply(struct sess *s, int code, const char *status, const char 
 	char head[512];
 	int n;
 
-	/* a blocking send of a small page: the socket buffer takes it */
-	fcntl(s->cfd, F_SETFL, fcntl(s->cfd, F_GETFL) & ~O_NONBLOCK);
 	n = snprintf(head, sizeof(head),
 		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 		     "Content-Length: %zu\r\nConnection: close\r\nX-Sbx-Blocked: %s\r\n\r\n",
@@ -191,21 +246,20 @@ static void blocked_page(struct sess *s, const struct sbx_proxy_decision *d)
 		 "rule: %s\n"
 		 "origin: %s\n"
 		 "detail: %s\n",
-		 s->host, d->rule[0] ? d->rule : "-", d->origin, d->detail);
+		 d->host[0] ? d->host : s->target, d->rule[0] ? d->rule : "-", d->origin,
+		 d->detail);
 	http_reply(s, 403, "Forbidden", body);
 }
 
-static void record(struct sess *s, const struct sbx_proxy_decision *d)
-{
-	const struct sbx_proxy_ops *ops = &s->w->p->ops;
-
-	ops->record(ops->ctx, &s->client, s->proxy_kind, s->host, s->port, d);
-}
-
-/* Refuse: 403 for HTTP the proxy can speak to, a reset for TLS and raw TCP. */
+/*
+ * Refuse: a 403 page while the client still speaks HTTP to us (nothing was
+ * relayed yet), a reset otherwise.
+ */
 static void refuse(struct sess *s, const struct sbx_proxy_decision *d)
 {
-	pr_debug("blocked %s %s:%u: %s\n", s->client.sandbox, s->host, s->port, d->detail);
+	pr_debug("proxy: blocked %s %s:%u: %s\n", s->client.sandbox,
+		 d->host[0] ? d->host : s->target, s->port, d->detail);
+	s->recorded = false; /* an allowed gate is superseded by this refusal */
 	record(s, d);
 	if (s->http)
 		blocked_page(s, d);
@@ -213,414 +267,240 @@ static void refuse(struct sess *s, const struct sbx_proxy_decision *d)
 		sess_reset(s);
 }
 
-/* ---- relay --------------------------------------------------------------- */
+static void set_deadline(struct sess *s, unsigned ms)
+{
+	s->deadline = sbx_ev_now_ms() + ms;
+}
+
+/* ---- relay ------------------------------------------------------------------ */
 
 static void sess_io(struct sbx_ev *ev, int fd, uint32_t events, void *arg);
 
-/* Watch @fd (the client or the upstream socket) for @mask; registers it the first time. */
+/* Watch @fd (the client or the upstream socket) for @mask. */
 static void watch(struct sess *s, int fd, uint32_t mask)
 {
 	uint32_t *cur = fd == s->cfd ? &s->cmask : &s->umask;
 
-	if (*cur == mask)
+	if (fd < 0 || *cur == mask)
 		return;
 	sbx_ev_mod(s->w->ev, fd, mask);
 	*cur = mask;
 }
 
-static uint32_t want_events(struct sess *s, int fd)
+static bool reading(const struct dir *d)
 {
-	uint32_t e = 0;
-
-	if (fd == s->cfd) {
-		if (!s->cu.eof && s->cu.queued < PIPE_CHUNK)
-			e |= EPOLLIN;
-		if (s->uc.queued)
-			e |= EPOLLOUT;
-	} else {
-		if (!s->uc.eof && s->uc.queued < PIPE_CHUNK)
-			e |= EPOLLIN;
-		if (s->cu.queued)
-			e |= EPOLLOUT;
-	}
-	return e | EPOLLRDHUP;
+	return !d->eof && !d->bl_len && (d->limit > 0 || d->discard);
 }
 
-/* Move what is available from @src through @d to @dst; -1 on a hard error. */
-static int pump(struct dir *d, int src, int dst)
+/*
+ * What to wait for on one side. EPOLLRDHUP only while that side is read:
+ * it is level-triggered, and a finished side would wake the loop forever.
+ */
+static uint32_t want_events(struct sess *s, bool client)
 {
-	for (int rounds = 0; rounds < 16; rounds++) {
-		bool progress = false;
+	struct dir *in = client ? &s->cu : &s->uc, *out = client ? &s->uc : &s->cu;
+	uint32_t e = 0;
 
-		if (!d->eof && d->queued < PIPE_CHUNK) {
-			ssize_t n = splice(src, NULL, d->pipe[1], NULL, PIPE_CHUNK - d->queued,
-					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-
-			if (n > 0) {
-				d->queued += (size_t)n;
-				progress = true;
-			} else if (n == 0) {
-				d->eof = true;
-			} else if (errno != EAGAIN && errno != EINTR) {
-				if (errno == ECONNRESET)
-					d->eof = true;
-				else
-					return -1;
-			}
-		}
-		if (d->queued) {
-			ssize_t n = splice(d->pipe[0], NULL, dst, NULL, d->queued,
-					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-
-			if (n > 0) {
-				d->queued -= (size_t)n;
-				progress = true;
-			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				return -1;
-			}
-		}
-		if (d->eof && !d->queued && !d->shut) {
-			shutdown(dst, SHUT_WR);
-			d->shut = true;
-		}
-		if (!progress)
-			break;
+	switch (s->st) {
+	case ST_RELAY:
+		break;
+	case ST_GATED: /* the client is read into s->in, not relayed */
+		if (client)
+			return (s->client_eof ? 0 : EPOLLIN | EPOLLRDHUP) |
+			       (s->uc.bl_len ? EPOLLOUT : 0);
+		break;
+	case ST_UPGRADE: /* the client waits; upstream is read once its status is there */
+		if (client)
+			return s->uc.bl_len ? EPOLLOUT : 0;
+		return s->cu.bl_len ? EPOLLOUT : EPOLLIN | EPOLLRDHUP;
+	default:
+		return 0;
 	}
+	if (reading(in))
+		e |= EPOLLIN | EPOLLRDHUP;
+	if (out->bl_len)
+		e |= EPOLLOUT;
+	return e;
+}
+
+static int backlog_add(struct dir *d, const void *buf, size_t len)
+{
+	uint8_t *nb;
+
+	if (!len)
+		return 0;
+	if (d->bl_off) {
+		memmove(d->bl, d->bl + d->bl_off, d->bl_len - d->bl_off);
+		d->bl_len -= d->bl_off;
+		d->bl_off = 0;
+	}
+	nb = realloc(d->bl, d->bl_len + len);
+	if (!nb)
+		return -ENOMEM;
+	memcpy(nb + d->bl_len, buf, len);
+	d->bl = nb;
+	d->bl_len += len;
 	return 0;
 }
 
-static void relay(struct sess *s)
+/* Send the backlog; 1 while some is left, 0 when empty, -1 on error. */
+static int backlog_flush(struct dir *d, int dst)
 {
-	if (pump(&s->cu, s->cfd, s->ufd) || pump(&s->uc, s->ufd, s->cfd)) {
-		sess_reset(s);
-		return;
-	}
-	if (s->cu.shut && s->uc.shut) {
-		sess_free(s);
-		return;
-	}
-	watch(s, s->cfd, want_events(s, s->cfd));
-	watch(s, s->ufd, want_events(s, s->ufd));
-}
-
-static void start_relay(struct sess *s)
-{
-	if (pipe2(s->cu.pipe, O_NONBLOCK | O_CLOEXEC) || pipe2(s->uc.pipe, O_NONBLOCK | O_CLOEXEC)) {
-		pr_warn("proxy: pipe: %s\n", strerror(errno));
-		sess_reset(s);
-		return;
-	}
-	s->st = ST_RELAY;
-	if (s->timer > 0)
-		sbx_ev_timer_cancel(s->w->ev, s->timer);
-	s->timer = 0;
-	watch(s, s->cfd, want_events(s, s->cfd));
-	relay(s);
-}
-
-/* Send s->out to upstream (blocking briefly is not allowed: use the event loop). */
-static void flush_out(struct sess *s)
-{
-	while (s->out_off < s->out_len) {
-		ssize_t n = send(s->ufd, s->out + s->out_off, s->out_len - s->out_off,
+	while (d->bl_off < d->bl_len) {
+		ssize_t n = send(dst, d->bl + d->bl_off, d->bl_len - d->bl_off,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN) {
-			watch(s, s->ufd, EPOLLOUT);
-			return;
-		}
-		if (n < 0) {
-			sess_reset(s);
-			return;
-		}
-		s->out_off += (size_t)n;
+		if (n < 0 && errno == EAGAIN)
+			return 1;
+		if (n < 0)
+			return -1;
+		d->bl_off += (size_t)n;
 	}
-	free(s->out);
-	s->out = NULL;
-	start_relay(s);
-}
-
-static int set_out(struct sess *s, const void *data, size_t len)
-{
-	free(s->out);
-	s->out = malloc(len ? len : 1);
-	if (!s->out)
-		return -ENOMEM;
-	memcpy(s->out, data, len);
-	s->out_len = len;
-	s->out_off = 0;
+	free(d->bl);
+	d->bl = NULL;
+	d->bl_len = d->bl_off = 0;
 	return 0;
 }
 
-/* ---- after the upstream connected -------------------------------------- */
-
-static void sni_check(struct sess *s);
-static void sni_timeout(struct sbx_ev *ev, void *arg);
-
-static void on_connected(struct sess *s)
+/* Read and drop what the source has (a client past its one request). */
+static int drain(struct dir *d, int src)
 {
-	if (s->is_connect) {
-		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-		size_t extra = s->in_len;
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(src, scratch_discard, sizeof(scratch_discard), MSG_DONTWAIT);
 
-		send_all(s->cfd, ok, sizeof(ok) - 1);
-		s->st = ST_SNI;
-		watch(s, s->cfd, EPOLLIN | EPOLLRDHUP);
-		watch(s, s->ufd, 0);
-		if (extra) {
-			sni_check(s);
-			return;
-		}
-		s->timer = sbx_ev_timer(s->w->ev, SBX_PROXY_SNIFF_MS, sni_timeout, s);
-		return;
+		if (n > 0)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			d->eof = true;
+		break;
 	}
-	if (s->in_len && !s->out && set_out(s, s->in, s->in_len)) {
-		sess_reset(s);
-		return;
-	}
-	if (s->out)
-		flush_out(s);
-	else
-		start_relay(s);
-}
-
-static void sni_timeout(struct sbx_ev *ev, void *arg)
-{
-	struct sess *s = arg;
-
-	/* a client that speaks only after the server (SSH over CONNECT) sends no hello */
-	s->timer = 0;
-	if (s->in_len == 0) {
-		start_relay(s);
-		return;
-	}
-	/* a ClientHello left unfinished could hide its name until after the check */
-	if (sbx_sniff_is_tls(s->in, s->in_len) != 0) {
-		sess_reset(s);
-		return;
-	}
-	if (set_out(s, s->in, s->in_len)) {
-		sess_reset(s);
-		return;
-	}
-	watch(s, s->cfd, 0);
-	flush_out(s);
+	return 0;
 }
 
 /*
- * CONNECT answered: the first bytes of a TLS client name the server it
- * wants. A name other than the one CONNECT asked for is refused
- * (sni-mismatch), so an allowed CONNECT cannot carry another host's TLS.
+ * Move what is available from @src through the worker's pipe to @dst; what
+ * @dst does not take is read back out of the pipe into the backlog, so the
+ * pipe is empty again for the next session. -1 on a hard error.
  */
-static void sni_check(struct sess *s)
+static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 {
-	struct sbx_tls_hello hello;
-	int tls = sbx_sniff_is_tls(s->in, s->in_len), r;
+	for (int rounds = 0; rounds < 16; rounds++) {
+		ssize_t n, m;
+		size_t want;
 
-	if (tls == -EAGAIN)
-		return;
-	if (tls == 1) {
-		r = sbx_sniff_tls_hello(s->in, s->in_len, &hello);
-		if (r == -EAGAIN && s->in_len < sizeof(s->in))
-			return;
-		if (r == 0 && strcmp(hello.sni, s->host) != 0 && !s->host_service) {
-			struct sbx_proxy_decision d = { .allow = false,
-							.reason = SBX_REASON_SNI_MISMATCH };
-			char sni[SBX_HOST_BUF];
+		if (d->bl_len) {
+			int r = backlog_flush(d, dst);
 
-			snprintf(sni, sizeof(sni), "%s", hello.sni);
-			snprintf(d.origin, sizeof(d.origin), "proxy");
-			snprintf(d.detail, sizeof(d.detail),
-				 "TLS server name %s does not match CONNECT %s", sni, s->host);
-			pr_info("proxy: %s: %s\n", s->client.sandbox, d.detail);
-			record(s, &d);
-			sess_reset(s);
-			return;
+			if (r < 0)
+				return -1;
+			if (r > 0)
+				break;
+		}
+		if (d->eof)
+			break;
+		if (d->limit == 0) {
+			if (d->discard)
+				drain(d, src);
+			break;
+		}
+		want = d->limit < CHUNK ? (size_t)d->limit : CHUNK;
+		n = splice(src, NULL, pp[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == 0) {
+			d->eof = true;
+			break;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			if (errno == ECONNRESET) {
+				d->eof = true;
+				break;
+			}
+			return -1;
+		}
+		if (d->limit != NO_LIMIT)
+			d->limit -= (uint64_t)n;
+		m = splice(pp[0], NULL, dst, NULL, (size_t)n, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (m < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (m < 0)
+			m = 0;
+		if (m < n) {
+			uint8_t *tmp = malloc((size_t)(n - m));
+			ssize_t r = tmp ? read(pp[0], tmp, (size_t)(n - m)) : -1;
+
+			if (r != n - m || backlog_add(d, tmp, (size_t)r)) {
+				free(tmp);
+				return -1;
+			}
+			free(tmp);
+			break;
 		}
 	}
-	if (set_out(s, s->in, s->in_len)) {
+	if (d->eof && !d->bl_len && !d->shut) {
+		shutdown(dst, SHUT_WR);
+		d->shut = true;
+	}
+	return 0;
+}
+
+/* Move bytes both ways; false when the session is gone. */
+static bool relay(struct sess *s)
+{
+	struct worker *w = s->w;
+
+	bool cu_on = s->st == ST_RELAY, uc_on = s->st == ST_RELAY || s->st == ST_GATED;
+
+	/* gated: client bytes wait in s->in; upgrading: only the request head goes up */
+	if ((cu_on && pump(s, &s->cu, s->cfd, s->ufd, w->pipe_cu)) ||
+	    (!cu_on && s->cu.bl_len && backlog_flush(&s->cu, s->ufd) < 0) ||
+	    (uc_on && pump(s, &s->uc, s->ufd, s->cfd, w->pipe_uc))) {
 		sess_reset(s);
-		return;
+		return false;
 	}
-	if (s->timer > 0)
-		sbx_ev_timer_cancel(s->w->ev, s->timer);
-	s->timer = 0;
-	watch(s, s->cfd, 0);
-	flush_out(s);
+	if (s->st == ST_RELAY && s->uc.shut && (s->cu.shut || s->cu.eof || s->cu.limit == 0)) {
+		sess_free(s);
+		return false;
+	}
+	if (s->st == ST_RELAY)
+		set_deadline(s, s->cu.eof || s->uc.eof ? w->p->lim.half_close_ms
+						       : w->p->lim.idle_ms);
+	watch(s, s->cfd, want_events(s, true));
+	watch(s, s->ufd, want_events(s, false));
+	return true;
 }
 
-/* ---- dialing ------------------------------------------------------------ */
-
-static void dial_timeout(struct sbx_ev *ev, void *arg)
+static void start_relay(struct sess *s)
 {
-	struct sess *s = arg;
-
-	s->timer = 0;
-	pr_debug("proxy: connect to %s:%u timed out\n", s->host, s->port);
-	if (s->kind == SESS_FORWARD && s->st == ST_DIAL)
-		http_reply(s, 504, "Gateway Timeout", "upstream connect timed out\n");
-	else
-		sess_reset(s);
+	s->st = ST_RELAY;
+	s->http = false;
+	relay(s);
 }
 
-static void dial_failed(struct sess *s, int err)
-{
-	char body[256];
+/* ---- HTTP: one request upstream ---------------------------------------------- */
 
-	pr_debug("proxy: connect to %s:%u: %s\n", s->host, s->port, strerror(err));
-	if (s->kind == SESS_FORWARD) {
-		snprintf(body, sizeof(body), "cannot reach %s:%u: %s\n", s->host, s->port,
-			 strerror(err));
-		http_reply(s, 502, "Bad Gateway", body);
-	} else {
-		sess_reset(s);
-	}
-}
-
-static void dial(struct sess *s, uint32_t ip4)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(s->port),
-				   .sin_addr.s_addr = ip4 };
-	int one = 1;
-
-	s->ufd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->ufd < 0) {
-		dial_failed(s, errno);
-		return;
-	}
-	setsockopt(s->ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	s->st = ST_DIAL;
-	if (connect(s->ufd, (struct sockaddr *)&sin, sizeof(sin)) && errno != EINPROGRESS) {
-		dial_failed(s, errno);
-		return;
-	}
-	if (s->timer > 0)
-		sbx_ev_timer_cancel(s->w->ev, s->timer);
-	s->timer = sbx_ev_timer(s->w->ev, SBX_PROXY_DIAL_MS, dial_timeout, s);
-	watch(s, s->cfd, 0); /* nothing more from the client until relaying */
-	sbx_ev_add(s->w->ev, s->ufd, EPOLLOUT, sess_io, s);
-	s->umask = EPOLLOUT;
-}
-
-/* The address to dial is known: refuse internal ones no address rule names. */
-static void checked_dial(struct sess *s, uint32_t ip4)
-{
-	const struct sbx_proxy_ops *ops = &s->w->p->ops;
-	struct sbx_proxy_decision d = { 0 };
-
-	if (s->host_service) {
-		record(s, &s->allowed);
-		dial(s, htonl(INADDR_LOOPBACK));
-		return;
-	}
-	if (sbx_ip4_is_internal(ip4) && !ops->addr_allowed(ops->ctx, &s->client, ip4, s->port, &d)) {
-		char a[INET_ADDRSTRLEN];
-
-		inet_ntop(AF_INET, &ip4, a, sizeof(a));
-		d.allow = false;
-		d.reason = SBX_REASON_PRIVATE_IP;
-		snprintf(d.origin, sizeof(d.origin), "proxy");
-		snprintf(d.detail, sizeof(d.detail),
-			 "%s resolves to internal address %s; allow it with an address rule "
-			 "(e.g. %s:%u)",
-			 s->host, a, a, s->port);
-		snprintf(d.rule, sizeof(d.rule), "%s", s->allowed.rule);
-		refuse(s, &d);
-		return;
-	}
-	record(s, &s->allowed);
-	dial(s, ip4);
-}
-
-static void on_resolved(void *arg, int err, int rcode, const struct sbx_dns_rr *rrs, size_t n)
-{
-	struct sess *s = arg;
-
-	if (err == -ECANCELED)
-		return; /* the worker is going away and frees the session itself */
-	s->resolve = 0;
-	for (size_t i = 0; !err && i < n; i++) {
-		if (rrs[i].type == SBX_DNS_TYPE_A) {
-			uint32_t ip4;
-
-			memcpy(&ip4, rrs[i].addr, 4);
-			checked_dial(s, ip4);
-			return;
-		}
-	}
-	pr_debug("proxy: cannot resolve %s (err %d rcode %d)\n", s->host, err, rcode);
-	if (s->kind == SESS_FORWARD) {
-		char body[300];
-
-		snprintf(body, sizeof(body), "cannot resolve %s\n", s->host);
-		http_reply(s, 502, "Bad Gateway", body);
-	} else {
-		sess_reset(s);
-	}
-}
-
-/* Decided and allowed: find the address to dial. */
-static void go_upstream(struct sess *s)
-{
-	struct in_addr a;
-
-	if (s->host_service) {
-		checked_dial(s, 0);
-		return;
-	}
-	if (inet_pton(AF_INET, s->host, &a) == 1) {
-		checked_dial(s, a.s_addr);
-		return;
-	}
-	if (strchr(s->host, ':')) {
-		/* sandboxes are IPv4-only, and so is the way out */
-		if (s->kind == SESS_FORWARD)
-			http_reply(s, 502, "Bad Gateway", "IPv6 upstreams are not supported\n");
-		else
-			sess_reset(s);
-		return;
-	}
-	s->st = ST_RESOLVE;
-	watch(s, s->cfd, 0);
-	s->resolve = sbx_resolve(s->w->res, s->host, SBX_DNS_TYPE_A, on_resolved, s);
-	if (s->resolve < 0) {
-		s->resolve = 0;
-		on_resolved(s, -EIO, 0, NULL, 0);
-	}
-}
-
-/* Decide s->host:s->port; on allow go upstream, else refuse. */
-static void decide(struct sess *s)
-{
-	const struct sbx_proxy_ops *ops = &s->w->p->ops;
-	struct sbx_proxy_decision d = { 0 };
-
-	/* the sandbox's gateway is the host: what is dialled there is a host service */
-	if (s->kind == SESS_TRANSPARENT && s->client.orig_ip4 == s->client.gw4)
-		snprintf(s->host, sizeof(s->host), "host.docker.internal");
-	ops->decide(ops->ctx, &s->client, s->host, s->port, &d);
-	if (!d.allow) {
-		refuse(s, &d);
-		return;
-	}
-	s->allowed = d;
-	s->host_service = sbx_host_is_service(s->host);
-	go_upstream(s);
-}
-
-/* ---- forward proxy ------------------------------------------------------ */
-
-static bool has_header(const char *head, size_t len, const char *name)
+static bool header_is(const char *line, size_t l, const char *name)
 {
 	size_t n = strlen(name);
 
+	return l > n && strncasecmp(line, name, n) == 0;
+}
+
+static bool header_has_token(const char *head, size_t len, const char *name, const char *token)
+{
+	size_t tl = strlen(token);
+
 	for (const char *p = head, *end = head + len; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
-		if ((size_t)(end - p) > n && strncasecmp(p, name, n) == 0)
-			return true;
+		if (header_is(p, l, name)) {
+			for (const char *q = p + strlen(name); q + tl <= p + l; q++)
+				if (strncasecmp(q, token, tl) == 0)
+					return true;
+		}
 		if (!nl)
 			break;
 		p = nl + 1;
@@ -629,193 +509,531 @@ static bool has_header(const char *head, size_t len, const char *name)
 }
 
 /*
- * Send "Connection: close" upstream so one connection carries one request:
- * a second request on it, naming another host, would otherwise reach the
- * first host's server without a decision. An Upgrade (WebSocket) keeps its
- * Connection header: after it the connection is no longer HTTP.
+ * Queue the first HTTP request of a stream for upstream (@head in the form it
+ * goes upstream, @rest the client bytes after the head). The upstream
+ * connection carries this request only: its head is rewritten to
+ * "Connection: close" and its body is counted by Content-Length, the client's
+ * bytes past it dropped; a second request naming another host on the same
+ * connection would otherwise reach the first host's server undecided. An
+ * Upgrade request without a body keeps its Connection header and waits for
+ * the status (ST_UPGRADE): only a 101 keeps the connection open.
  */
-static int rewrite_close(struct sess *s, const char *head, size_t len, const uint8_t *body,
-			 size_t body_len)
+static int http_first_request(struct sess *s, const char *head, size_t len,
+			      const struct sbx_http_req *req, const uint8_t *rest, size_t rest_len)
 {
-	bool upgrade = has_header(head, len, "upgrade:");
-	const char *p = head, *end = head + len;
-	size_t o = 0;
-	char *out = malloc(len + 32 + body_len);
+	bool upgrade = header_has_token(head, len, "connection:", "upgrade") &&
+		       header_has_token(head, len, "upgrade:", "") && !req->chunked &&
+		       req->content_length <= 0 && rest_len == 0;
+	uint64_t body = req->chunked ? NO_LIMIT
+			: req->content_length > 0 ? (uint64_t)req->content_length : 0;
+	size_t now = body < rest_len ? (size_t)body : rest_len, o = 0;
+	char *out = malloc(len + 32);
+	int err;
 
 	if (!out)
 		return -ENOMEM;
-	while (p < end) {
+	for (const char *p = head, *end = head + len; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t l = nl ? (size_t)(nl - p + 1) : (size_t)(end - p);
 
-		if (l <= 2 && !upgrade) /* the blank line ending the head */
+		if (l <= 2) /* the blank line ending the head */
 			break;
-		if (upgrade || !((l > 11 && strncasecmp(p, "connection:", 11) == 0) ||
-				 (l > 11 && strncasecmp(p, "keep-alive:", 11) == 0))) {
+		if (upgrade || !(header_is(p, l, "connection:") || header_is(p, l, "keep-alive:") ||
+				 header_is(p, l, "proxy-connection:"))) {
 			memcpy(out + o, p, l);
 			o += l;
 		}
 		p += l;
 	}
-	if (!upgrade) {
-		memcpy(out + o, "Connection: close\r\n\r\n", 21);
-		o += 21;
+	memcpy(out + o, upgrade ? "\r\n" : "Connection: close\r\n\r\n", upgrade ? 2 : 21);
+	o += upgrade ? 2 : 21;
+	err = backlog_add(&s->cu, out, o);
+	free(out);
+	if (!err)
+		err = backlog_add(&s->cu, rest, now);
+	if (err)
+		return err;
+	s->cu.limit = upgrade ? 0 : body == NO_LIMIT ? NO_LIMIT : body - now;
+	s->cu.discard = !upgrade;
+	s->in_len = 0;
+	return upgrade ? 1 : 0;
+}
+
+/* ST_UPGRADE: the upstream's status line decides whether the connection stays open. */
+static void upgrade_status(struct sess *s)
+{
+	char line[16];
+	ssize_t n = recv(s->ufd, line, sizeof(line) - 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) { /* upstream closed or failed: relay what is left */
+		start_relay(s);
+		return;
 	}
-	memcpy(out + o, body, body_len);
-	free(s->out);
-	s->out = out;
-	s->out_len = o + body_len;
-	s->out_off = 0;
-	s->in_len = 0; /* all of it is in s->out now */
+	if (n < 12 && !memchr(line, '\n', (size_t)n))
+		return;
+	line[n] = '\0';
+	if (n >= 12 && strncmp(line, "HTTP/1.", 7) == 0 && strncmp(line + 8, " 101", 4) == 0) {
+		s->cu.limit = NO_LIMIT; /* upgraded: no longer HTTP */
+		s->cu.discard = false;
+	} else {
+		/* no upgrade: this was the connection's one request */
+		s->cu.discard = true;
+		shutdown(s->ufd, SHUT_WR);
+		s->cu.shut = true;
+	}
+	start_relay(s);
+}
+
+/* ---- deciding --------------------------------------------------------------- */
+
+void sbx_proxy_decision_from(const struct sbx_conn_verdict *v, struct sbx_proxy_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->allow = v->allow;
+	d->reason = (uint8_t)v->reason;
+	d->host_service = v->host_service;
+	if (v->rule) {
+		snprintf(d->rule, sizeof(d->rule), "%s", v->rule->name);
+		snprintf(d->origin, sizeof(d->origin), "%s", sbx_prov_name(v->rule->prov));
+	} else {
+		snprintf(d->origin, sizeof(d->origin), "%s",
+			 v->allow || v->reason == SBX_REASON_DEFAULT_DENY ? "default policy"
+									  : "proxy");
+	}
+	snprintf(d->host, sizeof(d->host), "%s", v->host);
+	snprintf(d->detail, sizeof(d->detail), "%s", v->detail);
+}
+
+static void decide(struct sess *s, struct sbx_proxy_decision *d)
+{
+	const struct sbx_proxy_ops *ops = &s->w->p->ops;
+
+	memset(d, 0, sizeof(*d));
+	s->f.sandbox = s->client.sandbox;
+	s->f.port = s->port;
+	s->f.stream_name = s->stream_name;
+	s->f.target = s->f.kind == SBX_CONN_TRANSPARENT ? NULL : s->target;
+	s->f.dns_name = s->dns_name[0] ? s->dns_name : NULL;
+	ops->decide(ops->ctx, &s->client, &s->f, d);
+}
+
+static void go_upstream(struct sess *s);
+
+/*
+ * Classify the client's first bytes into s->f.stream; -EAGAIN: read more.
+ * A prefix that is neither complete nor refuted is never guessed at: when the
+ * client stops (@final: EOF, the deadline, the bound) it is refused as
+ * malformed, and an HTTP-looking request the parser refuses is refused too,
+ * since a server might take what the parser did not.
+ */
+static int classify(struct sess *s, struct sbx_http_req *req, bool final)
+{
+	int tls = sbx_sniff_is_tls(s->in, s->in_len), r;
+	const uint8_t *nl = memchr(s->in, '\n', s->in_len);
+	size_t line = nl ? (size_t)(nl - s->in) : s->in_len;
+	struct sbx_tls_hello hello;
+
+	final = final || s->in_len == sizeof(s->in);
+	s->stream_name[0] = '\0';
+	if (tls == -EAGAIN && !final)
+		return -EAGAIN;
+	if (tls == 1) {
+		r = sbx_sniff_tls_hello(s->in, s->in_len, &hello);
+		if (r == -EAGAIN && !final)
+			return -EAGAIN;
+		if (r == 0 || r == -ENOENT) {
+			s->f.stream = SBX_STREAM_TLS;
+			snprintf(s->stream_name, sizeof(s->stream_name), "%s", r ? "" : hello.sni);
+		} else {
+			s->f.stream = SBX_STREAM_BAD; /* two names, cut short, over the bound */
+		}
+		return 0;
+	}
+	if (tls == -EAGAIN) {
+		s->f.stream = SBX_STREAM_BAD;
+		return 0;
+	}
+	r = sbx_http_parse_request((const char *)s->in, s->in_len, req);
+	if (r == 0 && !req->is_connect) {
+		/* absolute-form names its host twice: servers follow the URI, so both must agree */
+		s->f.stream = req->absolute && req->host_header[0] &&
+					      strcmp(req->host_header, req->host)
+				      ? SBX_STREAM_BAD
+				      : SBX_STREAM_HTTP;
+		snprintf(s->stream_name, sizeof(s->stream_name), "%s", req->host);
+		return 0;
+	}
+	if (!nl) {
+		/* a request line may still be coming: text, and not yet longer than one can be */
+		bool text = s->in_len < SBX_HTTP_TARGET_MAX + 64;
+
+		for (size_t i = 0; text && i < s->in_len; i++)
+			text = s->in[i] >= 0x20 && s->in[i] < 0x7f;
+		if (text && !final)
+			return -EAGAIN;
+		s->f.stream = memmem(s->in, s->in_len, " HTTP/", 6) ? SBX_STREAM_BAD
+								    : SBX_STREAM_RAW;
+		return 0;
+	}
+	if (memmem(s->in, line, " HTTP/", 6)) {
+		/* a request line: the head must parse, or a server might take what we did not */
+		if (r == -EAGAIN && !final)
+			return -EAGAIN;
+		s->f.stream = SBX_STREAM_BAD;
+		return 0;
+	}
+	s->f.stream = SBX_STREAM_RAW; /* HTTP/0.9 too: it names no host */
 	return 0;
+}
+
+/* Queue the classified first bytes for upstream: 1 when an Upgrade waits for its status. */
+static int queue_stream(struct sess *s, const struct sbx_http_req *req)
+{
+	int up = 0;
+
+	if (s->f.stream == SBX_STREAM_HTTP)
+		up = http_first_request(s, (const char *)s->in, req->head_len, req,
+					s->in + req->head_len, s->in_len - req->head_len);
+	else if (backlog_add(&s->cu, s->in, s->in_len))
+		up = -ENOMEM;
+	s->in_len = 0;
+	return up;
+}
+
+/* Upstream connected and the stream judged: relay, or first wait for an upgrade's status. */
+static void open_stream(struct sess *s)
+{
+	s->http = false;
+	if (s->client_eof)
+		s->cu.eof = true;
+	if (!s->upgrade) {
+		start_relay(s);
+		return;
+	}
+	s->st = ST_UPGRADE;
+	set_deadline(s, s->w->p->lim.head_ms);
+	relay(s); /* sends the request head */
+}
+
+/* The client's first bytes are classified: judge them, then relay or go upstream. */
+static void judge_stream(struct sess *s, const struct sbx_http_req *req)
+{
+	struct sbx_proxy_decision d;
+	int up;
+
+	if (s->f.kind == SBX_CONN_TRANSPARENT && s->f.stream == SBX_STREAM_HTTP) {
+		s->proxy_kind = SBX_PROXY_TRANSPARENT;
+		s->http = !s->f.dialled; /* nothing reached the client yet: a 403 page */
+	} else if (s->f.kind == SBX_CONN_TRANSPARENT && s->f.stream == SBX_STREAM_TLS &&
+		   s->stream_name[0]) {
+		s->proxy_kind = SBX_PROXY_TRANSPARENT;
+	}
+	decide(s, &d);
+	if (!d.allow) {
+		refuse(s, &d);
+		return;
+	}
+	s->d = d;
+	up = queue_stream(s, req);
+	if (up < 0) {
+		sess_reset(s);
+		return;
+	}
+	s->upgrade = up;
+	if (s->f.dialled) {
+		record(s, &d); /* the upstream was checked already: this was the last fact */
+		open_stream(s);
+		return;
+	}
+	/* a name the client sent is resolved and dialled by us; anything else goes where it was */
+	s->dial_orig = !(s->f.stream == SBX_STREAM_TLS || s->f.stream == SBX_STREAM_HTTP) ||
+		       !s->stream_name[0];
+	go_upstream(s);
+}
+
+/* ---- upstream --------------------------------------------------------------- */
+
+static void upstream_failed(struct sess *s, int code, const char *status, const char *why)
+{
+	char body[400];
+
+	pr_debug("proxy: %s:%u: %s\n", s->d.host[0] ? s->d.host : s->target, s->port, why);
+	if (!s->http) {
+		sess_reset(s);
+		return;
+	}
+	snprintf(body, sizeof(body), "cannot reach %s:%u: %s\n",
+		 s->d.host[0] ? s->d.host : s->target, s->port, why);
+	http_reply(s, code, status, body);
+}
+
+static void dial(struct sess *s)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int one = 1, err;
+
+	if (s->f.upstream.family == 4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(s->port);
+		memcpy(&sin->sin_addr, s->f.upstream.a, 4);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(s->port);
+		memcpy(&sin6->sin6_addr, s->f.upstream.a, 16);
+		len = sizeof(*sin6);
+	}
+	s->ufd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->ufd < 0) {
+		upstream_failed(s, 502, "Bad Gateway", strerror(errno));
+		return;
+	}
+	setsockopt(s->ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(s->ufd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		upstream_failed(s, 502, "Bad Gateway", strerror(errno));
+		return;
+	}
+	err = sbx_ev_add(s->w->ev, s->ufd, EPOLLOUT, sess_io, s);
+	if (err) {
+		upstream_failed(s, 502, "Bad Gateway", strerror(-err));
+		return;
+	}
+	s->umask = EPOLLOUT;
+	s->st = ST_DIAL;
+	set_deadline(s, s->w->p->lim.dial_ms);
+	watch(s, s->cfd, 0); /* nothing more from the client until the dial ends */
+}
+
+/* The address to dial is known: the last fact before any byte goes upstream. */
+static void check_upstream(struct sess *s, const struct sbx_addr *a)
+{
+	const struct sbx_proxy_ops *ops = &s->w->p->ops;
+	struct sbx_proxy_decision d;
+
+	s->f.upstream = *a;
+	s->f.up_class = ops->classify(ops->ctx, a, s->port);
+	decide(s, &d);
+	if (!d.allow) {
+		refuse(s, &d);
+		return;
+	}
+	s->d = d;
+	if (!s->gate_allowed)
+		record(s, &d);
+	dial(s);
+}
+
+static void on_resolved(void *arg, int err, int rcode, const struct sbx_dns_rr *rrs, size_t n)
+{
+	struct sess *s = arg;
+	char why[64];
+
+	if (err == -ECANCELED)
+		return; /* the session is being freed and knows it */
+	s->resolve = 0;
+	atomic_fetch_sub(&s->share->resolving, 1);
+	for (size_t i = 0; !err && i < n; i++) {
+		if (rrs[i].type == SBX_DNS_TYPE_A) {
+			struct sbx_addr a = { .family = 4 };
+
+			memcpy(a.a, rrs[i].addr, 4);
+			check_upstream(s, &a);
+			return;
+		}
+	}
+	snprintf(why, sizeof(why), "the name does not resolve (rcode %d)", err ? -1 : rcode);
+	upstream_failed(s, 502, "Bad Gateway", why);
+}
+
+/* Allowed so far: find the address to dial. */
+static void go_upstream(struct sess *s)
+{
+	const char *host = s->d.host[0] ? s->d.host : s->target;
+	struct sbx_addr a = { 0 };
+
+	if (s->d.host_service) {
+		a.family = 4;
+		a.a[0] = 127;
+		a.a[3] = 1;
+		check_upstream(s, &a);
+		return;
+	}
+	if (s->dial_orig) {
+		check_upstream(s, &s->f.orig);
+		return;
+	}
+	if (sbx_addr_parse(host, &a) == 1) {
+		check_upstream(s, &a);
+		return;
+	}
+	/* a sandbox's lookups wait on a slow upstream: no more than its share of them */
+	if (atomic_fetch_add(&s->share->resolving, 1) >= SBX_PROXY_LOOKUPS_PER_SANDBOX) {
+		atomic_fetch_sub(&s->share->resolving, 1);
+		upstream_failed(s, 502, "Bad Gateway", "too many lookups in flight");
+		return;
+	}
+	s->st = ST_RESOLVE;
+	set_deadline(s, s->w->p->lim.resolve_ms);
+	watch(s, s->cfd, 0);
+	s->resolve = sbx_resolve(s->w->res, host, SBX_DNS_TYPE_A, on_resolved, s);
+	if (s->resolve < 0) {
+		s->resolve = 0;
+		atomic_fetch_sub(&s->share->resolving, 1);
+		upstream_failed(s, 502, "Bad Gateway", "too many lookups in flight");
+	}
+}
+
+/* The upstream connected. */
+static void on_connected(struct sess *s)
+{
+	if (s->f.stream != SBX_STREAM_NONE) {
+		open_stream(s);
+		return;
+	}
+	/* CONNECT, or a silent client of a server that speaks first: gate the client */
+	if (s->f.kind == SBX_CONN_CONNECT) {
+		static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+
+		send_all(s->cfd, ok, sizeof(ok) - 1);
+	}
+	s->http = false;
+	s->f.dialled = true;
+	s->st = ST_GATED;
+	set_deadline(s, s->in_len ? s->w->p->lim.head_ms : s->w->p->lim.idle_ms);
+	if (s->in_len || s->client_eof) {
+		struct sbx_http_req req;
+
+		if (classify(s, &req, s->client_eof) == 0) {
+			judge_stream(s, &req);
+			return;
+		}
+	}
+	relay(s);
+}
+
+/* ---- the client's first bytes ------------------------------------------------- */
+
+/* A request the forward proxy cannot take: refused with a page, and logged. */
+static void bad_request(struct sess *s, int code, const char *status, const char *body)
+{
+	struct sbx_proxy_decision d = { .allow = false, .reason = SBX_REASON_BAD_STREAM };
+
+	snprintf(d.origin, sizeof(d.origin), "proxy");
+	snprintf(d.host, sizeof(d.host), "(malformed request)");
+	snprintf(d.detail, sizeof(d.detail), "%s", body);
+	s->proxy_kind = SBX_PROXY_FORWARD;
+	record(s, &d);
+	http_reply(s, code, status, body);
 }
 
 static void forward_head(struct sess *s)
 {
+	struct sbx_proxy_decision d;
 	struct sbx_http_req req;
 	char *rewritten;
 	size_t used;
 	int r = sbx_http_parse_request((const char *)s->in, s->in_len, &req);
 
-	if (r == -EAGAIN)
+	if (r == -EAGAIN && !s->client_eof)
 		return;
 	if (r == -E2BIG) {
-		http_reply(s, 431, "Request Header Fields Too Large", "request head too large\n");
+		bad_request(s, 431, "Request Header Fields Too Large", "request head too large\n");
 		return;
 	}
 	if (r || !req.host[0]) {
-		http_reply(s, 400, "Bad Request", "malformed proxy request\n");
+		bad_request(s, 400, "Bad Request", "malformed proxy request\n");
 		return;
 	}
 	if (!req.is_connect && !req.absolute) {
-		http_reply(s, 400, "Bad Request",
+		bad_request(s, 400, "Bad Request",
 			   "this is the sbx egress proxy: send absolute-URI requests or CONNECT\n");
 		return;
 	}
-	snprintf(s->host, sizeof(s->host), "%s", req.host);
+	snprintf(s->target, sizeof(s->target), "%s", req.host);
 	s->port = req.port;
 	if (req.is_connect) {
-		s->is_connect = true;
+		s->f.kind = SBX_CONN_CONNECT;
 		s->proxy_kind = SBX_PROXY_FORWARD_BYPASS;
 		/* bytes after the CONNECT head (an eager ClientHello) are the tunnel's */
 		memmove(s->in, s->in + req.head_len, s->in_len - req.head_len);
 		s->in_len -= req.head_len;
-	} else {
-		s->proxy_kind = SBX_PROXY_FORWARD;
-		rewritten = malloc(req.head_len + 512);
-		if (!rewritten || sbx_http_origin_form((const char *)s->in, req.head_len, &req,
-						       rewritten, req.head_len + 512, &used) ||
-		    rewrite_close(s, rewritten, used, s->in + req.head_len,
-				  s->in_len - req.head_len)) {
-			free(rewritten);
-			http_reply(s, 400, "Bad Request", "cannot forward this request\n");
+		decide(s, &d);
+		if (!d.allow) {
+			refuse(s, &d);
 			return;
 		}
-		free(rewritten);
-	}
-	decide(s);
-}
-
-/* ---- transparent proxy ---------------------------------------------------- */
-
-/* Nothing names the destination: decide raw TCP on the address (or the name we resolved for it). */
-static void transparent_raw(struct sess *s)
-{
-	const struct sbx_proxy_ops *ops = &s->w->p->ops;
-	struct sbx_proxy_decision d = { 0 };
-	char name[SBX_HOST_BUF];
-
-	s->proxy_kind = SBX_PROXY_NETWORK;
-	if (s->client.orig_ip4 == s->client.gw4) {
-		decide(s); /* a host service, whatever name it was dialled by */
+		s->d = d;
+		s->gate_allowed = true; /* recorded once the tunnel's first bytes are judged */
+		go_upstream(s);
 		return;
 	}
-	inet_ntop(AF_INET, &s->client.orig_ip4, s->host, sizeof(s->host));
-	ops->decide(ops->ctx, &s->client, s->host, s->port, &d);
-	if (!d.allow && ops->name_for_addr(ops->ctx, &s->client, s->client.orig_ip4, name,
-					   sizeof(name))) {
-		struct sbx_proxy_decision byname = { 0 };
-
-		ops->decide(ops->ctx, &s->client, name, s->port, &byname);
-		if (byname.allow) {
-			snprintf(s->host, sizeof(s->host), "%s", name);
-			s->allowed = byname;
-			/* the address is the one our resolver gave for that name */
-			checked_dial(s, s->client.orig_ip4);
-			return;
-		}
-		snprintf(s->host, sizeof(s->host), "%s", name);
-		d = byname;
-	}
+	s->f.kind = SBX_CONN_FORWARD;
+	s->proxy_kind = SBX_PROXY_FORWARD;
+	s->f.stream = SBX_STREAM_HTTP; /* its Host is rewritten from the target */
+	snprintf(s->stream_name, sizeof(s->stream_name), "%s", req.host);
+	decide(s, &d);
 	if (!d.allow) {
-		if (d.reason == SBX_REASON_DEFAULT_DENY)
-			snprintf(d.detail, sizeof(d.detail),
-				 "raw TCP (no TLS server name or HTTP Host) to %s:%u needs an "
-				 "address rule",
-				 s->host, s->port);
 		refuse(s, &d);
 		return;
 	}
-	s->allowed = d;
-	checked_dial(s, s->client.orig_ip4);
+	s->d = d;
+	rewritten = malloc(req.head_len + 512);
+	if (!rewritten || sbx_http_origin_form((const char *)s->in, req.head_len, &req, rewritten,
+					       req.head_len + 512, &used)) {
+		free(rewritten);
+		bad_request(s, 400, "Bad Request", "cannot forward this request\n");
+		return;
+	}
+	r = http_first_request(s, rewritten, used, &req, s->in + req.head_len,
+			       s->in_len - req.head_len);
+	free(rewritten);
+	if (r < 0) {
+		sess_reset(s);
+		return;
+	}
+	s->upgrade = r;
+	go_upstream(s);
 }
 
-static void transparent_head(struct sess *s, bool timed_out)
+/* A transparent client is silent: servers of many protocols speak first. */
+static void server_first(struct sess *s)
+{
+	struct sbx_proxy_decision d;
+
+	s->server_first = true;
+	decide(s, &d);
+	if (!d.allow) {
+		refuse(s, &d); /* as raw TCP it is refused: nothing to wait for */
+		return;
+	}
+	s->d = d;
+	s->gate_allowed = true;
+	s->dial_orig = true;
+	go_upstream(s);
+}
+
+static void client_bytes(struct sess *s, bool final)
 {
 	struct sbx_http_req req;
-	int tls = s->in_len ? sbx_sniff_is_tls(s->in, s->in_len) : -EAGAIN, r;
 
-	if (tls == -EAGAIN && !timed_out)
-		return;
-	if (tls == 1) {
-		r = sbx_sniff_tls_sni(s->in, s->in_len, s->host, sizeof(s->host));
-		if (r == -EAGAIN && !timed_out && s->in_len < sizeof(s->in))
-			return;
-		if (r == 0) {
-			s->proxy_kind = SBX_PROXY_TRANSPARENT;
-			decide(s);
-			return;
-		}
-		transparent_raw(s);
+	if (s->f.kind == SBX_CONN_FORWARD && s->st == ST_HEAD) {
+		forward_head(s);
 		return;
 	}
-	if (tls == 0) {
-		r = sbx_http_parse_request((const char *)s->in, s->in_len, &req);
-		if (r == -EAGAIN && !timed_out)
-			return;
-		if (r == 0 && req.host[0] && !req.is_connect) {
-			s->proxy_kind = SBX_PROXY_TRANSPARENT;
-			s->http = true;
-			if (rewrite_close(s, (const char *)s->in, req.head_len, s->in + req.head_len,
-					  s->in_len - req.head_len)) {
-				sess_reset(s);
-				return;
-			}
-			snprintf(s->host, sizeof(s->host), "%s", req.host);
-			decide(s);
-			return;
-		}
-	}
-	transparent_raw(s);
+	if (classify(s, &req, final) == 0)
+		judge_stream(s, &req);
 }
 
-static void head_timeout(struct sbx_ev *ev, void *arg)
+static void read_client(struct sess *s)
 {
-	struct sess *s = arg;
-
-	s->timer = 0;
-	if (s->kind == SESS_TRANSPARENT) {
-		transparent_head(s, true);
-		return;
-	}
-	http_reply(s, 408, "Request Timeout", "no request head received\n");
-}
-
-/* ---- event dispatch ------------------------------------------------------- */
-
-static void read_head(struct sess *s)
-{
-	for (;;) {
+	for (int i = 0; i < 16; i++) {
 		ssize_t n;
 
 		if (s->in_len == sizeof(s->in))
@@ -826,61 +1044,138 @@ static void read_head(struct sess *s)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
-			/* the client went away before saying where to */
-			if (s->kind == SESS_TRANSPARENT && s->in_len) {
-				transparent_head(s, true);
+			if (s->in_len == 0) { /* gone before saying anything */
+				sess_free(s);
 				return;
 			}
-			sess_free(s);
-			return;
+			s->client_eof = true;
+			watch(s, s->cfd, 0);
+			break;
 		}
 		s->in_len += (size_t)n;
 	}
-	if (s->st == ST_SNI) {
-		sni_check(s);
+	if (s->st == ST_HEAD && s->f.kind != SBX_CONN_FORWARD && s->in_len &&
+	    s->deadline < s->born + s->w->p->lim.head_ms)
+		s->deadline = s->born + s->w->p->lim.head_ms; /* it spoke: no server-first dial */
+	if (s->st == ST_GATED && s->in_len && s->deadline > sbx_ev_now_ms() + s->w->p->lim.head_ms)
+		set_deadline(s, s->w->p->lim.head_ms); /* it spoke: finish within the head time */
+	client_bytes(s, s->client_eof);
+}
+
+/* ---- deadlines ---------------------------------------------------------------- */
+
+static void expire(struct sess *s, uint64_t now)
+{
+	const struct sbx_proxy_limits *lim = &s->w->p->lim;
+
+	switch (s->st) {
+	case ST_HEAD:
+		if (s->f.kind == SBX_CONN_TRANSPARENT && !s->in_len && !s->server_first &&
+		    now < s->born + lim->head_ms) {
+			server_first(s);
+			return;
+		}
+		if (s->in_len) {
+			if (s->f.kind == SBX_CONN_FORWARD) {
+				bad_request(s, 408, "Request Timeout", "request head incomplete\n");
+				return;
+			}
+			client_bytes(s, true);
+			return;
+		}
+		if (s->f.kind == SBX_CONN_FORWARD)
+			http_reply(s, 408, "Request Timeout", "no request head received\n");
+		else
+			sess_free(s);
+		return;
+	case ST_RESOLVE:
+		upstream_failed(s, 504, "Gateway Timeout", "the name did not resolve in time");
+		return;
+	case ST_DIAL:
+		upstream_failed(s, 504, "Gateway Timeout", "connect timed out");
+		return;
+	case ST_GATED:
+		if (s->in_len) {
+			client_bytes(s, true);
+			return;
+		}
+		sess_free(s);
+		return;
+	case ST_UPGRADE:
+	case ST_RELAY:
+		sess_free(s);
 		return;
 	}
-	if (s->kind == SESS_FORWARD)
-		forward_head(s);
-	else
-		transparent_head(s, s->in_len == sizeof(s->in));
 }
+
+static void set_listeners(struct worker *w, uint32_t events)
+{
+	sbx_ev_mod(w->ev, w->fwd_fd, events);
+	sbx_ev_mod(w->ev, w->tp_fd, events);
+}
+
+static void sweep(struct sbx_ev *ev, void *arg)
+{
+	struct worker *w = arg;
+	uint64_t now = sbx_ev_now_ms();
+	struct sess *s = w->sessions, *next;
+
+	if (w->accept_paused_until && now >= w->accept_paused_until) {
+		w->accept_paused_until = 0;
+		set_listeners(w, EPOLLIN);
+	}
+	for (; s; s = next) {
+		next = s->next;
+		if (now >= s->deadline)
+			expire(s, now);
+	}
+	sbx_ev_timer(ev, SBX_PROXY_SWEEP_MS, sweep, w);
+}
+
+/* ---- event dispatch ------------------------------------------------------------- */
 
 static void sess_io(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 {
 	struct sess *s = arg;
+	bool client = fd == s->cfd;
 
 	switch (s->st) {
 	case ST_HEAD:
-	case ST_SNI:
-		if (fd == s->cfd)
-			read_head(s);
+		if (client)
+			read_client(s);
+		return;
+	case ST_GATED:
+		/* server bytes (and the client's room for them) first; then the client's bytes */
+		if ((!client || (events & EPOLLOUT)) && (!relay(s) || !client))
+			return;
+		if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			read_client(s);
 		return;
 	case ST_RESOLVE:
-		return;
 	case ST_DIAL:
-		if (fd == s->ufd) {
+		if (client) { /* only a hang-up or an error wakes us here */
+			sess_free(s);
+			return;
+		}
+		if (s->st == ST_DIAL) {
 			int err = 0;
 			socklen_t len = sizeof(err);
 
-			if (s->out && s->out_off) { /* connected earlier, finishing the replay */
-				flush_out(s);
-				return;
-			}
 			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
 			if (err) {
-				dial_failed(s, err);
-				return;
-			}
-			if (s->timer > 0)
-				sbx_ev_timer_cancel(ev, s->timer);
-			s->timer = 0;
-			if (s->out) {
-				flush_out(s);
+				upstream_failed(s, 502, "Bad Gateway", strerror(err));
 				return;
 			}
 			on_connected(s);
 		}
+		return;
+	case ST_UPGRADE:
+		if (client && (events & (EPOLLHUP | EPOLLERR))) {
+			sess_free(s);
+			return;
+		}
+		if (relay(s) && !client && (events & EPOLLIN))
+			upgrade_status(s);
 		return;
 	case ST_RELAY:
 		relay(s);
@@ -891,59 +1186,101 @@ static void sess_io(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 static void on_accept(struct sbx_ev *ev, int lfd, uint32_t events, void *arg)
 {
 	struct worker *w = arg;
+	struct sbx_proxy *p = w->p;
 	bool transparent = lfd == w->tp_fd;
 
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_in peer;
 		socklen_t plen = sizeof(peer);
 		int fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		const struct sbx_proxy_ops *ops = &w->p->ops;
+		const struct sbx_proxy_ops *ops = &p->ops;
+		struct sbx_proxy_client c;
+		struct share *sh;
 		struct sess *s;
 		int one = 1;
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* the listeners stay readable: stop watching them for a moment */
+				pr_warn("proxy: cannot accept: %s; pausing %d ms\n", strerror(errno),
+					SBX_PROXY_ACCEPT_PAUSE_MS);
+				w->accept_paused_until = sbx_ev_now_ms() + SBX_PROXY_ACCEPT_PAUSE_MS;
+				set_listeners(w, 0);
+			}
 			return;
-		if (w->nsess >= SBX_PROXY_SESSIONS_MAX) {
+		}
+		if (ops->identify(ops->ctx, transparent, &peer, &c)) {
+			pr_debug("proxy: refused unknown peer %s:%u\n", inet_ntoa(peer.sin_addr),
+				 ntohs(peer.sin_port));
+			close(fd);
+			continue;
+		}
+		sh = share_get(p, c.sandbox_id);
+		if (sh && atomic_fetch_add(&sh->n, 1) >= (int)p->lim.sessions_per_sandbox) {
+			atomic_fetch_sub(&sh->n, 1);
+			sh = NULL;
+		}
+		if (!sh || w->nsess >= p->sessions_per_worker) {
+			/* over its share: this sandbox waits, the others do not */
+			if (sh)
+				atomic_fetch_sub(&sh->n, 1);
+			setsockopt(fd, SOL_SOCKET, SO_LINGER,
+				   &(struct linger){ .l_onoff = 1, .l_linger = 0 },
+				   sizeof(struct linger));
 			close(fd);
 			continue;
 		}
 		s = calloc(1, sizeof(*s));
 		if (!s) {
+			atomic_fetch_sub(&sh->n, 1);
 			close(fd);
 			continue;
 		}
 		s->w = w;
+		s->share = sh;
+		s->client = c;
 		s->cfd = fd;
 		s->ufd = -1;
-		s->cu.pipe[0] = s->cu.pipe[1] = s->uc.pipe[0] = s->uc.pipe[1] = -1;
-		s->kind = transparent ? SESS_TRANSPARENT : SESS_FORWARD;
+		s->transparent = transparent;
 		s->http = !transparent;
+		s->cu.limit = s->uc.limit = NO_LIMIT;
+		s->born = sbx_ev_now_ms();
 		s->next = w->sessions;
 		if (w->sessions)
 			w->sessions->prev = s;
 		w->sessions = s;
 		w->nsess++;
-		if (ops->identify(ops->ctx, transparent, &peer, &s->client)) {
-			pr_debug("proxy: refused unknown peer %s:%u\n", inet_ntoa(peer.sin_addr),
-				 ntohs(peer.sin_port));
-			sess_reset(s);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (transparent) {
+			struct sbx_addr *o = &s->f.orig;
+
+			s->f.kind = SBX_CONN_TRANSPARENT;
+			s->proxy_kind = SBX_PROXY_NETWORK;
+			s->port = c.orig_port;
+			o->family = 4;
+			memcpy(o->a, &c.orig_ip4, 4);
+			s->f.orig_class = c.orig_ip4 == c.gw4 ? SBX_ADDR_HOST
+							      : ops->classify(ops->ctx, o, s->port);
+			sbx_addr_format(o, s->target, sizeof(s->target));
+			if (s->f.orig_class != SBX_ADDR_HOST &&
+			    !ops->name_for_addr(ops->ctx, &c, c.orig_ip4, s->dns_name,
+						sizeof(s->dns_name)))
+				s->dns_name[0] = '\0';
+			s->deadline = s->born + p->lim.sniff_ms;
+		} else {
+			s->f.kind = SBX_CONN_FORWARD;
+			s->deadline = s->born + p->lim.head_ms;
+		}
+		if (sbx_ev_add(ev, fd, EPOLLIN | EPOLLRDHUP, sess_io, s)) {
+			sess_free(s);
 			continue;
 		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (transparent)
-			s->port = s->client.orig_port;
-		sbx_ev_add(ev, fd, EPOLLIN | EPOLLRDHUP, sess_io, s);
 		s->cmask = EPOLLIN | EPOLLRDHUP;
-		/* servers speak first on many raw protocols: do not wait long there */
-		s->timer = sbx_ev_timer(ev,
-					transparent && s->port != 443 && s->port != 80
-						? SBX_PROXY_SNIFF_MS
-						: SBX_PROXY_HEAD_MS,
-					head_timeout, s);
 	}
 }
 
-/* ---- workers ----------------------------------------------------------- */
+/* ---- workers ------------------------------------------------------------------ */
 
 static int listen_on(uint32_t ip4, uint16_t port, int *out)
 {
@@ -977,6 +1314,13 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static void close_pair(int p[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (p[i] >= 0)
+			close(p[i]);
+}
+
 static void worker_free(struct worker *w)
 {
 	while (w->sessions)
@@ -987,10 +1331,9 @@ static void worker_free(struct worker *w)
 		close(w->fwd_fd);
 	if (w->tp_fd >= 0)
 		close(w->tp_fd);
-	if (w->wake[0] >= 0)
-		close(w->wake[0]);
-	if (w->wake[1] >= 0)
-		close(w->wake[1]);
+	close_pair(w->wake);
+	close_pair(w->pipe_cu);
+	close_pair(w->pipe_uc);
 	sbx_ev_free(w->ev);
 }
 
@@ -999,7 +1342,9 @@ static int worker_init(struct sbx_proxy *p, struct worker *w)
 	int err;
 
 	w->p = p;
-	w->fwd_fd = w->tp_fd = w->wake[0] = w->wake[1] = -1;
+	w->fwd_fd = w->tp_fd = -1;
+	w->wake[0] = w->wake[1] = w->pipe_cu[0] = w->pipe_cu[1] = w->pipe_uc[0] =
+		w->pipe_uc[1] = -1;
 	err = sbx_ev_new(&w->ev);
 	if (!err)
 		err = sbx_resolver_new(w->ev, &p->cfg.upstreams, &w->res);
@@ -1007,14 +1352,22 @@ static int worker_init(struct sbx_proxy *p, struct worker *w)
 		err = listen_on(p->cfg.bind_ip4, p->cfg.fwd_port, &w->fwd_fd);
 	if (!err)
 		err = listen_on(p->cfg.bind_ip4, p->cfg.tproxy_port, &w->tp_fd);
-	if (!err && pipe2(w->wake, O_NONBLOCK | O_CLOEXEC))
+	if (!err && (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC) ||
+		     pipe2(w->pipe_cu, O_NONBLOCK | O_CLOEXEC) ||
+		     pipe2(w->pipe_uc, O_NONBLOCK | O_CLOEXEC)))
 		err = -errno;
+	/* the pipes must take a whole chunk, or a splice could strand bytes in them */
+	if (!err && (fcntl(w->pipe_cu[1], F_SETPIPE_SZ, CHUNK) < CHUNK ||
+		     fcntl(w->pipe_uc[1], F_SETPIPE_SZ, CHUNK) < CHUNK))
+		err = -errno ? -errno : -EINVAL;
 	if (!err)
 		err = sbx_ev_add(w->ev, w->fwd_fd, EPOLLIN, on_accept, w);
 	if (!err)
 		err = sbx_ev_add(w->ev, w->tp_fd, EPOLLIN, on_accept, w);
 	if (!err)
 		err = sbx_ev_add(w->ev, w->wake[0], EPOLLIN, on_wake, w);
+	if (!err && sbx_ev_timer(w->ev, SBX_PROXY_SWEEP_MS, sweep, w) < 0)
+		err = -ENOMEM;
 	return err;
 }
 
@@ -1043,12 +1396,41 @@ static int ports_free(const struct sbx_proxy_config *cfg)
 	return 0;
 }
 
+#define DEFAULT(field, value) (lim->field = lim->field ? lim->field : (value))
+
+/* Fill the defaults; the session cap follows the descriptors there are. */
+static void limits_init(struct sbx_proxy *p)
+{
+	struct sbx_proxy_limits *lim = &p->lim;
+	struct rlimit rl;
+	unsigned fit = 1024;
+
+	*lim = p->cfg.limits;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (rl.rlim_cur > 2 * SBX_PROXY_FD_RESERVE)
+			fit = (unsigned)((rl.rlim_cur - SBX_PROXY_FD_RESERVE) / 2);
+	}
+	if (!lim->sessions_max || lim->sessions_max > fit)
+		lim->sessions_max = fit; /* two descriptors a session */
+	DEFAULT(sessions_per_sandbox, SBX_PROXY_SESSIONS_PER_SANDBOX);
+	DEFAULT(head_ms, SBX_PROXY_HEAD_MS);
+	DEFAULT(sniff_ms, SBX_PROXY_SNIFF_MS);
+	DEFAULT(dial_ms, SBX_PROXY_DIAL_MS);
+	DEFAULT(resolve_ms, SBX_PROXY_RESOLVE_MS);
+	DEFAULT(idle_ms, SBX_PROXY_IDLE_MS);
+	DEFAULT(half_close_ms, SBX_PROXY_HALF_CLOSE_MS);
+	p->sessions_per_worker = lim->sessions_max / (unsigned)p->nworkers;
+}
+
 int sbx_proxy_start(const struct sbx_proxy_config *cfg, const struct sbx_proxy_ops *ops,
 		    struct sbx_proxy **out)
 {
 	struct sbx_proxy *p = calloc(1, sizeof(*p));
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	struct rlimit rl;
 	int err = 0;
 
 	if (!p)
@@ -1063,11 +1445,7 @@ int sbx_proxy_start(const struct sbx_proxy_config *cfg, const struct sbx_proxy_o
 	p->nworkers = cfg->workers > 0 ? cfg->workers : (int)(cpus > 0 ? cpus : 1);
 	if (p->nworkers > SBX_PROXY_WORKERS_MAX)
 		p->nworkers = SBX_PROXY_WORKERS_MAX;
-	/* six descriptors a session: client, upstream, two pipes */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	limits_init(p);
 	for (int i = 0; i < p->nworkers && !err; i++)
 		err = worker_init(p, &p->w[i]);
 	for (int i = 0; i < p->nworkers && !err; i++) {

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * Asynchronous upstream DNS over UDP; see resolve.h. Each query gets a random
- * id, is sent to the upstreams in turn, and is answered only by a reply from
- * the upstream it was sent to whose id, name and type match (dnsmsg checks).
+ * Asynchronous upstream DNS over UDP; see resolve.h. Each query gets its own
+ * socket, bound to a port the kernel picks at random, and a random id, so an
+ * off-path spoofer must guess both. It is sent to the upstreams in turn and
+ * is answered only by a datagram from the upstream it was last sent to (address
+ * and port) whose id and question (name, type, class) match; anything else is
+ * dropped and the query keeps waiting until its timer says otherwise. A socket
+ * per query costs a descriptor while it is in flight: SBX_RESOLVE_PENDING_MAX
+ * bounds them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +28,7 @@ struct pending {
 	struct pending *next;
 	struct sbx_resolver *r;
 	long handle;
+	int fd; /* this query's own socket: a fresh random source port */
 	uint16_t id;
 	uint16_t qtype;
 	int tries;
@@ -36,7 +42,6 @@ struct pending {
 struct sbx_resolver {
 	struct sbx_ev *ev;
 	struct sbx_upstreams up;
-	int fd;
 	long next_handle;
 	struct pending *head; /* in flight, each malloc'd so timers can point at it */
 	size_t n;
@@ -111,6 +116,10 @@ static void unlink_pending(struct sbx_resolver *r, struct pending *p)
 	}
 	if (p->timer > 0)
 		sbx_ev_timer_cancel(r->ev, p->timer);
+	if (p->fd >= 0) {
+		sbx_ev_del(r->ev, p->fd);
+		close(p->fd);
+	}
 	free(p);
 }
 
@@ -134,7 +143,7 @@ static void try_send(struct sbx_resolver *r, struct pending *p)
 
 	/* a failed send is treated like a lost datagram: the timer retries */
 	if (sbx_dns_build_query(p->id, p->name, p->qtype, pkt, sizeof(pkt), &len) == 0)
-		sendto(r->fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)to, sizeof(*to));
+		sendto(p->fd, pkt, len, MSG_DONTWAIT, (struct sockaddr *)to, sizeof(*to));
 	p->timer = sbx_ev_timer(r->ev, SBX_RESOLVE_TRY_MS, timeout_cb, p);
 }
 
@@ -152,11 +161,26 @@ static void timeout_cb(struct sbx_ev *ev, void *arg)
 	try_send(r, p);
 }
 
+/* Is this datagram the answer to @p? Returns 0 and fills the answer, or -errno. */
+static int match(const struct sbx_resolver *r, const struct pending *p, const uint8_t *pkt,
+		 size_t len, const struct sockaddr_in *from, socklen_t flen,
+		 struct sbx_dns_rr *rrs, size_t max, size_t *n, int *rcode)
+{
+	const struct sockaddr_in *want = &r->up.addr[p->upstream % r->up.n];
+
+	if (flen != sizeof(*from) || from->sin_family != AF_INET ||
+	    from->sin_addr.s_addr != want->sin_addr.s_addr || from->sin_port != want->sin_port)
+		return -EPERM; /* not from the server we asked */
+	/* the id, then the question (name case-insensitively, type, class IN) */
+	return sbx_dns_parse_reply(pkt, len, p->id, p->name, p->qtype, rrs, max, n, rcode);
+}
+
 static void on_readable(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 {
-	struct sbx_resolver *r = arg;
+	struct pending *p = arg;
 
-	for (int i = 0; i < 64; i++) {
+	/* bounded: a flood of forgeries cannot hold the loop */
+	for (int i = 0; i < SBX_RESOLVE_READS; i++) {
 		uint8_t pkt[4096];
 		struct sockaddr_in from;
 		socklen_t flen = sizeof(from);
@@ -165,28 +189,13 @@ static void on_readable(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 		int rcode = 0;
 		ssize_t len = recvfrom(fd, pkt, sizeof(pkt), MSG_DONTWAIT, (struct sockaddr *)&from,
 				       &flen);
-		uint16_t id;
 
 		if (len < 0)
 			return;
-		if (len < 2)
-			continue;
-		id = (uint16_t)(pkt[0] << 8 | pkt[1]);
-		for (struct pending *p = r->head; p; p = p->next) {
-			struct sockaddr_in *want;
-
-			if (p->id != id)
-				continue;
-			want = &r->up.addr[p->upstream % r->up.n];
-			if (from.sin_addr.s_addr != want->sin_addr.s_addr ||
-			    from.sin_port != want->sin_port)
-				break; /* not from the server we asked: ignore */
-			if (sbx_dns_parse_reply(pkt, (size_t)len, id, p->name, p->qtype, rrs, 16, &n,
-						&rcode))
-				break; /* not an answer to this question: keep waiting */
-			finish(r, p, 0, rcode, rrs, n);
-			break;
-		}
+		if (match(p->r, p, pkt, (size_t)len, &from, flen, rrs, 16, &n, &rcode))
+			continue; /* dropped: keep waiting for the real answer */
+		finish(p->r, p, 0, rcode, rrs, n);
+		return;
 	}
 }
 
@@ -194,24 +203,15 @@ int sbx_resolver_new(struct sbx_ev *ev, const struct sbx_upstreams *up,
 		     struct sbx_resolver **out)
 {
 	struct sbx_resolver *r = calloc(1, sizeof(*r));
-	int err;
 
 	if (!r)
 		return -ENOMEM;
+	if (!up->n || up->n > SBX_RESOLVE_UPSTREAMS) {
+		free(r);
+		return -EINVAL;
+	}
 	r->ev = ev;
 	r->up = *up;
-	r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (r->fd < 0 || !up->n) {
-		err = up->n ? -errno : -EINVAL;
-		free(r);
-		return err;
-	}
-	err = sbx_ev_add(ev, r->fd, EPOLLIN, on_readable, r);
-	if (err) {
-		close(r->fd);
-		free(r);
-		return err;
-	}
 	*out = r;
 	return 0;
 }
@@ -223,9 +223,29 @@ void sbx_resolver_free(struct sbx_resolver *r)
 	/* every callback runs exactly once: owners free what they attached */
 	while (r->head)
 		finish(r, r->head, -ECANCELED, 0, NULL, 0);
-	sbx_ev_del(r->ev, r->fd);
-	close(r->fd);
 	free(r);
+}
+
+/* A UDP socket on a port the kernel picks at random among the ephemeral ones. */
+static int query_socket(struct sbx_ev *ev, struct pending *p)
+{
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&any, sizeof(any))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = sbx_ev_add(ev, fd, EPOLLIN, on_readable, p);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	p->fd = fd;
+	return 0;
 }
 
 long sbx_resolve(struct sbx_resolver *r, const char *name, uint16_t qtype, sbx_resolve_fn fn,
@@ -233,6 +253,7 @@ long sbx_resolve(struct sbx_resolver *r, const char *name, uint16_t qtype, sbx_r
 {
 	struct pending *p;
 	uint16_t id;
+	int err;
 
 	if (strlen(name) > SBX_DNS_NAME_MAX)
 		return -EINVAL;
@@ -243,6 +264,12 @@ long sbx_resolve(struct sbx_resolver *r, const char *name, uint16_t qtype, sbx_r
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	p->fd = -1;
+	err = query_socket(r->ev, p);
+	if (err) {
+		free(p);
+		return err;
+	}
 	p->r = r;
 	p->handle = ++r->next_handle;
 	p->id = id;

@@ -17,7 +17,13 @@
 #define SBX_RESOLVE_UPSTREAMS 3
 #define SBX_RESOLVE_TRIES 3
 #define SBX_RESOLVE_TRY_MS 1500
-#define SBX_RESOLVE_PENDING_MAX 4096
+/*
+ * Lookups in flight per resolver. Each holds its own socket (a fresh random
+ * source port), so this also bounds the descriptors a resolver holds; sbxd
+ * runs one resolver per proxy worker and one for the sandboxes' resolver.
+ */
+#define SBX_RESOLVE_PENDING_MAX 512
+#define SBX_RESOLVE_READS 16 /* datagrams read per wakeup of one query's socket */
 
 struct sbx_upstreams {
 	struct sockaddr_in addr[SBX_RESOLVE_UPSTREAMS];

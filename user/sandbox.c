@@ -1435,6 +1435,40 @@ cJSON *sbx_sandboxes_handle(struct sbx_sandboxes *s, const char *op, const cJSON
 	return sbx_ctl_error(2, "bad-request", "unknown request '%s'", op);
 }
 
+int sbx_sandboxes_peer_where(struct sbx_sandboxes *s, pid_t pid, char *name, size_t len)
+{
+	char cg[PATH_MAX];
+	int ret;
+
+	name[0] = '\0';
+	if (pid <= 0)
+		return -ESRCH;
+	if (!s->cg_root[0])
+		return SBX_PEER_HOST; /* no cgroup v2: no sandbox exists */
+	ret = pid_cgroup(pid, s->cg_root, s->cg_mnt_root, cg, sizeof(cg));
+	if (ret)
+		return ret;
+	/* everything below <root>/<instance>, registered or not, is ours */
+	if (path_within(cg, s->cg_parent))
+		return SBX_PEER_SANDBOX;
+	for (size_t i = 0; i < s->list.n; i++) {
+		const struct sbx_sandbox *sb = s->list.v[i];
+
+		if (path_within(cg, sb->cgroup)) {
+			snprintf(name, len, "%s", sb->name);
+			return sb->attached ? SBX_PEER_ATTACHED : SBX_PEER_SANDBOX;
+		}
+	}
+	return SBX_PEER_HOST;
+}
+
+bool sbx_sandboxes_attached(struct sbx_sandboxes *s, const char *name)
+{
+	const struct sbx_sandbox *sb = name ? find(s, name, NULL) : NULL;
+
+	return sb && sb->attached;
+}
+
 bool sbx_sandboxes_by_ip(struct sbx_sandboxes *s, uint32_t ip4, struct sbx_sandbox *out)
 {
 	bool found = false;

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <cjson/cJSON.h>
 
 #include "bpfmaps.h"
@@ -78,6 +79,20 @@ void sbx_sandboxes_free(struct sbx_sandboxes *s);
  */
 cJSON *sbx_sandboxes_handle(struct sbx_sandboxes *s, const char *op, const cJSON *args,
 			    bool *shutdown);
+/* Where a control-socket peer runs (sbxd(8) "Authority"). */
+enum {
+	SBX_PEER_HOST,	   /* outside every sandbox and attached cgroup */
+	SBX_PEER_SANDBOX,  /* in a sandbox sbx made (anywhere under <cgroup2 root>/<instance>) */
+	SBX_PEER_ATTACHED, /* in or below an attached cgroup */
+};
+/*
+ * Which of those process @pid is in, from /proc/PID/cgroup; @name gets the sandbox's name
+ * when it is a registered one. -errno when its cgroup cannot be read (-EMFILE: sbxd is out of
+ * descriptors; -ESRCH/-ENOENT: the process is gone): an error, never a guess. Main thread.
+ */
+int sbx_sandboxes_peer_where(struct sbx_sandboxes *s, pid_t pid, char *name, size_t len);
+/* Is @name an attached cgroup (sbx attach)? false when there is no such sandbox. Main thread. */
+bool sbx_sandboxes_attached(struct sbx_sandboxes *s, const char *name);
 /* Thread-safe lookups for the proxy workers (internal rwlock); copy into *out. */
 bool sbx_sandboxes_by_ip(struct sbx_sandboxes *s, uint32_t ip4, struct sbx_sandbox *out);
 bool sbx_sandboxes_by_id(struct sbx_sandboxes *s, uint32_t id, struct sbx_sandbox *out);

@@ -7,10 +7,12 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +22,7 @@
 #include "ctl.h"
 #include "ev.h"
 #include "fsutil.h"
+#include "hostaddr.h"
 #include "log.h"
 #include "paths.h"
 #include "policyd.h"
@@ -29,6 +32,61 @@
 #define SBXD_VERSION "0.1.0"
 #define CTL_CLIENTS_MAX 256
 #define CTL_IDLE_MS 10000 /* a client that sends nothing for this long is dropped */
+#define CTL_SPARE_FDS 8	  /* descriptors held back for the control path (accept, /proc, NSS) */
+#define CTL_PAUSE_MS 100  /* out of descriptors even so: stop accepting this long, don't spin */
+
+/*
+ * Who may ask what (sbxd(8) "Authority"). Callers are root (or sbxd's own uid) and members
+ * of the configured group; a caller inside a sandbox sbx made is refused outright, one inside
+ * an attached cgroup may only read.
+ */
+enum authority {
+	AUTH_GROUP,	       /* root or a group member */
+	AUTH_ROOT,	       /* root only */
+	AUTH_ROOT_IF_ATTACHED, /* root when the "name" argument is an attached cgroup */
+};
+
+struct verb {
+	const char *op;	  /* the request's "op" */
+	const char *name; /* the command as the user typed it, for errors */
+	enum authority who;
+	bool changes;	  /* changes enforcement: refused from inside an attached cgroup */
+	const char *why;  /* why a non-root caller is refused */
+};
+
+static const struct verb verbs[] = {
+	{ "status", "daemon status", AUTH_GROUP, false, NULL },
+	{ "stop", "daemon stop", AUTH_ROOT, true,
+	  "stopping sbxd cuts off the egress of every sandbox and attached cgroup" },
+	{ "policy.ls", "policy ls", AUTH_GROUP, false, NULL },
+	{ "policy.inspect", "policy inspect", AUTH_GROUP, false, NULL },
+	{ "policy.check", "policy check", AUTH_GROUP, false, NULL },
+	{ "policy.add", "policy allow/deny", AUTH_GROUP, true, NULL },
+	{ "policy.rm", "policy rm", AUTH_GROUP, true, NULL },
+	{ "policy.set_default", "policy set-default", AUTH_GROUP, true, NULL },
+	{ "policy.reset", "policy reset", AUTH_ROOT, true,
+	  "it stops every running sandbox and sbxd itself, which cuts off the egress of every "
+	  "sandbox and attached cgroup" },
+	{ "sandbox.ls", "ls", AUTH_GROUP, false, NULL },
+	/* a new sandbox's cgroup is a way out of an attached one */
+	{ "sandbox.start", "run", AUTH_GROUP, true, NULL },
+	{ "sandbox.exec", "exec", AUTH_GROUP, true, NULL },
+	{ "sandbox.stop", "stop", AUTH_ROOT_IF_ATTACHED, true,
+	  "it is an attached cgroup, and stopping it kills processes sbx did not start" },
+	{ "sandbox.rm", "rm", AUTH_ROOT_IF_ATTACHED, true,
+	  "it is an attached cgroup, and removing it lifts enforcement from processes sbx did "
+	  "not start" },
+	{ "sandbox.attach", "attach", AUTH_ROOT, true,
+	  "it changes the network of processes sbx did not start" },
+};
+
+/* Who is asking, found once per connection when it is accepted. */
+struct peer {
+	struct ucred cred;
+	bool root;	/* uid 0 or sbxd's own uid */
+	int where;	/* SBX_PEER_HOST or SBX_PEER_ATTACHED (sandboxes are refused) */
+	char sandbox[64]; /* the attached cgroup's name */
+};
 
 struct client {
 	int fd;
@@ -38,6 +96,7 @@ struct client {
 	size_t out_len, out_off;
 	bool shutdown_after;
 	long timer;
+	struct peer peer;
 };
 
 static struct {
@@ -51,7 +110,36 @@ static struct {
 	int lock_fd, ctl_fd, sig_fd;
 	time_t started;
 	unsigned nclients;
+	int spare[CTL_SPARE_FDS]; /* /dev/null, closed to make room for the control path */
+	long ctl_paused;	  /* timer that resumes accepting, 0 when not paused */
+	time_t emfile_logged;
 } d = { .lock_fd = -1, .ctl_fd = -1, .sig_fd = -1 };
+
+/*
+ * The reserve of descriptors: however many connections sandboxes hold on the proxies, the
+ * control path finds room to accept root's connection and to read who it is. Released just
+ * before the control path needs descriptors, filled again (as far as there is room) after.
+ */
+static void spare_release(void)
+{
+	for (int i = 0; i < CTL_SPARE_FDS; i++) {
+		if (d.spare[i] >= 0)
+			close(d.spare[i]);
+		d.spare[i] = -1;
+	}
+}
+
+static void spare_fill(void)
+{
+	for (int i = 0; i < CTL_SPARE_FDS; i++)
+		if (d.spare[i] < 0)
+			d.spare[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static bool out_of_fds(int err)
+{
+	return err == -EMFILE || err == -ENFILE;
+}
 
 static void client_close(struct client *c)
 {
@@ -67,6 +155,7 @@ static void client_close(struct client *c)
 	free(c->out);
 	free(c);
 	d.nclients--;
+	spare_fill();
 }
 
 static void client_idle(struct sbx_ev *ev, void *arg)
@@ -95,38 +184,90 @@ static cJSON *handle_status(void)
 	return r;
 }
 
-static cJSON *dispatch(const char *line, bool *shutdown)
+/*
+ * What `sbx policy check` classifies addresses against, as of now: the host's
+ * addresses (the sandboxes' gateways among them), the sandbox pool, sbx's ports.
+ */
+static void check_env_refresh(void)
 {
-	cJSON *req = cJSON_Parse(line), *reply;
-	const cJSON *op = cJSON_GetObjectItemCaseSensitive(req, "op");
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(req, "args");
+	const uint16_t ports[] = { d.cfg.proxy_port, d.cfg.transparent_port, d.cfg.dns_port };
+	struct sbx_addr_env env;
+	int ret = sbx_addr_env_build(&env, d.cfg.sandbox_pool, ports, 3);
+
+	if (ret)
+		pr_warn("sbxd: cannot list this host's addresses for check: %s\n", strerror(-ret));
+	sbx_policyd_set_env(d.pd, &env);
+}
+
+static const struct verb *verb_find(const char *op)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(verbs[i].op, op) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+/* NULL when @p may ask @v with @args, else the refusal saying what and why. */
+static cJSON *authorize(const struct verb *v, const cJSON *args, const struct peer *p)
+{
+	const char *name = sbx_json_arg(args, "name");
+
+	if (v->changes && p->where == SBX_PEER_ATTACHED)
+		return sbx_ctl_error(1, "denied",
+				     "%s refused: the caller runs inside attached cgroup '%s', and "
+				     "nothing under sbx's enforcement may change it",
+				     v->name, p->sandbox);
+	if (p->root)
+		return NULL;
+	if (v->who == AUTH_ROOT)
+		return sbx_ctl_error(1, "denied", "%s needs root: %s", v->name, v->why);
+	if (v->who == AUTH_ROOT_IF_ATTACHED && d.sandboxes &&
+	    sbx_sandboxes_attached(d.sandboxes, name))
+		return sbx_ctl_error(1, "denied", "%s %s needs root: %s", v->name, name,
+				     v->why);
+	return NULL;
+}
+
+static cJSON *dispatch(const char *line, const struct peer *peer, bool *shutdown)
+{
+	struct sbx_ctl_request req;
+	const struct verb *v;
+	const cJSON *args;
+	const char *why;
+	cJSON *reply;
 
 	*shutdown = false;
-	if (!cJSON_IsObject(req) || !cJSON_IsString(op)) {
-		cJSON_Delete(req);
-		return sbx_ctl_error(2, "bad-request", "malformed request");
+	if (sbx_ctl_request_parse(line, &req, &why))
+		return sbx_ctl_error(2, "bad-request", "%s", why);
+	args = req.args;
+	pr_debug("request %s\n", req.op);
+	v = verb_find(req.op);
+	if (!v) {
+		reply = sbx_ctl_error(2, "bad-input", "unknown request '%s'", req.op);
+		sbx_ctl_request_free(&req);
+		return reply;
 	}
-	if (args && !cJSON_IsObject(args)) {
-		cJSON_Delete(req);
-		return sbx_ctl_error(2, "bad-request", "\"args\" must be an object");
-	}
-	pr_debug("request %s\n", op->valuestring);
-	if (strcmp(op->valuestring, "status") == 0) {
+	reply = authorize(v, args, peer);
+	if (reply) {
+		pr_info("refused %s from uid %u pid %d\n", v->op, peer->cred.uid, peer->cred.pid);
+	} else if (strcmp(v->op, "status") == 0) {
 		reply = handle_status();
-	} else if (strcmp(op->valuestring, "stop") == 0) {
+	} else if (strcmp(v->op, "stop") == 0) {
 		reply = sbx_ctl_ok();
 		*shutdown = true;
-	} else if (strcmp(op->valuestring, "policy.reset") == 0) {
+	} else if (strcmp(v->op, "policy.reset") == 0) {
 		/* seed 000: running sandboxes stop when the daemon shuts down for a reset */
-		reply = sbx_policyd_handle(d.pd, op->valuestring, args, shutdown);
+		reply = sbx_policyd_handle(d.pd, v->op, args, shutdown);
 		if (*shutdown)
 			sbx_sandboxes_stop_all(d.sandboxes);
-	} else if (strncmp(op->valuestring, "sandbox.", 8) == 0 && d.sandboxes) {
-		reply = sbx_sandboxes_handle(d.sandboxes, op->valuestring, args, shutdown);
+	} else if (strncmp(v->op, "sandbox.", 8) == 0 && d.sandboxes) {
+		reply = sbx_sandboxes_handle(d.sandboxes, v->op, args, shutdown);
 	} else {
-		reply = sbx_policyd_handle(d.pd, op->valuestring, args, shutdown);
+		if (strcmp(v->op, "policy.check") == 0)
+			check_env_refresh();
+		reply = sbx_policyd_handle(d.pd, v->op, args, shutdown);
 	}
-	cJSON_Delete(req);
+	sbx_ctl_request_free(&req);
 	return reply;
 }
 
@@ -180,7 +321,10 @@ static void client_io(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 		if (!nl)
 			continue;
 		*nl = '\0';
-		reply = dispatch(c->in, &c->shutdown_after);
+		/* a handler may need descriptors (the store's temp file and directory) */
+		spare_release();
+		reply = dispatch(c->in, &c->peer, &c->shutdown_after);
+		spare_fill();
 		c->out = reply ? cJSON_PrintUnformatted(reply) : NULL;
 		cJSON_Delete(reply);
 		if (!c->out) {
@@ -194,68 +338,148 @@ static void client_io(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 	}
 }
 
-/*
- * A sandboxed process never reaches the socket (its mount namespace hides the
- * run dir), but if one did, its cgroup gives it away: sandboxes live under
- * <cgroup2 root>/<instance>/.
- */
-static bool peer_in_sandbox(pid_t pid)
-{
-	char path[64], line[4200], prefix[SBX_INSTANCE_MAX + 3];
-	bool inside = false;
-	FILE *f;
+/* Send a refusal and close: the client reads it even before it has finished asking. */
+static void refuse(int cfd, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-	if (pid <= 0)
-		return true; /* cannot tell: refuse */
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	snprintf(prefix, sizeof(prefix), "/%s/", d.paths.instance);
-	f = fopen(path, "re");
-	if (!f)
-		return true;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "0::", 3) == 0 && strncmp(line + 3, prefix, strlen(prefix)) == 0)
-			inside = true;
-	fclose(f);
-	return inside;
+static void refuse(int cfd, const char *kind, const char *fmt, ...)
+{
+	char msg[1024], *out;
+	cJSON *j;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	j = sbx_ctl_error(1, kind, "%s", msg);
+	out = j ? cJSON_PrintUnformatted(j) : NULL;
+	if (out) {
+		size_t n = strlen(out);
+
+		out[n++] = '\n'; /* room: the NUL was there */
+		send(cfd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	free(out);
+	cJSON_Delete(j);
+	close(cfd);
+}
+
+/*
+ * Who the caller is and where it runs; 0, or -1 after refusing it. A sandboxed process never
+ * reaches the socket (its mount namespace hides the run dir), but if one did, its cgroup
+ * gives it away. What cannot be read is an error said as such, never a guess about the peer.
+ */
+static int identify(int cfd, struct peer *p)
+{
+	int pidfd, ret = sbx_ctl_peer_cred(cfd, &p->cred);
+
+	if (ret) {
+		refuse(cfd, "unavailable", "sbxd cannot read the caller's credentials: %s",
+		       strerror(-ret));
+		return -1;
+	}
+	p->root = p->cred.uid == 0 || p->cred.uid == geteuid();
+	if (!p->root) {
+		ret = sbx_ctl_in_group(p->cred.uid, p->cred.gid, d.cfg.gid);
+		if (ret == 0) {
+			pr_info("refused control connection from uid %u\n", p->cred.uid);
+			refuse(cfd, "denied", "permission denied: sbx needs root (or membership "
+			       "of the group set in the sbxd config)");
+			return -1;
+		}
+		if (ret < 0)
+			goto unknown;
+	}
+	/*
+	 * The pid names the caller only while it lives: hold a pidfd over the /proc read and
+	 * check after it that the caller has not exited (its pid could name another process).
+	 */
+	pidfd = sbx_ctl_peer_pidfd(cfd);
+	if (pidfd < 0 && pidfd != -ENOPROTOOPT && pidfd != -EINVAL) {
+		ret = pidfd;
+		goto unknown;
+	}
+	ret = sbx_sandboxes_peer_where(d.sandboxes, p->cred.pid, p->sandbox, sizeof(p->sandbox));
+	if (ret >= 0 && pidfd >= 0 && !sbx_pidfd_alive(pidfd))
+		ret = -ESRCH;
+	if (pidfd >= 0)
+		close(pidfd);
+	if (ret < 0)
+		goto unknown;
+	p->where = ret;
+	if (p->where == SBX_PEER_SANDBOX) {
+		pr_warn("refused control connection from inside a sandbox (pid %d)\n",
+			p->cred.pid);
+		refuse(cfd, "denied", "sbx cannot be controlled from inside a sandbox");
+		return -1;
+	}
+	return 0;
+unknown:
+	if (out_of_fds(ret)) {
+		pr_warn("control connection of pid %d: out of file descriptors\n", p->cred.pid);
+		refuse(cfd, "unavailable", "sbxd is out of file descriptors; try again");
+	} else if (ret == -ESRCH || ret == -ENOENT) {
+		refuse(cfd, "unavailable", "the process that connected (pid %d) has exited, so "
+		       "sbxd cannot tell where it runs", p->cred.pid);
+	} else {
+		refuse(cfd, "unavailable", "sbxd cannot tell who process %d (uid %u) is: %s",
+		       p->cred.pid, p->cred.uid, strerror(-ret));
+	}
+	return -1;
+}
+
+static void ctl_resume(struct sbx_ev *ev, void *arg)
+{
+	d.ctl_paused = 0;
+	sbx_ev_mod(ev, d.ctl_fd, EPOLLIN);
+}
+
+/* The listener stays readable while accept fails: stop watching it for a while, no spin. */
+static void ctl_pause(int err)
+{
+	long t;
+
+	if (d.ctl_paused)
+		return;
+	if (time(NULL) != d.emfile_logged) {
+		d.emfile_logged = time(NULL);
+		pr_warn("control socket: cannot accept: %s; pausing %d ms\n", strerror(-err),
+			CTL_PAUSE_MS);
+	}
+	t = sbx_ev_timer(d.ev, CTL_PAUSE_MS, ctl_resume, NULL);
+	if (t > 0 && !sbx_ev_mod(d.ev, d.ctl_fd, 0))
+		d.ctl_paused = t;
+	else if (t > 0)
+		sbx_ev_timer_cancel(d.ev, t);
 }
 
 static void ctl_accept(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 {
+	/* the whole reserve is the control path's now; what is left goes back after */
+	spare_release();
 	for (int i = 0; i < 16; i++) {
 		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct client *c;
-		struct ucred cred = { .uid = (uid_t)-1 };
+		struct peer peer = { 0 };
 
-		if (cfd < 0)
-			return;
-		if (!sbx_ctl_peer_allowed(cfd, d.cfg.gid, &cred)) {
-			static const char msg[] =
-				"{\"ok\":false,\"code\":1,\"kind\":\"denied\",\"error\":\"permission "
-				"denied: sbx needs root (or membership of the group set in the sbxd "
-				"config)\"}\n";
-
-			pr_info("refused control connection from uid %u\n", cred.uid);
-			send(cfd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			close(cfd);
+		if (cfd < 0 && (errno == EINTR || errno == ECONNABORTED))
 			continue;
+		if (cfd < 0) {
+			if (errno != EAGAIN)
+				ctl_pause(-errno);
+			break;
 		}
-		if (peer_in_sandbox(cred.pid)) {
-			static const char msg[] =
-				"{\"ok\":false,\"code\":1,\"kind\":\"denied\",\"error\":\"sbx cannot be "
-				"controlled from inside a sandbox\"}\n";
-
-			pr_warn("refused control connection from inside a sandbox\n");
-			send(cfd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			close(cfd);
+		if (identify(cfd, &peer))
 			continue;
-		}
 		c = calloc(1, sizeof(*c));
 		if (!c || d.nclients >= CTL_CLIENTS_MAX) {
 			free(c);
-			close(cfd);
+			refuse(cfd, "unavailable", "sbxd is serving %u control connections; try "
+			       "again", d.nclients);
 			continue;
 		}
 		c->fd = cfd;
+		c->peer = peer;
 		d.nclients++;
 		if (sbx_ev_add(ev, cfd, EPOLLIN, client_io, c)) {
 			close(cfd);
@@ -265,6 +489,7 @@ static void ctl_accept(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
 		}
 		c->timer = sbx_ev_timer(ev, CTL_IDLE_MS, client_idle, c);
 	}
+	spare_fill();
 }
 
 static void on_signal(struct sbx_ev *ev, int fd, uint32_t events, void *arg)
@@ -296,6 +521,22 @@ static int take_lock(char *err, size_t errlen)
 	if (ftruncate(d.lock_fd, 0) || pwrite(d.lock_fd, pid, (size_t)n, 0) != n)
 		pr_warn("cannot record pid in %s\n", d.paths.lock);
 	return 0;
+}
+
+/*
+ * Six descriptors a proxied connection: the soft limit's 1024 is far too few. Raised before
+ * anything is opened.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			pr_warn("cannot raise the descriptor limit to %llu: %s\n",
+				(unsigned long long)rl.rlim_max, strerror(errno));
+	}
 }
 
 static void usage(FILE *f)
@@ -361,6 +602,10 @@ int main(int argc, char **argv)
 	if (sbx_log_level < SBX_LOG_INFO)
 		sbx_log_level = SBX_LOG_INFO;
 	sbx_log_libbpf();
+	raise_nofile();
+	for (int i = 0; i < CTL_SPARE_FDS; i++)
+		d.spare[i] = -1;
+	spare_fill();
 	if (sbx_paths_init(&d.paths, err, sizeof(err)) ||
 	    sbx_config_load(d.paths.config, &d.cfg, err, sizeof(err)))
 		goto fail;
@@ -443,6 +688,7 @@ fail:
 	pr_warn("sbxd: %s\n", err);
 	ready(ready_fd, err);
 out:
+	spare_release();
 	if (d.ctl_fd >= 0) {
 		unlink(d.paths.sock);
 		close(d.ctl_fd);

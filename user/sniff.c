@@ -10,6 +10,8 @@
  */
 #include "sniff.h"
 
+#include <sbx/conn.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +28,6 @@
 /* The handshake message must fit the payload of records that all end within SBX_SNIFF_MAX. */
 #define TLS_HELLO_MAX (SBX_SNIFF_MAX - SBX_TLS_HDR_LEN)
 
-#define DNS_LABEL_MAX 63
 #define PORT_DIGITS_MAX 5
 #define CONTENT_LENGTH_DIGITS_MAX 18 /* fits a long long with room to spare */
 #define HTTP_DEFAULT_PORT 80
@@ -43,45 +44,11 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static bool is_host_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-' || c == '_';
-}
-
 /* The same checks in both directions, lowercase only: callers normalise first. */
+/* The engine's own host-name rule (user/addr.c), so the sniffer and the policy agree. */
 int sbx_sniff_valid_hostname(const char *h)
 {
-	struct in_addr ignored;
-	size_t n, label = 0;
-	bool all_digits = true;
-
-	for (n = 0; h[n]; n++) {
-		char c = h[n];
-
-		if (n >= SBX_HOST_MAX)
-			return 0;
-		if (c == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-			all_digits = true;
-			continue;
-		}
-		if (!is_host_char(c) || ++label > DNS_LABEL_MAX)
-			return 0;
-		if (!is_digit(c))
-			all_digits = false;
-	}
-	if (n == 0 || label == 0)
-		return 0;
-	/*
-	 * No top-level domain is all digits, and getaddrinfo() would turn such a "name" (or
-	 * "0x7f000001", "127.1") into an address without asking DNS: policy written for names
-	 * must never see one.
-	 */
-	if (all_digits || inet_aton(h, &ignored))
-		return 0;
-	return 1;
+	return sbx_host_name_check(h, NULL, NULL, 0) == 0;
 }
 
 /*

@@ -12,6 +12,7 @@
 #include "store.h"
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
+#define CREATED_MAX 9007199254740992.0 /* 2^53: every integer up to it is a double */
 
 cJSON *sbx_rule_to_json(const struct sbx_rule *r, const char *status, const char *why)
 {
@@ -80,8 +81,16 @@ int sbx_rule_from_json(const cJSON *j, struct sbx_rule *r, char *err, size_t err
 	} else if (strcmp(applies, "all") != 0) {
 		return ERR("rule %s: \"applies_to\" must be \"all\" or \"sandbox:NAME\"", id);
 	}
-	if (cJSON_IsNumber(created))
-		r->created = (int64_t)created->valuedouble;
+	if (created && !cJSON_IsNumber(created))
+		return ERR("rule %s has a malformed \"created\"", id);
+	if (created) {
+		/* unix seconds; a double past ±2^53 is no time and would not convert */
+		double t = created->valuedouble;
+
+		if (!(t >= -CREATED_MAX && t <= CREATED_MAX))
+			return ERR("rule %s has a malformed \"created\"", id);
+		r->created = (int64_t)t;
+	}
 	if (!cJSON_IsArray(res) || cJSON_GetArraySize(res) < 1 ||
 	    cJSON_GetArraySize(res) > SBX_RESOURCES_PER_RULE)
 		return ERR("rule %s has no \"resources\" list", id);

@@ -158,6 +158,7 @@ enum sbx_reason {
 	SBX_REASON_DNS_ALLOWED,		/* resolver answered a name the policy could allow */
 	SBX_REASON_MALFORMED,		/* truncated or invalid packet headers */
 	SBX_REASON_IP_FRAGMENT,		/* IPv4 fragment (ports unknowable) */
+	SBX_REASON_BAD_STREAM,		/* proxy: client bytes malformed or ambiguous, or no valid host */
 	SBX_REASON_FAMILY_BLOCKED,	/* a socket family or netlink protocol sandboxes never need */
 	SBX_REASON__MAX,
 };
@@ -234,6 +235,7 @@ static inline const char *sbx_reason_name(unsigned int reason)
 		[SBX_REASON_DNS_ALLOWED] = "dns-allowed",
 		[SBX_REASON_MALFORMED] = "malformed-packet",
 		[SBX_REASON_IP_FRAGMENT] = "ip-fragment",
+		[SBX_REASON_BAD_STREAM] = "unparseable-stream",
 		[SBX_REASON_FAMILY_BLOCKED] = "family-blocked",
 	};
 

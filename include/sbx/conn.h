@@ -13,7 +13,8 @@
  * Addresses and host names are classified here, once, for the engine, `check`
  * and both proxy paths: every IPv4 spelling inet_aton() accepts is an address,
  * never a host name; IPv6 internal ranges and every form embedding an internal
- * IPv4 (mapped, compatible, NAT64, 6to4, Teredo) are internal.
+ * IPv4 (mapped, translated, compatible, NAT64) are internal, and so are 6to4,
+ * Teredo and local-use NAT64 whatever they embed (user/addr.c says why).
  */
 #ifndef SBX_CONN_H
 #define SBX_CONN_H
@@ -110,8 +111,28 @@ struct sbx_conn_verdict {
 /*
  * Decide a connection on the facts known so far. allow=true means nothing
  * known so far forbids it; the caller asks again when the next fact arrives.
- * Returns 0, or -EINVAL when the facts are inconsistent (the verdict is then a
- * refusal all the same).
+ * Returns 0, or -EINVAL when the facts are inconsistent or the target is not a
+ * valid host (reason unparseable-stream; `check` reports it as bad input), or
+ * -EAGAIN for an uncompiled policy: the verdict is then a refusal all the same.
+ *
+ * How each fact is judged (sbx-policy(1), check; user/conn.c):
+ *  - an IP-literal target is judged by its class: pass it as the upstream too
+ *    (with up_class from sbx_addr_classify) from the first call, so a host,
+ *    sandbox or own address is known at once; without it the literal is
+ *    classified by the address alone and the upstream step catches the rest.
+ *    A host address is decided as host.docker.internal (localhost:PORT rules
+ *    only) and, if allowed, host_service is set;
+ *  - transparent: orig_class HOST is the host service (v->host is
+ *    "host.docker.internal"), SANDBOX and OWN are refused, else dns_name if set,
+ *    else the address;
+ *  - stream BAD is refused; TLS/HTTP: on a connection opened for a name the
+ *    stream name must be that name (sni-mismatch, also for an empty one); opened
+ *    by address, it is refused only by a deny rule naming it; transparent and
+ *    not dialled, it is what is decided and what v->host gives to resolve;
+ *  - upstream: SANDBOX and OWN refused, HOST only for a host service (and a host
+ *    service only to HOST), INTERNAL only under an address rule, and an address
+ *    deny rule refuses whatever name led there.
+ * host_service is false on every refusal.
  */
 int sbx_conn_decide(const struct sbx_policy *p, const struct sbx_conn_facts *f,
 		    struct sbx_conn_verdict *v);
@@ -126,14 +147,37 @@ bool sbx_ip4_is_internal(uint32_t ip4); /* network order */
 
 /*
  * Parse an IP literal as sbx understands one: dotted-quad IPv4 and IPv6
- * (brackets optional). Returns 1 and fills @out for an address; 0 for
- * something that is not an address in any spelling (a host name candidate);
- * -EINVAL for other IPv4 spellings inet_aton() would take (hex, octal, short
- * forms: "0x7f000001", "127.1", "017700000001"), which are never host names.
+ * (brackets optional; an IPv4-mapped ::ffff:a.b.c.d is returned as the IPv4
+ * address it is, as the engine matches it). Returns 1 and fills @out for an
+ * address; 0 for something that is not an address in any spelling (a host
+ * name candidate); -EINVAL for text that only an address could be and that is
+ * not one sbx accepts: every other IPv4 spelling inet_aton() would take (hex,
+ * octal, short forms: "0x7f000001", "127.1", "017700000001"), anything whose
+ * last label is a number (decimal or 0x-hex: "1.2.3.999", "a.0x10"; no DNS
+ * name ends in one, and URL parsers read them as IPv4), an IPv6 form with a
+ * zone ("fe80::1%eth0"). None of these is ever a host name.
  */
 int sbx_addr_parse(const char *s, struct sbx_addr *out);
 
-/* Text form of an address (IPv6 without brackets). */
+/* Text form of an address (IPv6 without brackets; "" for family 0). */
 void sbx_addr_format(const struct sbx_addr *a, char *out, size_t len);
+
+/*
+ * Is @h a valid host name? @h is canonical (lowercase, no trailing dot): 1-253
+ * bytes of dot-separated labels of 1-63 of [a-z0-9_-], no label starting or
+ * ending with '-', and not a number in any spelling (see sbx_addr_parse).
+ * Returns 0, or -EINVAL with a sentence in @err (may be NULL) naming @shown
+ * (NULL: @h). The one host-name rule of the engine, `check` and the sniffer.
+ */
+int sbx_host_name_check(const char *h, const char *shown, char *err, size_t errlen);
+
+/*
+ * Build an environment: start from a zeroed struct (or a snapshot of the
+ * host's addresses, see user/hostaddr.h), then add. -ENOSPC when full;
+ * duplicates and port 0 are ignored.
+ */
+int sbx_addr_env_add_host(struct sbx_addr_env *env, const struct sbx_addr *a);
+int sbx_addr_env_add_port(struct sbx_addr_env *env, uint16_t port);
+void sbx_addr_env_set_pool(struct sbx_addr_env *env, const struct sbx_addr *net, uint8_t prefix);
 
 #endif

@@ -155,6 +155,18 @@ both check_bad_char 'contains|not allowed' policy check 'exa%mple.com'
 both check_missing_target 'usage' policy check
 both check_invalid_sandbox 'sandbox name' policy check --sandbox 'bad name!' x.com
 both check_unknown_option 'unrecognized|unknown|invalid' policy check --bogus x.com
+# every spelling inet_aton() takes is an address, never a host name (issue 6, item 13)
+both check_hex_ipv4 'neither a host name nor a valid IPv4' policy check 0x7f000001
+both check_hex_ipv4_port 'reads it as 127\.0\.0\.1' policy check 0x7f000001:80
+both check_hex_last_part 'reads it as 127\.0\.0\.1' policy check 127.0.0.0x1
+both check_hex_metadata 'reads it as 169\.254\.169\.254' policy check 0xa9fea9fe
+both check_octal_ipv4 'reads it as 127\.0\.0\.1' policy check 0177.0.0.1
+both check_short_ipv4 'reads it as 127\.0\.0\.1' policy check 127.1
+both check_decimal_ipv4 'reads it as 127\.0\.0\.1' policy check 2130706433
+both check_hex_url 'neither a host name' policy check http://0x7f000001/
+both rule_hex_ipv4 'neither a host name nor a valid IPv4' policy allow network 0x7f000001
+both rule_hex_last_part 'neither a host name' policy allow network 127.0.0.0x1:80
+both rule_hex_wildcard 'neither a host name' policy deny network '*.0x7f000001'
 both set_default_bogus 'allow-all.*balanced.*deny-all' policy set-default bogus
 both set_default_missing 'allow-all.*balanced.*deny-all' policy set-default
 both set_default_none 'allow-all.*balanced.*deny-all' policy set-default none

@@ -97,6 +97,42 @@ log_has "$WORLD_DIR/udp.log" "udp 198.51.100.10:9999 from 192.0.2.2:" && pass ud
 
 in_world ping -c1 -W2 198.51.100.10 >/dev/null 2>&1 && pass ping || fail ping "no reply from 198.51.100.10"
 
+# The shared-address origin: one address, a certificate and a virtual host per name, chosen by
+# SNI and by Host; cdn.log shows every name it was shown.
+CDN=$WORLD_CDN_ADDR
+got=$(in_world dig @198.51.100.53 +time=2 +tries=1 +short cdn-allowed.example cdn-evil.example 2>&1 | tr '\n' ' ')
+[ "$got" = "$CDN $CDN " ] && pass cdn_dns || fail cdn_dns "got '$got'"
+for name in cdn-allowed.example cdn-evil.example; do
+	got=$(in_world curl -sS --max-time 3 --cacert "$SBX_TEST_CA" --resolve "$name:443:$CDN" \
+		-w ' cert=%{certs}' "https://$name/x" 2>&1)
+	[[ $got == "cdn vhost=$name host=$name sni=$name scheme=https uri=/x"* ]] && pass "cdn_tls_$name" ||
+		fail "cdn_tls_$name" "got '${got:0:200}'"
+	log_has "$WORLD_DIR/cdn.log" "sni=$name seen=$name" && pass "cdn_log_sni_$name" ||
+		fail "cdn_log_sni_$name" "cdn.log: $(tail -3 "$WORLD_DIR/cdn.log")"
+	got=$(in_world curl -sS --max-time 3 -H "Host: $name" "http://$CDN/y" 2>&1)
+	[[ $got == "cdn vhost=$name host=$name sni= scheme=http uri=/y" ]] && pass "cdn_http_$name" ||
+		fail "cdn_http_$name" "got '$got'"
+	log_has "$WORLD_DIR/cdn.log" "http vhost=$name host=$name sni=- GET /y" && pass "cdn_log_http_$name" ||
+		fail "cdn_log_http_$name" "cdn.log: $(tail -3 "$WORLD_DIR/cdn.log")"
+done
+# each name's certificate names only that name
+got=$(echo | in_world openssl s_client -connect "$CDN:443" -servername cdn-evil.example 2>/dev/null |
+	openssl x509 -noout -ext subjectAltName 2>&1 | tr -d ' \n')
+[ "$got" = "X509v3SubjectAlternativeName:DNS:cdn-evil.example" ] && pass cdn_cert_per_name ||
+	fail cdn_cert_per_name "got '$got'"
+got=$(in_world curl -sS --max-time 3 -H "Host: other.example" "http://$CDN/" 2>&1)
+[[ $got == "cdn vhost=none host=other.example"* ]] && pass cdn_unknown_vhost || fail cdn_unknown_vhost "got '$got'"
+
+got=$( (sleep 0.3; echo sbx-banner-echo) | in_world socat -T2 - "TCP:$WORLD_BANNER" 2>&1 | tr '\n' ' ')
+[ "$got" = "SSH-2.0-sbx-world-banner sbx-banner-echo " ] && pass banner_speaks_first || fail banner_speaks_first "got '$got'"
+
+bash "$WORLD" dns-stop "$W"
+got=$(in_world dig @198.51.100.53 +time=1 +tries=1 +short pypi.org A 2>&1)
+bash "$WORLD" dns-cont "$W"
+[[ $got == *"timed out"* ]] && pass dns_stop || fail dns_stop "a stopped dnsmasq answered: '$got'"
+got=$(in_world dig @198.51.100.53 +time=2 +tries=1 +short pypi.org A 2>&1)
+[ "$got" = 198.51.100.10 ] && pass dns_cont || fail dns_cont "got '$got'"
+
 # Every address the DNS server hands out must be one inet owns (127.0.0.1 is its own loopback).
 missing=""
 owned=$(ip -n "$INET_NS" -o addr show)

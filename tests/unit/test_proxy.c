@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <openssl/ssl.h>
 
+#include <sbx/conn.h>
 #include <sbx/policy.h>
 #include "dnsmsg.h"
 #include "proxy.h"
@@ -19,6 +20,7 @@
 
 static struct sbx_policy *policy;
 static bool allow_internal;
+static const char *resolver_gave; /* what name_for_addr answers for 127.0.0.1, or NULL */
 static uint16_t origin_port, fwd_port, tp_port;
 static int origin_fd, dns_fd;
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -45,6 +47,17 @@ static void *origin_main(void *arg)
 			pthread_mutex_unlock(&seen_lock);
 			snprintf(reply, sizeof(reply), "HTTP/1.0 200 OK\r\n\r\norigin got %d bytes\n", n);
 			send(fd, reply, strlen(reply), MSG_NOSIGNAL);
+			/* a keep-alive server: whatever else comes on this connection is seen */
+			for (int i = 0; i < 3 && poll(&p, 1, 100) == 1; i++) {
+				n = (int)recv(fd, buf, sizeof(buf) - 1, 0);
+				if (n <= 0)
+					break;
+				buf[n] = '\0';
+				pthread_mutex_lock(&seen_lock);
+				strncat(origin_seen, buf,
+					sizeof(origin_seen) - strlen(origin_seen) - 1);
+				pthread_mutex_unlock(&seen_lock);
+			}
 		}
 		close(fd);
 	}
@@ -65,6 +78,8 @@ static void *dns_main(void *arg)
 
 		if (n < 0)
 			return NULL;
+		if (sbx_dns_parse_query(pkt, (size_t)n, &q) == 0 && strcmp(q.name, "slow.test") == 0)
+			continue; /* an upstream that never answers */
 		if (sbx_dns_parse_query(pkt, (size_t)n, &q) == 0 &&
 		    sbx_dns_build_reply(&q, pkt, 0, &rr, 1, out, sizeof(out), &used) == 0)
 			sendto(dns_fd, out, used, 0, (struct sockaddr *)&from, flen);
@@ -85,31 +100,28 @@ static int identify(void *ctx, bool transparent, const struct sockaddr_in *peer,
 	return 0;
 }
 
-static void decide(void *ctx, const struct sbx_proxy_client *c, const char *host, uint16_t port,
+static void decide(void *ctx, const struct sbx_proxy_client *c, const struct sbx_conn_facts *f,
 		   struct sbx_proxy_decision *d)
 {
-	struct sbx_verdict v;
+	struct sbx_conn_verdict v;
 
-	memset(d, 0, sizeof(*d));
-	if (sbx_policy_decide(policy, c->sandbox, host, port, &v))
-		return;
-	d->allow = v.decision == SBX_ALLOW;
-	d->reason = (uint8_t)v.reason;
-	snprintf(d->rule, sizeof(d->rule), "%s", v.rule ? v.rule->name : "");
-	snprintf(d->origin, sizeof(d->origin), "%s", v.rule ? "local" : "default policy");
-	sbx_verdict_detail(&v, d->detail, sizeof(d->detail));
+	sbx_conn_decide(policy, f, &v);
+	sbx_proxy_decision_from(&v, d);
 }
 
-static bool addr_allowed(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4,
-			 uint16_t port, struct sbx_proxy_decision *d)
+/* The origin and the fake DNS live on 127.0.0.1: public unless a test says otherwise. */
+static enum sbx_addr_class classify(void *ctx, const struct sbx_addr *a, uint16_t port)
 {
-	return allow_internal;
+	return allow_internal ? SBX_ADDR_PUBLIC : SBX_ADDR_INTERNAL;
 }
 
 static bool name_for_addr(void *ctx, const struct sbx_proxy_client *c, uint32_t ip4, char *name,
 			  size_t len)
 {
-	return false;
+	if (!resolver_gave)
+		return false;
+	snprintf(name, len, "%s", resolver_gave);
+	return true;
 }
 
 static void record(void *ctx, const struct sbx_proxy_client *c, uint8_t kind, const char *host,
@@ -244,7 +256,7 @@ static struct sbx_proxy *proxy;
 
 static void test_setup(void)
 {
-	static struct sbx_proxy_ops ops = { NULL, identify, decide, addr_allowed, name_for_addr,
+	static struct sbx_proxy_ops ops = { NULL, identify, decide, classify, name_for_addr,
 					    record };
 	struct sbx_proxy_config cfg = { 0 };
 	struct sbx_rule r = { 0 };
@@ -273,6 +285,10 @@ static void test_setup(void)
 	cfg.fwd_port = fwd_port = free_port();
 	cfg.tproxy_port = tp_port = free_port();
 	cfg.workers = 2;
+	cfg.limits.sniff_ms = 300;
+	cfg.limits.head_ms = 2000;
+	cfg.limits.resolve_ms = 800;
+	cfg.limits.sessions_per_sandbox = 16;
 	cfg.upstreams.n = 1;
 	cfg.upstreams.addr[0] = (struct sockaddr_in){ .sin_family = AF_INET,
 						      .sin_port = htons(dns_port),
@@ -464,8 +480,193 @@ static void test_internal_address_refused_without_address_rule(void)
 	got = exchange(fwd_port, req, sizeof(req) - 1, &reset);
 	allow_internal = true;
 	CHECK_HAS(got, "403 Forbidden");
-	CHECK_HAS(got, "resolves to internal address 127.0.0.1");
+	CHECK_HAS(got, "127.0.0.1");
 	CHECK(verdict_has("forward:other.test:block:private-ip;"));
+}
+
+/* Connect to the transparent proxy and keep the socket (for silence and stalls). */
+static int tp_open(void)
+{
+	return dial(tp_port);
+}
+
+/* Read what comes back within @ms; "" and *reset on a reset. */
+static const char *read_for(int fd, int ms, int *reset)
+{
+	static char buf[8192];
+	size_t used = 0;
+
+	*reset = 0;
+	buf[0] = '\0';
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, ms) != 1)
+			break;
+		n = recv(fd, buf + used, sizeof(buf) - 1 - used, 0);
+		if (n < 0 && errno == ECONNRESET)
+			*reset = 1;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		buf[used] = '\0';
+	}
+	return buf;
+}
+
+static void test_connect_silence_then_other_sni_is_reset(void)
+{
+	uint8_t hello[4096];
+	size_t hlen = client_hello("denied.test", hello, sizeof(hello));
+	char req[256];
+	int fd, reset;
+
+	clear_seen();
+	snprintf(req, sizeof(req), "CONNECT allowed.test:%u HTTP/1.1\r\n\r\n", origin_port);
+	fd = dial(fwd_port);
+	send(fd, req, strlen(req), 0);
+	CHECK_HAS(read_for(fd, 500, &reset), "200 Connection established");
+	usleep(2500 * 1000); /* past every timer the proxy has for a first flight */
+	send(fd, hello, hlen, MSG_NOSIGNAL);
+	read_for(fd, 1000, &reset);
+	close(fd);
+	CHECK(!seen_has("\x16\x03"));
+	CHECK(verdict_has("forward-bypass:allowed.test:block:sni-mismatch;"));
+}
+
+static void test_transparent_silence_then_other_sni_is_reset(void)
+{
+	uint8_t hello[4096];
+	size_t hlen = client_hello("denied.test", hello, sizeof(hello));
+	int fd, reset;
+
+	clear_seen();
+	resolver_gave = "allowed.test"; /* the app dialled the address sbx gave for allowed.test */
+	fd = tp_open();
+	usleep(2500 * 1000); /* the proxy dials on silence (servers speak first) */
+	send(fd, hello, hlen, MSG_NOSIGNAL);
+	read_for(fd, 1000, &reset);
+	close(fd);
+	resolver_gave = NULL;
+	CHECK(!seen_has("\x16\x03"));
+	CHECK(verdict_has("transparent:allowed.test:block:sni-mismatch;"));
+}
+
+static void test_transparent_silence_then_raw_bytes_relay(void)
+{
+	int fd, reset;
+
+	clear_seen();
+	resolver_gave = "allowed.test";
+	fd = tp_open();
+	usleep(600 * 1000);
+	send(fd, "HELLO raw\n", 10, MSG_NOSIGNAL);
+	CHECK_HAS(read_for(fd, 1500, &reset), "origin got 10 bytes");
+	close(fd);
+	resolver_gave = NULL;
+	CHECK(seen_has("HELLO raw"));
+	CHECK(verdict_has("network:allowed.test:allow:domain-allowed;"));
+}
+
+static void test_upgrade_without_101_carries_no_second_request(void)
+{
+	static const char up[] = "GET /ws HTTP/1.1\r\nHost: allowed.test\r\nConnection: Upgrade\r\n"
+				 "Upgrade: websocket\r\n\r\n";
+	static const char second[] = "GET /x HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+	int fd, reset;
+
+	clear_seen();
+	fd = tp_open();
+	send(fd, up, sizeof(up) - 1, MSG_NOSIGNAL);
+	CHECK_HAS(read_for(fd, 250, &reset), "origin got");
+	send(fd, second, sizeof(second) - 1, MSG_NOSIGNAL);
+	read_for(fd, 500, &reset);
+	close(fd);
+	CHECK(seen_has("Upgrade: websocket"));
+	CHECK(!seen_has("denied.test"));
+}
+
+static void test_pipelined_second_request_never_reaches_origin(void)
+{
+	static const char two[] = "GET /a HTTP/1.1\r\nHost: allowed.test\r\n\r\n"
+				  "GET /b HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+	char fwd[512];
+	int reset;
+
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, two, sizeof(two) - 1, &reset), "origin got");
+	CHECK(!seen_has("denied.test"));
+	clear_seen();
+	snprintf(fwd, sizeof(fwd),
+		 "GET http://allowed.test:%u/a HTTP/1.1\r\nHost: allowed.test:%u\r\n\r\n"
+		 "GET http://denied.test:%u/b HTTP/1.1\r\nHost: denied.test:%u\r\n\r\n",
+		 origin_port, origin_port, origin_port, origin_port);
+	CHECK_HAS(exchange(fwd_port, fwd, strlen(fwd), &reset), "origin got");
+	CHECK(!seen_has("denied.test"));
+}
+
+static void test_malformed_tls_is_refused_not_relayed(void)
+{
+	static const uint8_t bad[] = { 0x16, 0x03, 0x01, 0x00, 0x08, 0x01, 0x00, 0x00,
+				       0x99, 0xff, 0xff, 0xff, 0xff };
+	int reset;
+
+	clear_seen();
+	resolver_gave = "allowed.test";
+	exchange(tp_port, bad, sizeof(bad), &reset);
+	resolver_gave = NULL;
+	CHECK(!seen_has("\x16\x03"));
+}
+
+static void test_head_deadline_during_lookup_does_not_crash(void)
+{
+	uint8_t hello[4096];
+	size_t hlen = client_hello("slow.test", hello, sizeof(hello));
+	struct sbx_rule r = { 0 };
+	char err[SBX_ERR_MAX];
+	int fds[6], reset;
+
+	/* slow.test is allowed but its upstream never answers */
+	snprintf(r.name, sizeof(r.name), "slow");
+	r.type = SBX_TYPE_NETWORK;
+	CHECK_INT(sbx_resource_list_parse(SBX_TYPE_NETWORK, "slow.test", &r.res, &r.nres, err,
+					  sizeof(err)),
+		  0);
+	CHECK_INT(sbx_policy_add(policy, &r), 0);
+	sbx_rule_release(&r);
+	CHECK_INT(sbx_policy_compile(policy), 0);
+	for (int i = 0; i < 6; i++) {
+		fds[i] = tp_open();
+		send(fds[i], hello, hlen, MSG_NOSIGNAL);
+	}
+	usleep(2500 * 1000); /* past the head and the lookup deadlines */
+	for (int i = 0; i < 6; i++)
+		close(fds[i]);
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, "GET /t HTTP/1.1\r\nHost: allowed.test\r\n\r\n", 39,
+			   &reset),
+		  "origin got");
+}
+
+static void test_one_sandbox_holds_at_most_its_share(void)
+{
+	int fds[16], extra, reset;
+
+	for (int i = 0; i < 16; i++)
+		fds[i] = dial(fwd_port);
+	usleep(200 * 1000);
+	extra = dial(fwd_port);
+	read_for(extra, 500, &reset);
+	CHECK(reset);
+	close(extra);
+	for (int i = 0; i < 16; i++)
+		close(fds[i]);
+	usleep(200 * 1000);
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, "GET /t HTTP/1.1\r\nHost: allowed.test\r\n\r\n", 39,
+			   &reset),
+		  "origin got");
 }
 
 static void test_teardown(void)
@@ -492,6 +693,14 @@ static const struct test tests[] = {
 	T(test_websocket_upgrade_keeps_its_connection_header),
 	T(test_transparent_raw_tcp_needs_an_address_rule),
 	T(test_internal_address_refused_without_address_rule),
+	T(test_connect_silence_then_other_sni_is_reset),
+	T(test_transparent_silence_then_other_sni_is_reset),
+	T(test_transparent_silence_then_raw_bytes_relay),
+	T(test_upgrade_without_101_carries_no_second_request),
+	T(test_pipelined_second_request_never_reaches_origin),
+	T(test_malformed_tls_is_refused_not_relayed),
+	T(test_head_deadline_during_lookup_does_not_crash),
+	T(test_one_sandbox_holds_at_most_its_share),
 	T(test_teardown),
 };
 

@@ -124,6 +124,15 @@ static void test_corrupt_store_is_an_error_naming_the_file(void)
 		"\"0b5a0c8e-3c41-4c1e-9d59-6c5d3c1f2b7a\",\"name\":\"n\",\"provenance\":"
 		"\"local\",\"applies_to\":\"all\",\"type\":\"network\",\"decision\":\"allow\","
 		"\"resources\":[\"bad host\"]}]}",
+		/* found by fuzz_store: a "created" no int64 holds was converted regardless (UB) */
+		"{\"schema\":1,\"default\":\"balanced\",\"rules\":[{\"id\":"
+		"\"0b5a0c8e-3c41-4c1e-9d59-6c5d3c1f2b7a\",\"name\":\"n\",\"provenance\":"
+		"\"local\",\"applies_to\":\"all\",\"type\":\"network\",\"decision\":\"allow\","
+		"\"resources\":[\"a.io\"],\"created\":1e300}]}",
+		"{\"schema\":1,\"default\":\"balanced\",\"rules\":[{\"id\":"
+		"\"0b5a0c8e-3c41-4c1e-9d59-6c5d3c1f2b7a\",\"name\":\"n\",\"provenance\":"
+		"\"local\",\"applies_to\":\"all\",\"type\":\"network\",\"decision\":\"allow\","
+		"\"resources\":[\"a.io\"],\"created\":\"yesterday\"}]}",
 	};
 	struct sbx_store st;
 

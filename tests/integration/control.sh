@@ -1,0 +1,300 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The control socket's authority and the isolation that fails closed, in a fresh test world:
+#   - each row of the authority matrix in sbxd(8): what root, a member of the configured group
+#     and anyone else may ask; what a caller inside an attached cgroup or a sandbox may ask;
+#   - `sbx run` refuses to run the command when it cannot make the user or the mount
+#     namespace (a seccomp filter makes unshare(2) fail with EPERM, as a runtime profile would);
+#   - with sbxd's descriptor table full of a sandbox's proxy connections, root still controls
+#     sbxd (or hears that sbxd is out of descriptors, never that it is "inside a sandbox"), and
+#     sbxd does not spin on a control socket it cannot accept from.
+# Root only; the group member is uid/gid 65534 (nogroup, configured as sbx's group for this
+# instance only), so no user or group is created. Everything else is named after our pid and
+# removed by name.
+# "COND && pass X || fail X why" reads as if-then-else here because pass only echoes.
+# shellcheck disable=SC2015
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$PWD
+BUILD=${BUILD:-build}
+SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
+NOUNSHARE=$ROOT/$BUILD/tests/tools/nounshare
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP control: needs root"
+	exit 0
+fi
+for tool in ip nsenter setpriv prlimit bpftool; do
+	command -v "$tool" >/dev/null || { echo "SKIP control: $tool missing"; exit 0; }
+done
+getent group nogroup >/dev/null || { echo "SKIP control: no group 'nogroup'"; exit 0; }
+for b in "$SBX_BIN" "$NOUNSHARE"; do
+	[ -x "$b" ] || { echo "FAIL control.setup: $b is not built (make)"; exit 1; }
+done
+
+W=k$(($$ % 100000))
+INST=kt$(($$ % 100000))
+T=$(mktemp -d /tmp/sbx-control.XXXXXX)
+chmod 755 "$T"
+PUB=$T/pub
+mkdir -m 1777 "$PUB"
+PIN=/sys/fs/bpf/sbxtest-$INST
+RUN=$T/run
+printf 'group = nogroup\n' >"$T/sbxd.conf"
+ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$RUN" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/sbxd.conf"
+	SBX_INSTANCE="$INST" SBX_DNS_UPSTREAM=198.51.100.53:53)
+CGROOT=$(cgroup2_root)
+ATT_CG=$CGROOT/$INST-att
+BG_PIDS=()
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+STRANGER=(setpriv --reuid=54321 --regid=54321 --clear-groups)
+
+in_world() { bash scripts/world.sh exec "$W" world "$@"; }
+S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
+# sbx as the group member, a stranger, or root from inside cgroup $1
+G() { in_world env "${ENVV[@]}" timeout -k 5 60 "${NOBODY[@]}" "$SBX_BIN" "$@" </dev/null; }
+N() { in_world env "${ENVV[@]}" timeout -k 5 60 "${STRANGER[@]}" "$SBX_BIN" "$@" </dev/null; }
+IN() {
+	local cg=$1
+	shift
+	in_world env "${ENVV[@]}" sh -c 'echo $$ > "$0/cgroup.procs" && exec timeout -k 5 60 "$@"' \
+		"$cg" "$@" </dev/null
+}
+sb_field() {
+	S ls --json | "$PYTHON" -c 'import json,sys
+d = json.load(sys.stdin)
+print([s[sys.argv[2]] for s in d["sandboxes"] if s["name"] == sys.argv[1]][0])' "$1" "$2" 2>/dev/null
+}
+# a raw control request, as the group member: prints the reply
+G_raw() {
+	in_world timeout -k 5 30 "${NOBODY[@]}" "$PYTHON" -c 'import socket,sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode() + b"\n")
+print(s.makefile().readline().strip())' "$RUN/sbxd.sock" "$1"
+}
+
+cleanup() {
+	local p i
+	[ -n "${DPID:-}" ] && [ -n "${NOFILE0:-}" ] && prlimit --pid "$DPID" --nofile="$NOFILE0" 2>/dev/null
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	S rm --force t1 >/dev/null 2>&1
+	S rm --force g1 >/dev/null 2>&1
+	S rm a1 >/dev/null 2>&1
+	S daemon stop >/dev/null 2>&1
+	if [ -d "$ATT_CG" ]; then
+		for p in $(cat "$ATT_CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		for ((i = 0; i < 50; i++)); do rmdir "$ATT_CG" 2>/dev/null && break; sleep 0.1; done
+	fi
+	sandbox_leftovers_remove "$RUN" "$INST" t1 g1
+	bash scripts/world.sh down "$W" >/dev/null 2>&1
+	[ -d "$PIN" ] && rm -rf "$PIN"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
+	echo "FAIL control.world: $out"
+	exit 1
+fi
+eval "$(bash scripts/world.sh env "$W")"
+if ! out=$(S policy set-default balanced 2>&1) || ! out=$(S run t1 -- true 2>&1); then
+	echo "FAIL control.setup: $out"
+	exit 1
+fi
+DPID=$(head -1 "$RUN/sbxd.lock")
+mode=$(stat -c '%a %G' "$RUN/sbxd.sock")
+[ "$mode" = "660 nogroup" ] && pass control.socket_group_mode || fail control.socket_group_mode "$mode"
+
+# ---- isolation fails closed ------------------------------------------------------------------
+rm -f "$PUB/ran"
+run in_world env "${ENVV[@]}" timeout -k 5 60 "$NOUNSHARE" user "$SBX_BIN" run t1 -- touch "$PUB/ran"
+[ $RC = 1 ] && [[ $OUT == *"cannot create a user namespace"*"Operation not permitted"* ]] &&
+	[[ $OUT == *"did not run"* ]] && [[ $OUT == *max_user_namespaces* ]] && [ ! -e "$PUB/ran" ] &&
+	pass control.no_userns_run_refused || fail control.no_userns_run_refused "rc=$RC ran=$(ls "$PUB") $OUT"
+run in_world env "${ENVV[@]}" SUDO_UID=65534 SUDO_GID=65534 timeout -k 5 60 "$NOUNSHARE" user \
+	"$SBX_BIN" exec t1 -- touch "$PUB/ran"
+[ $RC = 1 ] && [[ $OUT == *"cannot create a user namespace"* ]] && [ ! -e "$PUB/ran" ] &&
+	pass control.no_userns_exec_as_user_refused || fail control.no_userns_exec_as_user_refused "rc=$RC $OUT"
+[[ $OUT != *warning* ]] && pass control.no_userns_no_warn_and_go_on || fail control.no_userns_no_warn_and_go_on "$OUT"
+run in_world env "${ENVV[@]}" timeout -k 5 60 "$NOUNSHARE" mount "$SBX_BIN" run t1 -- touch "$PUB/ran"
+[ $RC = 1 ] && [[ $OUT == *"cannot create a mount namespace"*"Operation not permitted"* ]] && [ ! -e "$PUB/ran" ] &&
+	pass control.no_mountns_run_refused || fail control.no_mountns_run_refused "rc=$RC $OUT"
+# the control: the same command, unfiltered, runs
+run S run t1 -- touch "$PUB/ran"
+[ $RC = 0 ] && [ -e "$PUB/ran" ] && pass control.unfiltered_run_runs || fail control.unfiltered_run_runs "rc=$RC $OUT"
+
+# ---- authority: root and the group member -------------------------------------------------------
+mkdir "$ATT_CG"
+in_world sh -c "echo \$\$ > $ATT_CG/cgroup.procs && exec sleep 1000" </dev/null >/dev/null 2>&1 &
+BG_PIDS+=($!)
+wait_for -n 50 grep -q . "$ATT_CG/cgroup.procs"
+APID=$(head -1 "$ATT_CG/cgroup.procs")
+run S attach a1 --pid "$APID"
+[ $RC = 0 ] && pass control.root_attach || fail control.root_attach "rc=$RC $OUT"
+
+run G policy ls
+[ $RC = 0 ] && [[ $OUT == *PROVENANCE* ]] && pass control.group_policy_ls || fail control.group_policy_ls "rc=$RC $OUT"
+run G policy allow network grp.example.com
+[ $RC = 0 ] && pass control.group_policy_allow || fail control.group_policy_allow "rc=$RC $OUT"
+run G policy rm network --resource grp.example.com
+[ $RC = 0 ] && pass control.group_policy_rm || fail control.group_policy_rm "rc=$RC $OUT"
+run G policy check pypi.org
+[ $RC = 0 ] && pass control.group_policy_check || fail control.group_policy_check "rc=$RC $OUT"
+run G ls
+[ $RC = 0 ] && [[ $OUT == *a1*attached* ]] && pass control.group_ls || fail control.group_ls "rc=$RC $OUT"
+run G daemon status
+[ $RC = 0 ] && pass control.group_daemon_status || fail control.group_daemon_status "rc=$RC $OUT"
+# the sandboxes sbx made: start (the request; entering one needs root in the CLI), stop, rm
+OUT=$(G_raw '{"op":"sandbox.start","args":{"name":"g1"}}' 2>&1)
+[[ $OUT == *'"ok":true'* ]] && pass control.group_sandbox_start || fail control.group_sandbox_start "$OUT"
+run G stop g1
+[ $RC = 0 ] && pass control.group_stop_own_sandbox || fail control.group_stop_own_sandbox "rc=$RC $OUT"
+run G rm g1
+[ $RC = 0 ] && pass control.group_rm_own_sandbox || fail control.group_rm_own_sandbox "rc=$RC $OUT"
+# what reaches processes sbx did not start needs root
+run G attach a2 --cgroup "$INST-att2"
+[ $RC = 1 ] && [[ $OUT == *"attach needs root: it changes the network of processes sbx did not start"* ]] &&
+	pass control.group_attach_needs_root || fail control.group_attach_needs_root "rc=$RC $OUT"
+run G stop a1
+[ $RC = 1 ] && [[ $OUT == *"stop a1 needs root"*"attached cgroup"* ]] && kill -0 "$APID" 2>/dev/null &&
+	pass control.group_stop_attached_needs_root || fail control.group_stop_attached_needs_root "rc=$RC $OUT"
+run G rm a1
+[ $RC = 1 ] && [[ $OUT == *"rm a1 needs root"* ]] && [ "$(sb_field a1 status)" = attached ] &&
+	bpftool cgroup show "$ATT_CG" 2>/dev/null | grep -q egress &&
+	pass control.group_rm_attached_needs_root || fail control.group_rm_attached_needs_root "rc=$RC $OUT"
+run G daemon stop
+[ $RC = 1 ] && [[ $OUT == *"daemon stop needs root"* ]] && S daemon status >/dev/null 2>&1 &&
+	pass control.group_daemon_stop_needs_root || fail control.group_daemon_stop_needs_root "rc=$RC $OUT"
+run G policy reset --force
+[ $RC = 1 ] && [[ $OUT == *"policy reset needs root"* ]] && G policy ls >/dev/null 2>&1 &&
+	pass control.group_policy_reset_needs_root || fail control.group_policy_reset_needs_root "rc=$RC $OUT"
+OUT=$(G_raw '{"op":"no.such.verb"}' 2>&1)
+[[ $OUT == *"unknown request"* ]] && pass control.unknown_verb_refused || fail control.unknown_verb_refused "$OUT"
+# anyone else is refused at the door (the socket's mode, or sbxd)
+run N policy ls
+[ $RC = 1 ] && [[ $OUT == *ermission* ]] && pass control.stranger_refused || fail control.stranger_refused "rc=$RC $OUT"
+
+# ---- authority: callers inside an attached cgroup or a sandbox -----------------------------------
+run IN "$ATT_CG" "$SBX_BIN" policy ls
+[ $RC = 0 ] && pass control.attached_root_may_read || fail control.attached_root_may_read "rc=$RC $OUT"
+run IN "$ATT_CG" "$SBX_BIN" policy allow network esc.example.com
+[ $RC = 1 ] && [[ $OUT == *"inside attached cgroup 'a1'"* ]] && pass control.attached_root_cannot_change_policy ||
+	fail control.attached_root_cannot_change_policy "rc=$RC $OUT"
+run IN "$ATT_CG" "$SBX_BIN" rm a1
+[ $RC = 1 ] && [[ $OUT == *"inside attached cgroup"* ]] && [ "$(sb_field a1 status)" = attached ] &&
+	pass control.attached_root_cannot_rm_itself || fail control.attached_root_cannot_rm_itself "rc=$RC $OUT"
+run IN "$ATT_CG" "${NOBODY[@]}" "$SBX_BIN" rm a1
+[ $RC = 1 ] && [[ $OUT == *"inside attached cgroup"* || $OUT == *"needs root"* ]] && [ "$(sb_field a1 status)" = attached ] &&
+	pass control.attached_member_cannot_rm_itself || fail control.attached_member_cannot_rm_itself "rc=$RC $OUT"
+run IN "$ATT_CG" "$SBX_BIN" run t1 -- true
+[ $RC = 1 ] && [[ $OUT == *"inside attached cgroup"* ]] && pass control.attached_cannot_run_a_way_out ||
+	fail control.attached_cannot_run_a_way_out "rc=$RC $OUT"
+mkdir -p "$ATT_CG/sub"
+run IN "$ATT_CG/sub" "$SBX_BIN" policy set-default allow-all
+[ $RC = 1 ] && [[ $OUT == *"inside attached cgroup"* ]] && pass control.below_attached_refused ||
+	fail control.below_attached_refused "rc=$RC $OUT"
+run IN "$CGROOT/$INST/t1" "$SBX_BIN" policy ls
+[ $RC = 1 ] && [[ $OUT == *"inside a sandbox"* ]] && pass control.sandbox_refused_even_reading ||
+	fail control.sandbox_refused_even_reading "rc=$RC $OUT"
+# root outside: the rows that need it
+run S stop a1
+[ $RC = 0 ] && wait_for -n 50 pid_dead "$APID" && pass control.root_stop_attached || fail control.root_stop_attached "rc=$RC $OUT"
+run S rm a1
+[ $RC = 0 ] && pass control.root_rm_attached || fail control.root_rm_attached "rc=$RC $OUT"
+rmdir "$ATT_CG/sub" 2>/dev/null
+
+# ---- a full descriptor table ----------------------------------------------------------------------
+GW1=$(sb_field t1 gateway)
+DPID=$(head -1 "$RUN/sbxd.lock")
+NOFILE0=$(prlimit --pid "$DPID" --nofile --raw --noheadings -o SOFT,HARD | awk '{print $1 ":" $2}')
+n0=$(ls "/proc/$DPID/fd" | wc -l)
+LIMIT=$((n0 + 48))
+L0=$(wc -l <"$RUN/sbxd.log")
+prlimit --pid "$DPID" --nofile="$LIMIT:$LIMIT"
+# the sandbox's address holds proxy connections until sbxd's table is full, one at a time so
+# that none waits in the listen queue (the proxy's own EMFILE handling is not tested here)
+cat >"$T/hold.py" <<'EOF'
+import os, socket, sys, time
+pid, limit, gw = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+fds = lambda: len(os.listdir("/proc/%d/fd" % pid))
+held = []
+for i in range(400):
+    if fds() >= limit:
+        break
+    before = fds()
+    s = socket.create_connection((gw, 3128), timeout=2)
+    held.append(s)
+    for _ in range(40):
+        if fds() > before:
+            break
+        time.sleep(0.01)
+print("held %d fds %d" % (len(held), fds()), flush=True)
+sys.stdin.read()
+EOF
+mkfifo "$T/hold.in"
+nsenter --net="$RUN/netns/t1" "$PYTHON" "$T/hold.py" "$DPID" "$LIMIT" "$GW1" <"$T/hold.in" >"$T/hold.out" 2>&1 &
+HOLDER=$!
+BG_PIDS+=("$HOLDER")
+exec 7>"$T/hold.in"
+wait_for -n 200 grep -q held "$T/hold.out"
+nfd=$(ls "/proc/$DPID/fd" | wc -l)
+[ "$nfd" -ge "$LIMIT" ] && pass control.fd_table_full || fail control.fd_table_full "$nfd of $LIMIT: $(cat "$T/hold.out")"
+run S policy ls
+[ $RC = 0 ] && [[ $OUT == *PROVENANCE* ]] || [[ $OUT == *"out of file descriptors; try again"* ]]
+ok=$?
+[ $ok = 0 ] && [[ $OUT != *"inside a sandbox"* ]] && pass control.full_table_root_still_served ||
+	fail control.full_table_root_still_served "rc=$RC $OUT"
+[ $RC = 0 ] && pass control.full_table_root_served_by_reserve || fail control.full_table_root_served_by_reserve "rc=$RC $OUT"
+run S ls
+[ $RC = 0 ] && [[ $OUT == *t1* ]] && pass control.full_table_root_ls || fail control.full_table_root_ls "rc=$RC $OUT"
+# idle control connections use up the reserve too: sbxd must neither spin nor guess
+cat >"$T/idle.py" <<'EOF'
+import os, socket, sys, time
+path, pid = sys.argv[1], int(sys.argv[2])
+tick = os.sysconf("SC_CLK_TCK")
+cpu = lambda: sum(int(x) for x in open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[11:13])
+conns = []
+for i in range(20):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    conns.append(s)
+time.sleep(0.3)
+c0 = cpu(); time.sleep(1.5); c1 = cpu()
+replies = []
+for s in conns:
+    s.setblocking(False)
+    try:
+        replies.append(s.recv(4096).decode())
+    except BlockingIOError:
+        pass
+print("cpu %.2f" % ((c1 - c0) / tick))
+print("emfile %d" % sum("out of file descriptors" in r for r in replies))
+print("sandbox %d" % sum("inside a sandbox" in r for r in replies))
+EOF
+OUT=$(in_world timeout -k 5 30 "$PYTHON" "$T/idle.py" "$RUN/sbxd.sock" "$DPID" 2>&1)
+cpu=$(awk '/^cpu/ {print $2}' <<<"$OUT")
+[ -n "$cpu" ] && awk -v c="$cpu" 'BEGIN { exit !(c < 0.3) }' && pass control.full_table_no_spin ||
+	fail control.full_table_no_spin "sbxd used ${cpu:-?} s of CPU in 1.5 s: $OUT"
+[[ $OUT == *"sandbox 0"* ]] && pass control.full_table_never_guesses_sandbox || fail control.full_table_never_guesses_sandbox "$OUT"
+[[ $OUT == *"emfile "[1-9]* ]] && pass control.full_table_says_out_of_fds || fail control.full_table_says_out_of_fds "$OUT"
+tail -n +"$((L0 + 1))" "$RUN/sbxd.log" | grep -q "inside a sandbox" &&
+	fail control.full_table_log_no_sandbox_guess "sbxd logged a sandbox refusal" || pass control.full_table_log_no_sandbox_guess
+# the idle ones are gone: the listener is watched again
+run S policy ls
+[ $RC = 0 ] && pass control.full_table_recovers || fail control.full_table_recovers "rc=$RC $OUT"
+exec 7>&-
+wait_for -n 50 pid_dead "$HOLDER"
+prlimit --pid "$DPID" --nofile="$NOFILE0" 2>/dev/null
+run S policy ls
+[ $RC = 0 ] && pass control.after_pressure_serves || fail control.after_pressure_serves "rc=$RC $OUT"
+kill -0 "$DPID" 2>/dev/null && pass control.sbxd_alive || fail control.sbxd_alive "sbxd $DPID died"
+# under make SAN=1 the sanitizers report into sbxd's log at the latest when it exits
+S daemon stop >/dev/null 2>&1
+wait_for -n 100 pid_dead "$DPID"
+grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$RUN/sbxd.log" &&
+	fail control.sbxd_log_clean "sanitizer reports in sbxd.log" || pass control.sbxd_log_clean
+
+finish
