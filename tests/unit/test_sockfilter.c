@@ -118,6 +118,57 @@ static int child_ordinary_sockets_work(void)
 	return 0;
 }
 
+#ifdef __x86_64__
+/* An i386 system call from this 64-bit process (int 0x80): seccomp sees AUDIT_ARCH_I386. */
+static long int80(long nr, long a, long b, long c)
+{
+	long ret;
+
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+	return ret;
+}
+
+/* The i386 doors to socket(): socket (359), socketpair (360), socketcall (102). */
+static int child_i386_calls_judged(void)
+{
+	int sv[2];
+
+	C_CHECK(int80(359, AF_VSOCK, SOCK_STREAM, 0) == -EPERM);
+	C_CHECK(int80(359, AF_NETLINK, SOCK_RAW, NETLINK_AUDIT) == -EPERM);
+	C_CHECK(int80(359, AF_INET, SOCK_STREAM, 0) >= 0);
+	C_CHECK(int80(359, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) >= 0);
+	C_CHECK(int80(360, AF_VSOCK, SOCK_STREAM, 0) == -EPERM);
+	/* socketcall's arguments are out of seccomp's sight: socket and socketpair refused */
+	C_CHECK(int80(102, 1 /* SYS_SOCKET */, 0, 0) == -EPERM);
+	C_CHECK(int80(102, 8 /* SYS_SOCKETPAIR */, 0, 0) == -EPERM);
+	C_CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	return 0;
+}
+
+/* getpid over int 0x80 (i386 number 20): whether this kernel runs i386 calls at all. */
+static int has_i386_calls(void)
+{
+	int status = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		_exit(int80(20, 0, 0, 0) == getpid() ? 0 : 1); /* or SIGSEGV without them */
+	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	       WEXITSTATUS(status) == 0;
+}
+
+static void test_i386_calls_judged(void)
+{
+	if (!has_i386_calls()) {
+		printf("SKIP sockfilter.i386: this kernel runs no i386 system calls\n");
+		return;
+	}
+	CHECK_INT(in_child(child_i386_calls_judged), 0);
+}
+#endif
+
 /* Other system calls are left alone. */
 static int child_other_calls_untouched(void)
 {
@@ -163,6 +214,9 @@ static const struct test tests[] = {
 	T(test_netlink_route_only),
 	T(test_ordinary_sockets_work),
 	T(test_other_calls_untouched),
+#ifdef __x86_64__
+	T(test_i386_calls_judged),
+#endif
 	T(test_program_fits),
 };
 
