@@ -153,8 +153,10 @@ static int has_i386_calls(void)
 
 	fflush(NULL);
 	pid = fork();
-	if (pid == 0)
-		_exit(int80(20, 0, 0, 0) == getpid() ? 0 : 1); /* or SIGSEGV without them */
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL); /* what int 0x80 gets without them: die quietly */
+		_exit(int80(20, 0, 0, 0) == getpid() ? 0 : 1);
+	}
 	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	       WEXITSTATUS(status) == 0;
 }
