@@ -12,10 +12,11 @@ pass=0 fail=0 skip=0
 failed_names=()
 
 run_one() { # name, command...
-	local name=$1 out rc line
+	local name=$1 out rc line start=$SECONDS
 	shift
 	out=$(timeout 300 "$@" 2>&1)
 	rc=$?
+	echo "-- $name: $((SECONDS - start)) s"
 	local seen=0
 	while IFS= read -r line; do
 		case "$line" in

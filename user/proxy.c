@@ -1406,14 +1406,9 @@ static void limits_init(struct sbx_proxy *p)
 	unsigned fit = 1024;
 
 	*lim = p->cfg.limits;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		if (rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-		if (rl.rlim_cur > 2 * SBX_PROXY_FD_RESERVE)
-			fit = (unsigned)((rl.rlim_cur - SBX_PROXY_FD_RESERVE) / 2);
-	}
+	/* sbxd raised the soft limit to the hard one at start */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 2 * SBX_PROXY_FD_RESERVE)
+		fit = (unsigned)((rl.rlim_cur - SBX_PROXY_FD_RESERVE) / 2);
 	if (!lim->sessions_max || lim->sessions_max > fit)
 		lim->sessions_max = fit; /* two descriptors a session */
 	DEFAULT(sessions_per_sandbox, SBX_PROXY_SESSIONS_PER_SANDBOX);

@@ -32,7 +32,7 @@
 #define SBXD_VERSION "0.1.0"
 #define CTL_CLIENTS_MAX 256
 #define CTL_IDLE_MS 10000 /* a client that sends nothing for this long is dropped */
-#define CTL_SPARE_FDS 8	  /* descriptors held back for the control path (accept, /proc, NSS) */
+#define CTL_SPARE_FDS 8	  /* kept back for the control path: accept, /proc, NSS */
 #define CTL_PAUSE_MS 100  /* out of descriptors even so: stop accepting this long, don't spin */
 
 /*

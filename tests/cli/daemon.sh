@@ -182,6 +182,21 @@ else
 	expect_exit daemon.sigkill_then_status 0 sbx daemon status
 fi
 
+# ---- proxy limits in sbxd.conf (sbxd(8) "Limits"): bad values name the file and line ---------
+CONF=$SBX_TEST_DIR/limits.conf
+for bad in "sessions_per_sandbox = 0" "idle_timeout = -1" "head_timeout = 10s" \
+	"half_close_timeout = 99999999"; do
+	printf '# limits\n%s\n' "$bad" >"$CONF"
+	key=${bad%% *}
+	run env SBX_CONFIG="$CONF" timeout 10 "$SBXD_BIN"
+	[ "$RC" != 0 ] && grep -q "limits.conf:2: $key must be a whole number 1-1000000" <<<"$OUT" &&
+		pass "daemon.config_bad_$key" || fail "daemon.config_bad_$key" "exit $RC: $OUT"
+done
+printf 'sessions_per_sandbox = 64\nhead_timeout = 5\nidle_timeout = 60\nhalf_close_timeout = 10\n' >"$CONF"
+SBX_CONFIG=$CONF run sbx daemon start
+[ "$RC" = 0 ] && pass daemon.config_limits_accepted || fail daemon.config_limits_accepted "exit $RC: $OUT"
+run sbx daemon stop
+
 # ---- stop really stops: nothing of this instance is left running ---------------------------
 run sbx daemon stop
 check daemon.final_stop_no_daemon not_running

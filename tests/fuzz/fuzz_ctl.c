@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sbx/conn.h>
+
 #include "ctl.h"
 #include "policyd.h"
 #include "store.h"
@@ -29,6 +31,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[PATH_MAX];
+static struct sbx_addr_env env; /* as sbxd sets it: host addresses, pool, own ports */
 
 static void cleanup(void)
 {
@@ -38,6 +41,7 @@ static void cleanup(void)
 
 static void setup(void)
 {
+	struct sbx_addr a;
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
 
 	if (!base || !*base)
@@ -46,6 +50,12 @@ static void setup(void)
 	if (!mkdtemp(dir))
 		abort();
 	atexit(cleanup);
+	if (sbx_addr_parse("192.0.2.1", &a) != 1 || sbx_addr_env_add_host(&env, &a) ||
+	    sbx_addr_parse("10.200.0.1", &a) != 1 || sbx_addr_env_add_host(&env, &a) ||
+	    sbx_addr_env_add_port(&env, 3128) || sbx_addr_env_add_port(&env, 3153) ||
+	    sbx_addr_parse("10.200.0.0", &a) != 1)
+		abort();
+	sbx_addr_env_set_pool(&env, &a, 16);
 }
 
 static void check_reply(const cJSON *reply)
@@ -133,6 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	if (sbx_store_remove(dir) || sbx_policyd_open(dir, &pd, err, sizeof(err)))
 		abort();
+	sbx_policyd_set_env(pd, &env);
 	if (presets[data[0] & 3]) {
 		cJSON *args = cJSON_CreateObject(), *reply;
 

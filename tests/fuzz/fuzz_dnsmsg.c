@@ -5,8 +5,7 @@
  * query (or an error reply for an unparsable one) can be built and, for A/AAAA, parses back
  * to the same addresses; upstream replies never yield more than asked, of another type, or a
  * TTL with the high bit; a query built from any name parses back to that name.
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iuser user/dnsmsg.c \
- *         tests/fuzz/fuzz_dnsmsg.c -o /tmp/fuzz_dnsmsg && /tmp/fuzz_dnsmsg -max_total_time=60
+ * Built and run by `make fuzz` (see tests/fuzz/run.sh).
  */
 #include <errno.h>
 #include <stdbool.h>

@@ -5,9 +5,10 @@
  * sbx_sandbox_name_check. The first byte picks the rule type; the rest is the text. Besides
  * "no crash", it checks: a refusal says why; a parsed resource's canonical text parses back
  * to itself (what the store saves is what it loads); a name rule's host is already
- * normalised; a list holds no duplicates and each item is its own parse; a normalised host
- * normalises to itself; and an allow rule made of a parsed network resource allows the
- * host, address and port it names. Built and run by `make fuzz` (see tests/fuzz/run.sh).
+ * normalised and is no address in any spelling; a list holds no duplicates and each item is
+ * its own parse; a normalised host normalises to itself and is an address sbx accepts or no
+ * address at all; and an allow rule made of a parsed network resource allows the host,
+ * address and port it names. Built and run by `make fuzz` (see tests/fuzz/run.sh).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sbx/conn.h>
 #include <sbx/policy.h>
 
 #define TEXT_MAX (2 * SBX_RESOURCE_MAX + 64)
@@ -99,6 +101,9 @@ static void fuzz_resource(enum sbx_rule_type type, const char *text)
 		if (sbx_host_normalize(r.host, norm, sizeof(norm), err2, sizeof(err2)) ||
 		    strcmp(norm, r.host))
 			abort();
+		/* a name rule never names an address, in any spelling (issue 6, item 13) */
+		if (sbx_addr_parse(r.host, &(struct sbx_addr){ 0 }) != 0)
+			abort();
 	}
 	check_match(&r);
 }
@@ -142,6 +147,9 @@ static void fuzz_host(const char *text)
 		if (*c >= 'A' && *c <= 'Z')
 			abort();
 	if (sbx_host_normalize(out, again, sizeof(again), err, sizeof(err)) || strcmp(out, again))
+		abort();
+	/* what normalises is an address sbx accepts, or a name that is no address at all */
+	if (sbx_addr_parse(out, &(struct sbx_addr){ 0 }) < 0)
 		abort();
 }
 

@@ -4,9 +4,7 @@
  * relies on: only documented return codes, -EAGAIN only below the caps, every success is a
  * valid host, a success is preceded by -EAGAIN on its prefixes, and an origin-form rewrite
  * parses back to the same host and port.
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Iuser \
- *         user/sniff.c user/addr.c tests/fuzz/fuzz_sniff.c -o /tmp/fuzz_sniff &&
- *   /tmp/fuzz_sniff -max_total_time=60
+ * Built and run by `make fuzz` (see tests/fuzz/run.sh).
  */
 #include <errno.h>
 #include <stdint.h>

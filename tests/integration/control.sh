@@ -12,7 +12,7 @@
 # instance only), so no user or group is created. Everything else is named after our pid and
 # removed by name.
 # "COND && pass X || fail X why" reads as if-then-else here because pass only echoes.
-# shellcheck disable=SC2015
+# shellcheck disable=SC2015,SC2016,SC2317
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -84,7 +84,7 @@ cleanup() {
 	S rm a1 >/dev/null 2>&1
 	S daemon stop >/dev/null 2>&1
 	if [ -d "$ATT_CG" ]; then
-		for p in $(cat "$ATT_CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		while read -r p; do kill -9 "$p" 2>/dev/null; done <"$ATT_CG/cgroup.procs" 2>/dev/null
 		for ((i = 0; i < 50; i++)); do rmdir "$ATT_CG" 2>/dev/null && break; sleep 0.1; done
 	fi
 	sandbox_leftovers_remove "$RUN" "$INST" t1 g1
@@ -209,11 +209,14 @@ rmdir "$ATT_CG/sub" 2>/dev/null
 # ---- a full descriptor table ----------------------------------------------------------------------
 GW1=$(sb_field t1 gateway)
 DPID=$(head -1 "$RUN/sbxd.lock")
+# the soft limit only: raising a hard limit back would need CAP_SYS_RESOURCE
 NOFILE0=$(prlimit --pid "$DPID" --nofile --raw --noheadings -o SOFT,HARD | awk '{print $1 ":" $2}')
-n0=$(ls "/proc/$DPID/fd" | wc -l)
+HARD0=${NOFILE0#*:}
+nfds() { local f=("/proc/$DPID/fd/"*); echo "${#f[@]}"; }
+n0=$(nfds)
 LIMIT=$((n0 + 48))
 L0=$(wc -l <"$RUN/sbxd.log")
-prlimit --pid "$DPID" --nofile="$LIMIT:$LIMIT"
+prlimit --pid "$DPID" --nofile="$LIMIT:$HARD0"
 # the sandbox's address holds proxy connections until sbxd's table is full, one at a time so
 # that none waits in the listen queue (the proxy's own EMFILE handling is not tested here)
 cat >"$T/hold.py" <<'EOF'
@@ -240,7 +243,7 @@ HOLDER=$!
 BG_PIDS+=("$HOLDER")
 exec 7>"$T/hold.in"
 wait_for -n 200 grep -q held "$T/hold.out"
-nfd=$(ls "/proc/$DPID/fd" | wc -l)
+nfd=$(nfds)
 [ "$nfd" -ge "$LIMIT" ] && pass control.fd_table_full || fail control.fd_table_full "$nfd of $LIMIT: $(cat "$T/hold.out")"
 run S policy ls
 [ $RC = 0 ] && [[ $OUT == *PROVENANCE* ]] || [[ $OUT == *"out of file descriptors; try again"* ]]
@@ -287,9 +290,33 @@ run S policy ls
 [ $RC = 0 ] && pass control.full_table_recovers || fail control.full_table_recovers "rc=$RC $OUT"
 exec 7>&-
 wait_for -n 50 pid_dead "$HOLDER"
-prlimit --pid "$DPID" --nofile="$NOFILE0" 2>/dev/null
+prlimit --pid "$DPID" --nofile="$NOFILE0"
 run S policy ls
 [ $RC = 0 ] && pass control.after_pressure_serves || fail control.after_pressure_serves "rc=$RC $OUT"
+# ---- accepting itself fails (no descriptor below the limit, reserve or not): sbxd stops
+# watching the socket for a moment instead of spinning, and serves the caller once it can
+ticks() { awk '{ print $14 + $15 }' "/proc/$DPID/stat"; }
+L0=$(wc -l <"$RUN/sbxd.log")
+prlimit --pid "$DPID" --nofile="3:$HARD0"
+S policy ls >"$T/late.out" 2>&1 &
+LATE=$!
+BG_PIDS+=("$LATE")
+sleep 0.3
+c0=$(ticks)
+sleep 1.5
+c1=$(ticks)
+prlimit --pid "$DPID" --nofile="$NOFILE0"
+hz=$(getconf CLK_TCK)
+[ $(((c1 - c0) * 100 / hz)) -lt 30 ] && pass control.accept_fails_no_spin ||
+	fail control.accept_fails_no_spin "sbxd used $((c1 - c0)) ticks of $hz/s in 1.5 s"
+tail -n +"$((L0 + 1))" "$RUN/sbxd.log" | grep -q "cannot accept.*pausing" && pass control.accept_fails_logged ||
+	fail control.accept_fails_logged "$(tail -n +"$((L0 + 1))" "$RUN/sbxd.log" | head -5)"
+wait_for -n 50 pid_dead "$LATE"
+kill "$LATE" 2>/dev/null
+wait "$LATE"
+rc=$?
+[ $rc = 0 ] && grep -q PROVENANCE "$T/late.out" && pass control.accept_resumes_and_serves ||
+	fail control.accept_resumes_and_serves "rc=$rc $(head -3 "$T/late.out") limits: $(grep files "/proc/$DPID/limits") NOFILE0=$NOFILE0 log: $(tail -n +"$((L0 + 1))" "$RUN/sbxd.log" | tail -5)"
 kill -0 "$DPID" 2>/dev/null && pass control.sbxd_alive || fail control.sbxd_alive "sbxd $DPID died"
 # under make SAN=1 the sanitizers report into sbxd's log at the latest when it exits
 S daemon stop >/dev/null 2>&1

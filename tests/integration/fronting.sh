@@ -212,8 +212,10 @@ TP cdn-allowed.example "$CDN" 80 "send=GET /d-ka-first HTTP/1.1\r\nHost: cdn-all
 	F smuggle_transparent_keepalive "$(brief)"
 
 # ---- j: a server that speaks first, under an address rule ---------------------------------------
-TALK "$BANNER_IP" "$BANNER_PORT" read=2500 "send=ping-after-banner\n" read=1500
-[[ $OUT == *"SSH-2.0-sbx-world-banner"*"ping-after-banner"* ]] && P server_speaks_first_raw_tcp ||
+# the banner must come before the client says anything
+TALK "$BANNER_IP" "$BANNER_PORT" read=2500 expect=SSH-2.0-sbx-world-banner "send=ping-after-banner\n" read=1500
+[[ $OUT == "ok end="* && $OUT != *stopped=* && $OUT == *"SSH-2.0-sbx-world-banner"*"ping-after-banner"* ]] &&
+	P server_speaks_first_raw_tcp ||
 	F server_speaks_first_raw_tcp "$(brief)"
 
 # ---- the long silences, judged ----------------------------------------------------------------
@@ -267,6 +269,30 @@ tp_attack transparent_two_sni_evil_first 443 hello=cdn-evil.example,cdn-allowed.
 tp_attack transparent_two_sni_allowed_first 443 hello=cdn-allowed.example,cdn-evil.example
 tp_attack transparent_two_sni_extensions 443 hello2=cdn-allowed.example,cdn-evil.example
 
+# no server name at all on a connection opened for a name: the origin would pick its default
+m=$(mark "$CDNLOG")
+TALK "$GW" $FWD_PORT connect=cdn-allowed.example:443 hello=- read=1500
+not_served && unseen "$m" "sni=-" && P forward_no_sni || F forward_no_sni "$(brief) origin: $(since "$CDNLOG" "$m")"
+m=$(mark "$CDNLOG")
+TP cdn-allowed.example "$CDN" 443 hello=- read=1500
+not_served && unseen "$m" "sni=-" && P transparent_no_sni || F transparent_no_sni "$(brief) origin: $(since "$CDNLOG" "$m")"
+
+# the origin still answers and logs (the "never saw" checks above are worth something)
+m=$(mark "$CDNLOG")
+TALK "$GW" $FWD_PORT connect=cdn-allowed.example:443 hello=cdn-allowed.example read=1500
+[[ $OUT == *tls=server-hello* ]] && seen "$m" "sni=cdn-allowed.example " && P control_origin_still_logging ||
+	F control_origin_still_logging "$(brief)"
+
+# the refusals above are verdicts in the log, with a reason, on each path (the host logged
+# may be the name the connection was opened for or the one the client sent)
+blocked_paths=$(S policy log t1 --json | "$PYTHON" -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join(sorted({e["proxy_type"] for e in d["blocked_hosts"]
+                       if e["host"].startswith("cdn-") and e["reason"]})))' 2>&1)
+[[ " $blocked_paths " =~ \ forward(-bypass)?\  && " $blocked_paths " == *" transparent "* ]] &&
+	P refusals_logged_both_paths || F refusals_logged_both_paths "cdn-* blocked on: '$blocked_paths'"
+
 # ---- e, f, g: under '**' -------------------------------------------------------------------------
 S policy allow network '**' >/dev/null || F setup_allow_all "cannot allow '**'"
 
@@ -305,6 +331,9 @@ S policy rm network --resource "${WORLD_LINK4%.*}.0/24" >/dev/null
 S policy allow network "localhost:$HOST_PORT" >/dev/null
 X curl -s -m 5 "http://host.docker.internal:$HOST_PORT/"
 [[ $OUT == *host-secret* ]] && P host_service_with_localhost_rule || F host_service_with_localhost_rule "$(brief)"
+X curl -s -m 5 --noproxy '*' "http://host.docker.internal:$HOST_PORT/"
+[[ $OUT == *host-secret* ]] && P host_service_with_localhost_rule_transparent ||
+	F host_service_with_localhost_rule_transparent "$(brief)"
 S policy rm network --resource "localhost:$HOST_PORT" >/dev/null
 
 # f: a listener in sandbox t2, dialled from t1
@@ -369,30 +398,35 @@ S policy rm network --resource "$CDN" >/dev/null
 # every lookup has timed out (by 15 s), and late answers to the last tries then arrive too.
 SBXD=$(daemon_pid)
 tag=$$
-names=""
-for k in 1 2 3 4 5 6; do names="$names r$k-$tag.exfil.example"; done
+names=()
+for k in 1 2 3 4 5 6; do names+=("r$k-$tag.exfil.example"); done
 # half of them handed out to the sandbox first, so the transparent path knows them by name
-# shellcheck disable=SC2086
-X dig +short +time=2 +tries=1 $(echo $names | cut -d' ' -f1-3) >/dev/null
+X dig +short +time=2 +tries=1 "${names[@]:0:3}" >/dev/null
 bash scripts/world.sh dns-stop "$W" || F slow_resolver_setup "dns-stop"
 k=0
-for n in $names; do
+I_PIDS=()
+for n in "${names[@]}"; do
 	k=$((k + 1))
 	in_world env "${ENVV[@]}" timeout -k 5 40 "$SBX_BIN" exec t1 -- "$NETTOOL" talk 203.0.113.99 443 \
 		"sleep=$((5500 + k * 700))" "hello=$n" read=6000 </dev/null >/dev/null 2>&1 &
-	BG_PIDS+=("$!")
+	I_PIDS+=("$!")
 done
 in_world env "${ENVV[@]}" timeout -k 5 40 "$SBX_BIN" exec t1 -- "$NETTOOL" talk "$GW" $FWD_PORT \
 	"connect=f-$tag.exfil.example:443" read=3000 </dev/null >/dev/null 2>&1 &
-BG_PIDS+=("$!")
+I_PIDS+=("$!")
+BG_PIDS+=("${I_PIDS[@]}")
 sleep 15
 bash scripts/world.sh dns-cont "$W" || F slow_resolver_setup "dns-cont"
+# the clients end by themselves (at most 40 s), then their sessions are gone too
+for p in "${I_PIDS[@]}"; do wait "$p"; done
 sleep 1
 # kill -0 first: any sbx command would start a new sbxd on demand
 kill -0 "$SBXD" 2>/dev/null && ! pid_dead "$SBXD" && P slow_resolver_sbxd_alive ||
-	F slow_resolver_sbxd_alive "sbxd $SBXD is gone"
+	F slow_resolver_sbxd_alive "sbxd $SBXD is gone; its log ends: $(tail -n 5 "$T/run/sbxd.log" 2>/dev/null | tr '\n' ' ' | cut -c1-400)"
 SB=t2 X curl -s -m 5 http://cdn-allowed.example/i-after
 [[ $OUT == *"vhost=cdn-allowed.example"* ]] && [ "$(daemon_pid)" = "$SBXD" ] && P slow_resolver_others_served ||
 	F slow_resolver_others_served "$(brief) (sbxd $SBXD, now $(daemon_pid))"
+grep -q "ERROR: AddressSanitizer\|runtime error:" "$T/run/sbxd.log" 2>/dev/null &&
+	grep -m1 -A12 "ERROR: AddressSanitizer\|runtime error:" "$T/run/sbxd.log" | sed 's/^/    | /'
 
 finish

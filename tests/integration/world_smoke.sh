@@ -36,7 +36,8 @@ if ! out=$(bash "$WORLD" up "$W" 2>&1); then
 	exit 1
 fi
 ms=$((($(date +%s%N) - start) / 1000000))
-if [ $ms -le 5000 ]; then pass up; else fail up "took $ms ms (limit 5000)"; fi
+# a bound that catches a hang, not a speed target: 2 busy cores take ~5 s for the origins' keys
+if [ $ms -le 20000 ]; then pass up; else fail up "took $ms ms (limit 20000)"; fi
 
 eval "$(bash "$WORLD" env "$W")"
 [ "$WORLD_NS" = "$W-world" ] && [ "$INET_NS" = "$W-inet" ] && [ -s "$SBX_TEST_CA" ] &&

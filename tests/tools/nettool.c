@@ -21,6 +21,7 @@
  *     records=K                 split the following ClientHellos over K TLS records
  *     chunk=N gap=MS            write the following sends N bytes at a time, MS apart
  *     read=MS                   collect what the peer sends for MS, or until it closes
+ *     expect=TEXT               stop unless what was received so far contains TEXT
  *     shut                      shutdown(SHUT_WR)
  *   and prints "ok end=open|eof|reset tls=server-hello|alert|none connect=STATUS|-
  *   bytes=N" then "recv:" and every received byte (printable kept, CR dropped, lines kept,
@@ -407,6 +408,11 @@ static int talk_step(struct talk *t, char *step)
 		t->gap_ms = atoi(arg);
 	} else if (!strcmp(step, "records") && arg) {
 		t->records = atoi(arg) < 1 ? 1 : atoi(arg) > 64 ? 64 : atoi(arg);
+	} else if (!strcmp(step, "expect") && arg) {
+		if (!memmem(t->recv, t->nrecv, arg, strlen(arg))) {
+			snprintf(t->why, sizeof(t->why), "expected %.100s", arg);
+			return -ENOMSG;
+		}
 	} else if (!strcmp(step, "shut")) {
 		shutdown(t->fd, SHUT_WR);
 	} else if (!strcmp(step, "send") && arg) {
