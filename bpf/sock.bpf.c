@@ -13,9 +13,12 @@
  *  - sockops: when a redirected connection sends its SYN, publishes (client addr, port) ->
  *    original destination in sbx_conn for the proxy to read after accept(); forgets both
  *    entries when the socket closes; marks accepted sockets for the cgroup_skb filter.
- *  - sock_create: raw, ICMP and non-TCP/UDP IP sockets fail with EPERM.
- *  - lsm_cgroup/socket_create: packet sockets fail with EPERM (cgroup/sock_create only sees
- *    AF_INET/AF_INET6). Needs the BPF LSM; user/bpfmaps.c skips it on kernels without.
+ *  - sock_create: raw, ICMP and non-TCP/UDP IP sockets (SCTP, MPTCP, UDP-Lite...) fail with
+ *    EPERM.
+ *  - lsm_cgroup/socket_create: every family but AF_UNIX, AF_INET/AF_INET6 and AF_NETLINK
+ *    NETLINK_ROUTE fails with EPERM (AF_VSOCK, AF_PACKET, AF_ALG, AF_XDP, other netlink
+ *    protocols...): cgroup/sock_create only sees AF_INET/AF_INET6. Needs the BPF LSM;
+ *    user/bpfmaps.c skips it on kernels without (sbx run's seccomp filter still refuses them).
  * Every refusal is counted in sbx_verdicts with its reason.
  */
 #include "vmlinux.h"
@@ -28,6 +31,15 @@
 #include "lib/verdict.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Client (addr, port) -> original destination, for the proxy after accept(). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SBX_MAX_CONN);
+	__type(key, struct sbx_conn_key);
+	__type(value, struct sbx_orig);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sbx_conn SEC(".maps");
 
 /* Socket cookie -> what the app asked for; LRU so sockets that never close cleanly age out. */
 struct {
@@ -66,6 +78,43 @@ static __always_inline struct sbx_sandbox_cfg *current_sandbox(void)
 			found = cfg;
 	}
 	return found;
+}
+
+/*
+ * "<prefix> <n>" (n < 1000) into a verdict's host: what a socket() refusal names, having no
+ * destination. prefix is a string literal of at most 10 characters.
+ */
+#define sbx_host_number(host, prefix, n)                                                     \
+	do {                                                                                 \
+		__u32 n_ = (n), i_ = sizeof(prefix) - 1;                                     \
+		__builtin_memcpy(host, prefix, sizeof(prefix) - 1);                          \
+		host[i_++] = ' ';                                                            \
+		if (n_ >= 100)                                                               \
+			host[i_++] = '0' + n_ / 100 % 10;                                    \
+		if (n_ >= 10)                                                                \
+			host[i_++] = '0' + n_ / 10 % 10;                                     \
+		host[i_] = '0' + n_ % 10;                                                    \
+	} while (0)
+
+/* The refusal of a socket(): no address, a name for what was asked in the verdict's host. */
+static __always_inline int deny_socket(const struct sbx_sandbox_cfg *cfg, __u8 reason,
+				       __u32 family, __u32 protocol)
+{
+	struct sbx_block b = {};
+
+	b.sandbox_id = cfg->sandbox_id;
+	b.reason = reason;
+	b.l4proto = protocol <= 255 ? (__u8)protocol : 0;
+	if (family == AF_NETLINK)
+		sbx_host_number(b.host, "netlink", protocol & 0xff);
+	else if (family == AF_INET || family == AF_INET6) {
+		if (protocol > 255) /* IPPROTO_MPTCP */
+			sbx_host_number(b.host, "protocol", protocol % 1000);
+	} else if (family != AF_PACKET) {
+		sbx_host_number(b.host, "family", family & 0xff);
+	}
+	sbx_count_block(&b);
+	return SBX_SOCK_DENY;
 }
 
 /* The refusal exit of every socket hook: count, then EPERM. */
@@ -112,7 +161,7 @@ static __always_inline void remember_orig(void *ctx, const struct sbx_sandbox_cf
  * A cgroup attached in the host namespace reaches sbxd from 127.0.0.1, which
  * names no sandbox: tell sbxd who it is. TCP is recorded through the cookie
  * (sockops files it under the client's address once it has a port); a UDP
- * socket that already has its port here is filed now under address 0 (one
+ * socket that already has its port here is filed now in sbx_dns_clients (one
  * still without, being connected, is filed by tc.bpf.c's cgroup_skb filter
  * when its first datagram leaves).
  */
@@ -121,21 +170,13 @@ static __always_inline void name_local_client(struct bpf_sock_addr *ctx,
 					      __u16 port)
 {
 	struct bpf_sock *sk = ctx->sk;
-	struct sbx_conn_key key = {};
-	struct sbx_orig orig = {};
 
 	if (ctx->type == SOCK_STREAM) {
 		remember_orig(ctx, cfg, ip4, port);
 		return;
 	}
-	if (!sk || !sk->src_port)
-		return;
-	key.port = (__u16)sk->src_port;
-	orig.sandbox_id = cfg->sandbox_id;
-	orig.family = SBX_AF_INET;
-	__builtin_memcpy(orig.addr, &ip4, sizeof(ip4));
-	orig.port = port;
-	bpf_map_update_elem(&sbx_conn, &key, &orig, BPF_ANY);
+	if (sk && sk->src_port)
+		sbx_name_dns_client(cfg->sandbox_id, (__u16)sk->src_port, ip4, port);
 }
 
 /* Outcome of the IPv4 decision shared by connect4/6 and sendmsg4/6. */
@@ -411,11 +452,33 @@ int sbx_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
+/*
+ * The socket families a confined program needs: 0 to admit, else the refusal's reason.
+ * AF_INET/AF_INET6 are admitted here and judged by type and protocol in sock_create.
+ */
+static __always_inline __u8 family_verdict(__u32 family, __u32 protocol)
+{
+	switch (family) {
+	case AF_UNIX:
+	case AF_INET:
+	case AF_INET6:
+		return 0;
+	case AF_NETLINK:
+		/* routes, addresses, links of its own namespace; not audit, uevents, xfrm... */
+		return protocol == NETLINK_ROUTE ? 0 : SBX_REASON_FAMILY_BLOCKED;
+	case AF_PACKET:
+		return SBX_REASON_RAW_SOCKET;
+	default:
+		return SBX_REASON_FAMILY_BLOCKED;
+	}
+}
+
 SEC("cgroup/sock_create")
 int sbx_sock_create(struct bpf_sock *sk)
 {
 	struct sbx_sandbox_cfg *cfg = current_sandbox();
 	__u32 family, type, protocol;
+	__u8 reason;
 
 	if (!cfg)
 		return SBX_SOCK_ALLOW;
@@ -423,33 +486,42 @@ int sbx_sock_create(struct bpf_sock *sk)
 	type = sk->type;
 	protocol = sk->protocol;
 
-	/* No destination yet: the verdict carries family 0 and the protocol only. */
-	if (family != AF_INET && family != AF_INET6)
-		return SBX_SOCK_ALLOW;
+	/* Only AF_INET/AF_INET6 come here today; should another family, judge it the same. */
+	if (family != AF_INET && family != AF_INET6) {
+		reason = family_verdict(family, protocol);
+		return reason ? deny_socket(cfg, reason, family, protocol) : SBX_SOCK_ALLOW;
+	}
 	if (type == SOCK_RAW)
-		return deny(cfg, SBX_REASON_RAW_SOCKET, 0, NULL, 0, l4proto_of(protocol));
+		return deny_socket(cfg, SBX_REASON_RAW_SOCKET, family, protocol);
 	if (type == SOCK_STREAM && protocol == IPPROTO_TCP)
 		return SBX_SOCK_ALLOW;
 	if (type == SOCK_DGRAM && protocol == IPPROTO_UDP)
 		return SBX_SOCK_ALLOW;
 	if (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6)
-		return deny(cfg, SBX_REASON_ICMP_BLOCKED, 0, NULL, 0, l4proto_of(protocol));
-	return deny(cfg, SBX_REASON_PROTOCOL_BLOCKED, 0, NULL, 0, l4proto_of(protocol));
+		return deny_socket(cfg, SBX_REASON_ICMP_BLOCKED, family, protocol);
+	/* SCTP, MPTCP (262), UDP-Lite, SOCK_SEQPACKET...: nothing the proxy can judge */
+	return deny_socket(cfg, SBX_REASON_PROTOCOL_BLOCKED, family, protocol);
 }
 
 /*
- * AF_PACKET never reaches cgroup/sock_create, and its frames bypass the IP stack (so the
- * cgroup_skb filter too): refuse the socket itself. The cgroup is the calling task's.
+ * Every other family: AF_PACKET frames bypass the IP stack (so the cgroup_skb filter too),
+ * AF_VSOCK reaches the hypervisor and its other guests, AF_ALG and most netlink protocols
+ * are kernel attack surface; none of them ever reaches cgroup/sock_create. The cgroup is the
+ * calling task's.
  */
 SEC("lsm_cgroup/socket_create")
-int BPF_PROG(sbx_packet_create, int family, int type, int protocol, int kern)
+int BPF_PROG(sbx_socket_create, int family, int type, int protocol, int kern)
 {
 	struct sbx_sandbox_cfg *cfg;
+	__u8 reason;
 
-	if (kern || family != AF_PACKET)
+	if (kern)
+		return SBX_SOCK_ALLOW;
+	reason = family_verdict((__u32)family, (__u32)protocol);
+	if (!reason)
 		return SBX_SOCK_ALLOW;
 	cfg = current_sandbox();
 	if (!cfg)
 		return SBX_SOCK_ALLOW;
-	return deny(cfg, SBX_REASON_RAW_SOCKET, 0, NULL, 0, 0);
+	return deny_socket(cfg, reason, (__u32)family, (__u32)protocol);
 }

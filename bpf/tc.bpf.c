@@ -15,7 +15,7 @@
  *     127.0.0.1); sandbox found by the socket's cgroup in sbx_sandboxes. Sockets there that
  *     were accepted (passive opens) may also answer local clients on 127.0.0.0/8, so a service
  *     inside the cgroup can reply to the proxy dialing it. Datagrams it lets through to the
- *     resolver are filed in sbx_conn by source port, so the resolver knows their sandbox.
+ *     resolver are filed in sbx_dns_clients by source port, so the resolver knows their sandbox.
  * Headers are read with bpf_skb_load_bytes, so non-linear skbs are handled and anything short
  * is caught as malformed rather than trusted.
  */
@@ -174,30 +174,6 @@ static __always_inline int from_passive_socket(struct __sk_buff *skb)
 	return mark && *mark;
 }
 
-/*
- * A datagram from an attached cgroup to the resolver: tell sbxd's resolver, which sees
- * 127.0.0.1 as the sender, which sandbox it comes from, under (0, source port) as sendmsg4
- * does. Here rather than in connect4/sendmsg4 because a connected UDP socket (glibc's
- * resolver) has no local port yet when connect4 runs, and a fresh socket none at its first
- * sendmsg: only the packet is sure to carry it. Filed before the packet is delivered, so the
- * resolver always finds it.
- */
-static __always_inline void name_dns_client(const struct sbx_sandbox_cfg *cfg,
-					    const struct sbx_block *b, __u16 sport)
-{
-	struct sbx_conn_key key = { .port = sport };
-	struct sbx_orig orig = {}, *old;
-
-	old = bpf_map_lookup_elem(&sbx_conn, &key);
-	if (old && old->sandbox_id == cfg->sandbox_id)
-		return;
-	orig.sandbox_id = cfg->sandbox_id;
-	orig.family = SBX_AF_INET;
-	__builtin_memcpy(orig.addr, &b->addr[0], sizeof(b->addr[0]));
-	orig.port = b->port;
-	bpf_map_update_elem(&sbx_conn, &key, &orig, BPF_ANY);
-}
-
 SEC("cgroup_skb/egress")
 int sbx_cg_egress(struct __sk_buff *skb)
 {
@@ -210,8 +186,14 @@ int sbx_cg_egress(struct __sk_buff *skb)
 		return SBX_SOCK_ALLOW;
 	reason = check_ip(skb, 0, bpf_ntohs(skb->protocol), cfg, &b, &sport);
 	if (!reason) {
+		/*
+		 * A datagram to the resolver, which sees it come from 127.0.0.1: file its
+		 * sandbox by source port. Here, not only in connect4/sendmsg4, because a
+		 * connected UDP socket (glibc's resolver) has no port yet when connect4 runs;
+		 * filed before the packet is delivered, so the resolver always finds it.
+		 */
 		if (b.l4proto == IPPROTO_UDP && sport && !(cfg->flags & SBX_CFG_F_OWN_NETNS))
-			name_dns_client(cfg, &b, sport);
+			sbx_name_dns_client(cfg->sandbox_id, sport, b.addr[0], b.port);
 		return SBX_SOCK_ALLOW;
 	}
 	if (reason == SBX_REASON_TCP_BLOCKED && (bpf_ntohl(b.addr[0]) >> 24) == 127 &&

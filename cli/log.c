@@ -62,7 +62,10 @@ static void format_host(const struct sbx_verdict_key *k, char *out, size_t len)
 		return;
 	}
 	if (!k->family) { /* refused before it had a destination: a socket() call */
-		snprintf(out, len, "(%s socket)", proto ? proto : "raw");
+		if (proto || !k->l4proto)
+			snprintf(out, len, "(%s socket)", proto ? proto : "raw");
+		else
+			snprintf(out, len, "(protocol %u socket)", k->l4proto);
 		return;
 	}
 	inet_ntop(k->family == SBX_AF_INET ? AF_INET : AF_INET6, k->addr, a, sizeof(a));

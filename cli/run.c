@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include <sbx/policy.h>
+#include <sbx/sockfilter.h>
 #include "sandbox.h"
 #include "sbx.h"
 
@@ -404,6 +405,7 @@ static int write_maps(pid_t pid, const struct enter *e)
 static void __attribute__((noreturn)) child(const struct enter *e, const sigset_t *oldmask)
 {
 	const cJSON *it;
+	int err;
 
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
 	/* every step below fails closed: the command runs fully confined or not at all */
@@ -444,6 +446,11 @@ static void __attribute__((noreturn)) child(const struct enter *e, const sigset_
 		if (chdir("/"))
 			child_fail(e, 'S', errno, "chdir /: %s", strerror(errno));
 	}
+	/* the socket families a sandbox never needs (AF_VSOCK, AF_PACKET, AF_ALG, ...) */
+	err = sbx_sockfilter_install();
+	if (err)
+		child_fail(e, 'S', -err, "cannot install the socket family filter: %s; the command "
+			   "did not run", strerror(-err));
 	/* nothing of ours but 0-2 reaches the command (the caller's descriptors neither) */
 	if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */))
 		child_fail(e, 'S', errno, "cannot keep sbx's descriptors from the command: %s; it "

@@ -38,13 +38,13 @@
 
 #define TC_PROG_NAME	 "sbx_tc_ingress"
 #define CG_SKB_PROG_NAME "sbx_cg_egress"
-#define LSM_PROG_NAME	 "sbx_packet_create"
+#define LSM_PROG_NAME	 "sbx_socket_create"
 #define LSM_HOOK_FUNC	 "bpf_lsm_socket_create"
 
 /* Every map sbx pins, by name: what unpin_all may remove from the pin dir. */
 static const char *const pinned_maps[] = {
 	SBX_MAP_SANDBOXES, SBX_MAP_IFACES,	 SBX_MAP_ORIG_DST, SBX_MAP_CONN,
-	SBX_MAP_VERDICTS,  SBX_MAP_SANDBOX_NAMES, SBX_MAP_PASSIVE,
+	SBX_MAP_VERDICTS,  SBX_MAP_SANDBOX_NAMES, SBX_MAP_PASSIVE, SBX_MAP_DNS_CLIENTS,
 };
 
 struct sbx_bpf {
@@ -316,10 +316,11 @@ static int probe_lsm_cgroup(int hook_btf_id)
 }
 
 /*
- * The packet-socket guard is an lsm_cgroup program: it loads only where the kernel has the BPF
+ * The socket-family guard is an lsm_cgroup program: it loads only where the kernel has the BPF
  * LSM built in and allows LSM programs, and acts only where the BPF LSM is also enabled (lsm=
- * on the command line). Without it sbx still confines sandboxes (packet sockets need
- * CAP_NET_RAW, and their frames meet the veth filter); say so rather than refuse to run.
+ * on the command line). Without it sbx still confines the sandboxes it runs (`sbx run` adds a
+ * seccomp filter on socket families; packet sockets need CAP_NET_RAW, and their frames meet
+ * the veth filter), but not the families of attached cgroups: say so rather than refuse to run.
  */
 static void probe_lsm(struct sbx_bpf *b)
 {
@@ -333,8 +334,9 @@ static void probe_lsm(struct sbx_bpf *b)
 	btf__free(vmlinux);
 	err = id > 0 ? probe_lsm_cgroup(id) : -ENOENT;
 	if (err) {
-		pr_warn("sbx: %s: packet sockets are not refused in sandboxes (their frames still "
-			"meet the veth filter)\n",
+		pr_warn("sbx: %s: socket families other than unix, inet, inet6 and netlink "
+			"route are refused only by sbx run's seccomp filter (not in attached "
+			"cgroups) and not counted\n",
 			err == -ENOENT ? "kernel without the BPF LSM" :
 			err == -EPERM  ? "this kernel refuses BPF LSM programs" :
 					 "cannot load an lsm_cgroup program");
@@ -348,7 +350,8 @@ static void probe_lsm(struct sbx_bpf *b)
 		fclose(f);
 		if (!strstr(active, "bpf"))
 			pr_warn("sbx: the BPF LSM is not enabled (add bpf to lsm= on the kernel "
-				"command line): packet sockets are not refused in sandboxes\n");
+				"command line): socket families are refused only by sbx run's "
+				"seccomp filter (not in attached cgroups)\n");
 	}
 }
 
@@ -784,8 +787,11 @@ int sbx_bpf_sandbox_name(int names_fd, __u32 sandbox_id, char name[SBX_SANDBOX_N
 int sbx_bpf_lookup_conn(struct sbx_bpf *b, __u32 ip4, __u16 port, struct sbx_orig *out)
 {
 	struct sbx_conn_key key = { .ip4 = ip4, .port = port };
+	__u32 udp_port = port;
 
-	if (bpf_map_lookup_elem(sbx_bpf_map_fd(b, SBX_MAP_CONN), &key, out))
+	/* address 0: a datagram client of the resolver, kept apart from the connections */
+	if (ip4 == 0 ? bpf_map_lookup_elem(sbx_bpf_map_fd(b, SBX_MAP_DNS_CLIENTS), &udp_port, out) :
+		       bpf_map_lookup_elem(sbx_bpf_map_fd(b, SBX_MAP_CONN), &key, out))
 		return -errno;
 	return 0;
 }
@@ -793,8 +799,10 @@ int sbx_bpf_lookup_conn(struct sbx_bpf *b, __u32 ip4, __u16 port, struct sbx_ori
 int sbx_bpf_delete_conn(struct sbx_bpf *b, __u32 ip4, __u16 port)
 {
 	struct sbx_conn_key key = { .ip4 = ip4, .port = port };
+	__u32 udp_port = port;
 
-	if (bpf_map_delete_elem(sbx_bpf_map_fd(b, SBX_MAP_CONN), &key))
+	if (ip4 == 0 ? bpf_map_delete_elem(sbx_bpf_map_fd(b, SBX_MAP_DNS_CLIENTS), &udp_port) :
+		       bpf_map_delete_elem(sbx_bpf_map_fd(b, SBX_MAP_CONN), &key))
 		return -errno;
 	return 0;
 }

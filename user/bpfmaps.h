@@ -79,6 +79,8 @@ int sbx_bpf_sandbox_name(int names_fd, __u32 sandbox_id, char name[SBX_SANDBOX_N
 /*
  * The original destination of a redirected connection, by the peer address the proxy got from
  * accept(): ip4 in network order, port in host order. -ENOENT if not redirected by sbx.
+ * ip4 0 asks for the datagram client of the resolver with that local UDP port (a cgroup
+ * attached in the host namespace; sbx_dns_clients) instead.
  */
 int sbx_bpf_lookup_conn(struct sbx_bpf *b, __u32 ip4, __u16 port, struct sbx_orig *out);
 int sbx_bpf_delete_conn(struct sbx_bpf *b, __u32 ip4, __u16 port);

@@ -21,17 +21,35 @@ struct {
 } sbx_sandboxes SEC(".maps");
 
 /*
- * Client (addr, port) -> original destination, for the proxy after accept() and for sbxd's
- * resolver to tell which attached cgroup a query on 127.0.0.1 comes from. Written by sockops
- * and the sock_addr hooks, and by the cgroup_skb filter for datagrams to the resolver.
+ * Local UDP port -> the sandbox (and destination) of a datagram to sbxd's resolver from a
+ * cgroup attached in the host namespace, which the resolver sees coming from 127.0.0.1. Apart
+ * from sbx_conn so that no amount of DNS can evict a redirected TCP connection's entry; one
+ * entry per port, so the map cannot fill up.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SBX_MAX_CONN);
-	__type(key, struct sbx_conn_key);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SBX_MAX_DNS_CLIENTS);
+	__type(key, __u32);
 	__type(value, struct sbx_orig);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sbx_conn SEC(".maps");
+} sbx_dns_clients SEC(".maps");
+
+/* The one writer of sbx_dns_clients: port -> sandbox_id, unless it is so already. */
+static __always_inline void sbx_name_dns_client(__u32 sandbox_id, __u16 port, __u32 dst_ip4,
+						__u16 dst_port)
+{
+	struct sbx_orig orig = {}, *old;
+	__u32 key = port;
+
+	old = bpf_map_lookup_elem(&sbx_dns_clients, &key);
+	if (old && old->sandbox_id == sandbox_id)
+		return;
+	orig.sandbox_id = sandbox_id;
+	orig.family = SBX_AF_INET;
+	__builtin_memcpy(orig.addr, &dst_ip4, sizeof(dst_ip4));
+	orig.port = dst_port;
+	bpf_map_update_elem(&sbx_dns_clients, &key, &orig, BPF_ANY);
+}
 
 /*
  * Verdict counters, written by the kernel programs (blocks) and sbxd's proxy (everything it

@@ -17,6 +17,13 @@
 #ifndef AF_PACKET
 #define AF_PACKET	17
 #endif
+#ifndef AF_UNIX
+#define AF_UNIX		1
+#endif
+#ifndef AF_NETLINK
+#define AF_NETLINK	16
+#endif
+#define NETLINK_ROUTE	0
 
 /* A #define in the kernel (IPv6 next-header values are not in enum IPPROTO_*). */
 #define IPPROTO_ICMPV6	58

@@ -32,6 +32,7 @@
 #define SBX_MAP_VERDICTS	"sbx_verdicts"		/* sbx_verdict_key -> sbx_verdict_val */
 #define SBX_MAP_SANDBOX_NAMES	"sbx_sandbox_names"	/* __u32 sandbox id -> sbx_sandbox_name */
 #define SBX_MAP_PASSIVE		"sbx_passive"		/* sk_storage: __u32, 1 = accepted socket */
+#define SBX_MAP_DNS_CLIENTS	"sbx_dns_clients"	/* __u32 local UDP port -> sbx_orig */
 
 /* Limits. */
 #define SBX_MAX_CGROUP_DEPTH	16	/* cgroup levels searched for a sandbox, from the root */
@@ -39,6 +40,7 @@
 #define SBX_MAX_IFACES		4096	/* sbx_ifaces entries (host-side veths) */
 #define SBX_MAX_ORIG		65536	/* sbx_orig_dst: rewritten sockets alive at once */
 #define SBX_MAX_CONN		65536	/* sbx_conn: redirected connections awaiting/in relay */
+#define SBX_MAX_DNS_CLIENTS	65536	/* sbx_dns_clients: one per UDP port, so never full */
 #define SBX_MAX_VERDICTS	65536	/* sbx_verdicts: distinct verdict keys (LRU beyond) */
 /*
  * Rows one sandbox may create in sbx_verdicts; past that its verdicts for hosts it has no row
@@ -58,8 +60,17 @@
 #define SBX_TC_PRIORITY		0x5b0
 
 /* Address families as the kernel numbers them (no libc on the BPF side). */
+#define SBX_AF_UNIX		1
 #define SBX_AF_INET		2
 #define SBX_AF_INET6		10
+#define SBX_AF_NETLINK		16
+#define SBX_NETLINK_ROUTE	0
+/*
+ * The socket families a sandbox may create: SBX_AF_UNIX, SBX_AF_INET, SBX_AF_INET6 (TCP and
+ * UDP only, sock.bpf.c sock_create), and SBX_AF_NETLINK with SBX_NETLINK_ROUTE only. Enforced
+ * by sock.bpf.c (lsm_cgroup/socket_create, where the kernel takes BPF LSM programs) and by the
+ * seccomp filter of `sbx run` (include/sbx/sockfilter.h) everywhere.
+ */
 
 /* sbx_sandbox_cfg.flags */
 enum sbx_cfg_flags {

@@ -110,6 +110,16 @@ expect_json log_flood.other_hosts_row "[b['count'] for b in d['blocked_hosts'] i
 run S policy log t2 --limit 3
 [[ $OUT == *"(other hosts)"* ]] && pass log_flood.table_shows_other_hosts || fail log_flood.table_shows_other_hosts "out=$OUT"
 
+# the resolver's refusals (counted by sbxd, not the kernel) keep to the same bound
+NAMES=$((PER_SANDBOX + 300))
+SB=t2 X "$NETTOOL" dnsmany 198.51.100.53 53 "$NAMES" flood.invalid
+ANSWERED=$(sed -n 's/^ok answered=\([0-9]*\)$/\1/p' <<<"$OUT")
+[ "${ANSWERED:-0}" = "$NAMES" ] && pass log_flood.names_refused || fail log_flood.names_refused "out=$OUT"
+run S policy log t2 --json
+expect_json log_flood.name_refusals_counted "sum(b['count'] for b in d['blocked_hosts'] if b['reason'] == 'dns-refused') == ${ANSWERED:-0} and [b['count'] for b in d['blocked_hosts'] if b['reason'] == 'dns-refused' and b['host'] == '(other hosts)'] == [${ANSWERED:-0}]"
+AFTER=$(history)
+[ "$AFTER" = "$BEFORE" ] && pass log_flood.history_survives_name_spray || fail log_flood.history_survives_name_spray "$AFTER"
+
 # t1 still gets rows of its own for new hosts
 X "$NETTOOL" udp 198.51.100.77 9999
 AFTER=$(history)

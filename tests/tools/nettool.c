@@ -31,6 +31,10 @@
  *                               or a number, TYPE stream|dgram|raw|seqpacket or a number
  *   nettool dns IP PORT NAME    an A query for NAME over a fresh connected UDP socket (as
  *                               glibc asks): "ok ADDR ..." or "ok rcode=N"
+ *   nettool dnsmany IP PORT N SUFFIX
+ *                               A queries for q0.SUFFIX .. q<N-1>.SUFFIX, one after the other
+ *                               over one connected UDP socket, each given 2 s to be
+ *                               answered: "ok answered=A"
  *   nettool spray N SECONDS     one datagram to each of N distinct 10.x.y.z:9999, stopping
  *                               after SECONDS: "ok sent=S refused=R" (R: sendto said EPERM)
  */
@@ -592,6 +596,30 @@ int main(int argc, char **argv)
 			return result(0, NULL);
 		return dns_answer(r, (size_t)n);
 	}
+	if (!strcmp(argv[1], "dnsmany") && argc == 6) {
+		unsigned char q[512], r[1500];
+		char name[300];
+		long i, n = atol(argv[4]), answered = 0;
+		struct pollfd p;
+		size_t qlen;
+		char text[64];
+
+		fill(argv[2], argv[3], &ss, &len);
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len))
+			return result(0, NULL);
+		for (i = 0; i < n && i < 100000; i++) {
+			snprintf(name, sizeof(name), "q%ld.%.200s", i, argv[5]);
+			qlen = dns_query(q, sizeof(q), name);
+			if (send(fd, q, qlen, 0) != (ssize_t)qlen)
+				return result(0, NULL);
+			p = (struct pollfd){ .fd = fd, .events = POLLIN };
+			if (poll(&p, 1, 2000) == 1 && recv(fd, r, sizeof(r), 0) > 0)
+				answered++;
+		}
+		snprintf(text, sizeof(text), "answered=%ld", answered);
+		return result(1, text);
+	}
 	if (!strcmp(argv[1], "spray") && argc == 4) {
 		long i, n = atol(argv[2]), sent = 0, refused = 0;
 		double end = now_s() + atof(argv[3]);
@@ -616,7 +644,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "talk") && argc >= 4)
 		return talk(argv[2], argv[3], argc - 4, argv + 4);
 	fprintf(stderr, "usage: nettool raw|packet|udp IP PORT|tcp IP PORT|icmp IP|"
-			"talk IP PORT STEP...|"
-			"socket FAMILY TYPE PROTO|dns IP PORT NAME|spray N SECONDS\n");
+			"talk IP PORT STEP...|socket FAMILY TYPE PROTO|dns IP PORT NAME|"
+			"dnsmany IP PORT N SUFFIX|spray N SECONDS\n");
 	return 2;
 }

@@ -212,6 +212,9 @@ static int parent_recv(struct child *c, void *buf, size_t len)
 	return read(c->to_parent, buf, len) == (ssize_t)len ? 0 : -1;
 }
 
+static long long verdict_count_host(__u32 sandbox_id, unsigned reason, const char *host,
+				    unsigned l4proto);
+
 static long long verdict_count(__u32 sandbox_id, unsigned reason, unsigned family,
 			       const void *addr, size_t alen, unsigned port, unsigned l4proto)
 {
@@ -236,6 +239,24 @@ static long long verdict_count(__u32 sandbox_id, unsigned reason, unsigned famil
 	if (!B && fd >= 0)
 		close(fd);
 	return n;
+}
+
+/* A socket() refusal's verdict, which names what was asked in its host. */
+static long long verdict_count_host(__u32 sandbox_id, unsigned reason, const char *host,
+				    unsigned l4proto)
+{
+	struct sbx_verdict_key k;
+	struct sbx_verdict_val v;
+	int fd = sbx_bpf_map_fd(B, SBX_MAP_VERDICTS);
+
+	memset(&k, 0, sizeof(k));
+	k.sandbox_id = sandbox_id;
+	k.proxy_kind = SBX_PROXY_NETWORK;
+	k.decision = SBX_DECISION_BLOCK;
+	k.reason = (__u8)reason;
+	k.l4proto = (__u8)l4proto;
+	snprintf(k.host, sizeof(k.host), "%s", host);
+	return bpf_map_lookup_elem(fd, &k, &v) == 0 ? (long long)v.count : 0;
 }
 
 static long long count_v4(__u32 id, unsigned reason, const char *dst, unsigned port,
@@ -377,12 +398,34 @@ static int child_raw_refused(void)
 	return 0;
 }
 
+/* Non-TCP/UDP IP protocols: MPTCP (262, past a byte), UDP-Lite, SCTP where there is one. */
+static int child_other_ip_protocols_refused(void)
+{
+	C_CHECK(socket(AF_INET, SOCK_STREAM, 262) < 0 && errno == EPERM);
+	C_CHECK(socket(AF_INET6, SOCK_STREAM, 262) < 0 && errno == EPERM);
+	C_CHECK(socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE) < 0 && errno == EPERM);
+	/* without the SCTP module the kernel says so itself, before any hook */
+	C_CHECK(socket(AF_INET, SOCK_STREAM, IPPROTO_SCTP) < 0 &&
+		(errno == EPERM || errno == EPROTONOSUPPORT));
+	C_CHECK(socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP) < 0 &&
+		(errno == EPERM || errno == EPROTONOSUPPORT || errno == ESOCKTNOSUPPORT));
+	/* protocol 0 is TCP or UDP: fine */
+	C_CHECK(socket(AF_INET, SOCK_STREAM, 0) >= 0);
+	C_CHECK(socket(AF_INET6, SOCK_DGRAM, 0) >= 0);
+	return 0;
+}
+
 /* ICMP "ping" sockets, where the kernel would allow them for root (ping_group_range). */
-/* Packet sockets: only the lsm_cgroup program sees them being created. */
+/* Packet sockets and other families: only the lsm_cgroup program sees them being created. */
 static int child_packet_refused(void)
 {
 	C_CHECK(socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)) < 0 && errno == EPERM);
 	C_CHECK(socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP)) < 0 && errno == EPERM);
+	/* and every other family but unix, inet, inet6 and netlink route */
+	C_CHECK(socket(40 /* AF_VSOCK */, SOCK_STREAM, 0) < 0 && errno == EPERM);
+	C_CHECK(socket(AF_NETLINK, SOCK_RAW, 9 /* NETLINK_AUDIT */) < 0 && errno == EPERM);
+	C_CHECK(socket(AF_NETLINK, SOCK_RAW, 0 /* NETLINK_ROUTE */) >= 0);
+	C_CHECK(socket(AF_UNIX, SOCK_DGRAM, 0) >= 0);
 	return 0;
 }
 
@@ -603,9 +646,20 @@ static void test_raw_sockets_refused(void)
 	CHECK_INT(verdict_count(SANDBOX_ID, SBX_REASON_RAW_SOCKET, 0, NULL, 0, 0, IPPROTO_RAW), 1);
 }
 
+static void test_other_ip_protocols_refused(void)
+{
+	CHECK_INT(run_child(cg_path, child_other_ip_protocols_refused), 0);
+	CHECK_INT(verdict_count_host(SANDBOX_ID, SBX_REASON_PROTOCOL_BLOCKED, "protocol 262", 0),
+		  2);
+	CHECK_INT(verdict_count(SANDBOX_ID, SBX_REASON_PROTOCOL_BLOCKED, 0, NULL, 0, 0,
+				IPPROTO_UDPLITE),
+		  1);
+	CHECK_STR(sbx_reason_name(SBX_REASON_FAMILY_BLOCKED), "family-blocked");
+}
+
 static void test_packet_sockets_refused(void)
 {
-	if (sbx_bpf_prog_fd(B, "sbx_packet_create") < 0) {
+	if (sbx_bpf_prog_fd(B, "sbx_socket_create") < 0) {
 		printf("SKIP bpf_sock.packet_sockets: this kernel does not load lsm_cgroup "
 		       "programs\n");
 		return;
@@ -613,6 +667,8 @@ static void test_packet_sockets_refused(void)
 	CHECK_INT(run_child(cg_path, child_packet_refused), 0);
 	/* AF_PACKET: no IP protocol */
 	CHECK_INT(verdict_count(SANDBOX_ID, SBX_REASON_RAW_SOCKET, 0, NULL, 0, 0, 0), 2);
+	CHECK_INT(verdict_count_host(SANDBOX_ID, SBX_REASON_FAMILY_BLOCKED, "family 40", 0), 1);
+	CHECK_INT(verdict_count_host(SANDBOX_ID, SBX_REASON_FAMILY_BLOCKED, "netlink 9", 9), 1);
 }
 
 /*
@@ -807,6 +863,7 @@ static const struct test tests[] = {
 	T(test_udp_other_than_dns_refused),
 	T(test_dns_goes_to_resolver),
 	T(test_raw_sockets_refused),
+	T(test_other_ip_protocols_refused),
 	T(test_packet_sockets_refused),
 	T(test_ping_socket_refused),
 	T(test_ipv6_refused),

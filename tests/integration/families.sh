@@ -1,0 +1,134 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Socket families from inside a sandbox: AF_UNIX, AF_INET/AF_INET6 TCP and UDP and AF_NETLINK
+# NETLINK_ROUTE work; AF_VSOCK (the hypervisor and its guests), AF_ALG, AF_PACKET, AF_XDP,
+# other netlink protocols, SCTP, MPTCP, UDP-Lite and raw sockets fail with EPERM. Only socket()
+# is called: nothing is connected or sent. Refusals the kernel hooks make are counted in the
+# sandbox's log. Also an attached cgroup, where only the kernel hooks hold.
+# Root only; creates the world y<pid>, sandbox t1 of the instance y<pid>, the cgroup
+# y<pid>-att and the pin dir /sys/fs/bpf/sbxtest-y<pid>, and removes exactly those.
+# Prints "PASS families.<check>", "FAIL families.<check>: why" or "SKIP families.<check>: why".
+# shellcheck disable=SC2015
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+ROOT=$PWD
+BUILD=${BUILD:-build}
+SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
+NETTOOL=$ROOT/$BUILD/tests/tools/nettool
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP families: needs root"
+	exit 0
+fi
+for tool in ip nsenter; do
+	command -v "$tool" >/dev/null || { echo "SKIP families: $tool missing (scripts/deps.sh)"; exit 0; }
+done
+for b in "$SBX_BIN" "$NETTOOL"; do
+	[ -x "$b" ] || { echo "FAIL families.setup: $b is not built (make)"; exit 1; }
+done
+
+W=y$(($$ % 100000))
+T=$(mktemp -d /tmp/sbx-families.XXXXXX)
+chmod 755 "$T"
+PIN=/sys/fs/bpf/sbxtest-$W
+ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$T/run" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
+	SBX_INSTANCE="$W" SBX_DNS_UPSTREAM=198.51.100.53:53)
+CGROOT=$(cgroup2_root)
+ATT_CG=$CGROOT/$W-att
+BG_PIDS=()
+
+in_world() { bash scripts/world.sh exec "$W" world "$@"; }
+S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
+X() {
+	OUT=$(S exec t1 -- "$@" 2>&1)
+	RC=$?
+}
+# A command in the attached cgroup.
+A() {
+	OUT=$(in_world sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$ATT_CG" "$@" </dev/null 2>&1)
+	RC=$?
+}
+has_protocol() { awk '{print $1}' /proc/net/protocols | grep -qx "$1"; }
+
+cleanup() {
+	local p i
+	S rm --force t1 >/dev/null 2>&1
+	S rm a1 >/dev/null 2>&1
+	S daemon stop >/dev/null 2>&1
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	if [ -d "$ATT_CG" ]; then
+		for p in $(cat "$ATT_CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		for ((i = 0; i < 50; i++)); do rmdir "$ATT_CG" 2>/dev/null && break; sleep 0.1; done
+	fi
+	sandbox_leftovers_remove "$T/run" "$W" t1
+	bash scripts/world.sh down "$W" >/dev/null 2>&1
+	[ -d "$PIN" ] && rm -rf "$PIN"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
+	echo "FAIL families.world: $out"
+	exit 1
+fi
+if ! out=$(S policy set-default balanced 2>&1 && S run t1 -- true 2>&1); then
+	echo "FAIL families.setup: $out"
+	exit 1
+fi
+
+# ---- what a confined program needs ----------------------------------------------------------
+for spec in "unix stream 0" "unix dgram 0" "inet stream 0" "inet dgram 0" "inet stream 6" \
+	"inet dgram 17" "inet6 stream 0" "inet6 dgram 0" "netlink raw 0" "netlink dgram 0"; do
+	# shellcheck disable=SC2086
+	X "$NETTOOL" socket $spec
+	[ "$OUT" = ok ] && pass "families.works_${spec// /_}" || fail "families.works_${spec// /_}" "out=$OUT"
+done
+X ip -4 -o addr show dev lo
+[[ $OUT == *"inet 127.0.0.1/8"* ]] && pass families.iproute2_over_netlink_route || fail families.iproute2_over_netlink_route "out=$OUT"
+
+# ---- what it never needs ----------------------------------------------------------------------
+# netlink: 9 audit, 15 kobject uevents, 4 sock_diag, 6 xfrm, 16 generic, 12 netfilter
+for spec in "vsock stream 0" "vsock dgram 0" "alg seqpacket 0" "packet raw 768" "packet dgram 8" \
+	"44 raw 0" "31 stream 0" "30 rdm 0" "21 seqpacket 0" "15 raw 2" "netlink raw 9" \
+	"netlink raw 15" "netlink raw 4" "netlink raw 6" "netlink raw 16" "netlink raw 12" \
+	"inet stream 262" "inet6 stream 262" "inet dgram 136" "inet raw 1" "inet raw 255" "inet6 raw 58"; do
+	# shellcheck disable=SC2086
+	X "$NETTOOL" socket $spec
+	[ "$OUT" = "refused: Operation not permitted" ] && pass "families.refused_${spec// /_}" ||
+		fail "families.refused_${spec// /_}" "out=$OUT"
+done
+X "$NETTOOL" socket inet stream 132
+if has_protocol SCTP; then
+	[ "$OUT" = "refused: Operation not permitted" ] && pass families.refused_sctp || fail families.refused_sctp "out=$OUT"
+else
+	[[ $OUT == refused:* ]] && pass families.refused_sctp_no_module || fail families.refused_sctp_no_module "out=$OUT"
+fi
+
+# the kernel hooks' refusals are counted for the sandbox: MPTCP twice, UDP-Lite (raw sockets
+# never get that far: the sandbox has no CAP_NET_RAW over its network namespace)
+run S policy log t1 --json
+expect_json families.refusals_counted '[b["count"] for b in d["blocked_hosts"] if b["host"] == "protocol 262" and b["reason"] == "protocol-blocked"] == [2] and [b["count"] for b in d["blocked_hosts"] if b["host"] == "(protocol 136 socket)"] == [1]'
+
+# ---- an attached cgroup: the kernel hooks alone ---------------------------------------------------
+mkdir "$ATT_CG"
+in_world sh -c "echo \$\$ > $ATT_CG/cgroup.procs && exec sleep 1000" </dev/null >/dev/null 2>&1 &
+BG_PIDS+=($!)
+wait_for -n 50 grep -q . "$ATT_CG/cgroup.procs"
+run S attach a1 --cgroup "$ATT_CG"
+[ $RC = 0 ] && pass families.attach || fail families.attach "rc=$RC $OUT"
+A "$NETTOOL" socket inet stream 262
+[ "$OUT" = "refused: Operation not permitted" ] && pass families.attached_mptcp_refused || fail families.attached_mptcp_refused "out=$OUT"
+A "$NETTOOL" socket inet stream 0
+[ "$OUT" = ok ] && pass families.attached_tcp_works || fail families.attached_tcp_works "out=$OUT"
+if bpftool cgroup show "$ATT_CG" 2>/dev/null | grep -q sbx_socket_creat; then
+	A "$NETTOOL" socket vsock stream 0
+	[ "$OUT" = "refused: Operation not permitted" ] && pass families.attached_vsock_refused ||
+		fail families.attached_vsock_refused "out=$OUT"
+else
+	skip families.attached_vsock_refused "this kernel takes no BPF LSM program: attached cgroups keep other families"
+fi
+
+finish
