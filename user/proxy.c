@@ -65,6 +65,8 @@ struct dir {
 	bool eof;	/* the source finished */
 	bool shut;	/* the destination was shut for writing */
 	bool discard;	/* past the limit: read and drop (no reset for the client) */
+	bool chunked;	/* a chunked request body: read and framed here, not spliced */
+	struct sbx_chunked ch;
 };
 
 struct share {
@@ -91,6 +93,7 @@ struct sess {
 	bool server_first;  /* the silent-client dial was tried */
 	bool dial_orig;	    /* dial the address the app dialled, not a resolved name */
 	bool upgrade;	    /* an Upgrade request is queued: wait for its status */
+	bool moved;	    /* bytes moved since the relay's deadline was last set */
 	/* the facts so far (struct sbx_conn_facts points into these) */
 	struct sbx_conn_facts f;
 	char target[SBX_HOST_BUF];
@@ -395,6 +398,40 @@ static void pipe_empty(int pp[2])
 }
 
 /*
+ * Take body bytes of a chunked request into the backlog, up to its end; what
+ * follows it is dropped. 1 when bytes were taken, 0 when there are none now,
+ * -1 on malformed framing or a hard error.
+ */
+static int take_chunked(struct dir *d, const uint8_t *buf, size_t len)
+{
+	bool done;
+	long m = sbx_http_chunked_feed(&d->ch, buf, len, &done);
+
+	if (m < 0 || backlog_add(d, buf, (size_t)m))
+		return -1;
+	if (done) { /* the request ended: nothing after it goes upstream */
+		d->chunked = false;
+		d->limit = 0;
+		d->discard = true;
+	}
+	return 1;
+}
+
+static int pump_chunked(struct dir *d, int src)
+{
+	uint8_t buf[16384];
+	ssize_t n = recv(src, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		d->eof = true;
+		return 0;
+	}
+	return take_chunked(d, buf, (size_t)n);
+}
+
+/*
  * Move what is available from @src through the worker's pipe to @dst; what
  * @dst does not take is read back out of the pipe into the backlog, so the
  * pipe is empty again for the next session. -1 on a hard error (the pipe
@@ -413,6 +450,7 @@ static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 				return -1;
 			if (r > 0)
 				break;
+			s->moved = true;
 		}
 		if (d->eof)
 			break;
@@ -420,6 +458,16 @@ static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 			if (d->discard)
 				drain(d, src);
 			break;
+		}
+		if (d->chunked) {
+			int r = pump_chunked(d, src);
+
+			if (r < 0)
+				return -1;
+			if (r == 0)
+				break;
+			s->moved = true;
+			continue;
 		}
 		want = d->limit < CHUNK ? (size_t)d->limit : CHUNK;
 		n = splice(src, NULL, pp[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -436,6 +484,7 @@ static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 			}
 			return -1;
 		}
+		s->moved = true;
 		if (d->limit != NO_LIMIT)
 			d->limit -= (uint64_t)n;
 		m = splice(pp[0], NULL, dst, NULL, (size_t)n, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -461,6 +510,7 @@ static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 	if (d->eof && !d->bl_len && !d->shut) {
 		shutdown(dst, SHUT_WR);
 		d->shut = true;
+		s->moved = true; /* half-closed now: its own deadline starts */
 	}
 	return 0;
 }
@@ -475,7 +525,8 @@ static bool relay(struct sess *s)
 	/* gated: client bytes wait in s->in; upgrading: only the request head goes up */
 	if ((cu_on && pump(s, &s->cu, s->cfd, s->ufd, w->pipe_cu)) ||
 	    (!cu_on && s->cu.bl_len && backlog_flush(&s->cu, s->ufd) < 0) ||
-	    (uc_on && pump(s, &s->uc, s->ufd, s->cfd, w->pipe_uc))) {
+	    (uc_on && pump(s, &s->uc, s->ufd, s->cfd, w->pipe_uc)) ||
+	    (!uc_on && s->uc.bl_len && backlog_flush(&s->uc, s->cfd) < 0)) {
 		sess_reset(s);
 		return false;
 	}
@@ -483,9 +534,11 @@ static bool relay(struct sess *s)
 		sess_free(s);
 		return false;
 	}
-	if (s->st == ST_RELAY)
+	/* only bytes that went somewhere keep a relay alive, not wake-ups or dropped bytes */
+	if (s->st == ST_RELAY && s->moved)
 		set_deadline(s, s->cu.eof || s->uc.eof ? w->p->lim.half_close_ms
 						       : w->p->lim.idle_ms);
+	s->moved = false;
 	watch(s, s->cfd, want_events(s, true));
 	watch(s, s->ufd, want_events(s, false));
 	return true;
@@ -495,6 +548,7 @@ static void start_relay(struct sess *s)
 {
 	s->st = ST_RELAY;
 	s->http = false;
+	s->moved = true;
 	relay(s);
 }
 
@@ -599,12 +653,15 @@ static int http_first_request(struct sess *s, const char *head, size_t len,
 	o += upgrade ? 2 : 21;
 	err = backlog_add(&s->cu, out, o);
 	free(out);
-	if (!err)
+	s->cu.limit = upgrade ? 0 : body == NO_LIMIT ? NO_LIMIT : body - now;
+	s->cu.discard = !upgrade;
+	s->cu.chunked = req->chunked;
+	if (!err && req->chunked) /* framed as it comes: the body ends at its last chunk */
+		err = take_chunked(&s->cu, rest, rest_len) < 0 ? -EPROTO : 0;
+	else if (!err)
 		err = backlog_add(&s->cu, rest, now);
 	if (err)
 		return err;
-	s->cu.limit = upgrade ? 0 : body == NO_LIMIT ? NO_LIMIT : body - now;
-	s->cu.discard = !upgrade;
 	s->in_len = 0;
 	return upgrade ? 1 : 0;
 }

@@ -846,3 +846,128 @@ int sbx_http_origin_form(const char *buf, size_t head_len, const struct sbx_http
 	*outlen_used = w.n;
 	return 0;
 }
+
+/* ---- chunked request bodies --------------------------------------------------------------- */
+
+enum {
+	CH_SIZE,	/* hex digits of the chunk size */
+	CH_EXT,		/* a chunk extension, up to the end of the size line */
+	CH_SIZE_LF,	/* CR seen at the end of the size line */
+	CH_DATA,	/* c->left bytes of data */
+	CH_DATA_CR,	/* the CRLF after the data */
+	CH_DATA_LF,
+	CH_TRAILER,	/* at the start of a trailer line (or the final blank line) */
+	CH_TRAILER_LINE,
+	CH_TRAILER_LF,	/* CR seen at the start of a line: the blank line ends the body */
+	CH_DONE,
+};
+
+static int hex_value(uint8_t ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* The size line ended: a chunk of data, or the last chunk (trailers follow). */
+static int chunk_line_end(struct sbx_chunked *c)
+{
+	if (!c->digits)
+		return -EPROTO;
+	c->left = c->size;
+	c->state = c->size ? CH_DATA : CH_TRAILER;
+	c->size = 0;
+	c->digits = 0;
+	return 0;
+}
+
+long sbx_http_chunked_feed(struct sbx_chunked *c, const uint8_t *buf, size_t len, bool *done)
+{
+	size_t i = 0;
+
+	*done = c->state == CH_DONE;
+	while (i < len && c->state != CH_DONE) {
+		uint8_t ch = buf[i];
+		int v;
+
+		switch (c->state) {
+		case CH_SIZE:
+			v = hex_value(ch);
+			if (v >= 0) {
+				if (++c->digits > SBX_CHUNK_SIZE_DIGITS)
+					return -EPROTO;
+				c->size = c->size << 4 | (uint64_t)v;
+			} else if (ch == ';' || ch == ' ' || ch == '\t') {
+				c->state = CH_EXT;
+			} else if (ch == '\r') {
+				c->state = CH_SIZE_LF;
+			} else if (ch == '\n') {
+				if (chunk_line_end(c))
+					return -EPROTO;
+			} else {
+				return -EPROTO;
+			}
+			i++;
+			break;
+		case CH_EXT:
+			if (ch == '\r')
+				c->state = CH_SIZE_LF;
+			else if (ch == '\n' && chunk_line_end(c))
+				return -EPROTO;
+			else if (ch < 0x20 && ch != '\t' && ch != '\n')
+				return -EPROTO;
+			i++;
+			break;
+		case CH_SIZE_LF:
+			if (ch != '\n' || chunk_line_end(c))
+				return -EPROTO;
+			i++;
+			break;
+		case CH_DATA: {
+			size_t n = len - i < c->left ? len - i : (size_t)c->left;
+
+			c->left -= n;
+			i += n;
+			if (!c->left)
+				c->state = CH_DATA_CR;
+			break;
+		}
+		case CH_DATA_CR:
+			if (ch == '\r')
+				c->state = CH_DATA_LF;
+			else if (ch == '\n')
+				c->state = CH_SIZE;
+			else
+				return -EPROTO;
+			i++;
+			break;
+		case CH_DATA_LF:
+			if (ch != '\n')
+				return -EPROTO;
+			c->state = CH_SIZE;
+			i++;
+			break;
+		case CH_TRAILER:
+			c->state = ch == '\r' ? CH_TRAILER_LF : ch == '\n' ? CH_DONE : CH_TRAILER_LINE;
+			i++;
+			break;
+		case CH_TRAILER_LINE:
+			if (ch == '\n')
+				c->state = CH_TRAILER;
+			i++;
+			break;
+		case CH_TRAILER_LF:
+			if (ch != '\n')
+				return -EPROTO;
+			c->state = CH_DONE;
+			i++;
+			break;
+		}
+	}
+	*done = c->state == CH_DONE;
+	return (long)i;
+}

@@ -123,4 +123,25 @@ int sbx_http_parse_request(const char *buf, size_t len, struct sbx_http_req *req
 int sbx_http_origin_form(const char *buf, size_t head_len, const struct sbx_http_req *req,
 			 char *out, size_t outlen, size_t *outlen_used);
 
+/*
+ * A chunked request body (RFC 9112 §7.1), followed byte by byte so the proxy knows where the
+ * request ends: what comes after it is not this request's. Start from a zeroed struct.
+ */
+struct sbx_chunked {
+	int state;
+	uint64_t left;	 /* data bytes left in the current chunk */
+	uint64_t size;	 /* the chunk size being read */
+	unsigned digits; /* hex digits of it so far */
+};
+
+#define SBX_CHUNK_SIZE_DIGITS 15 /* a chunk of 2^60 bytes is no real body */
+
+/*
+ * Feed the next @len bytes of the body. Returns how many of them belong to it (all of them
+ * while it goes on; fewer once its last chunk and trailers end, after which done is true),
+ * or -EPROTO for malformed framing (a bad size line, a missing CRLF after data, a size of more
+ * than SBX_CHUNK_SIZE_DIGITS digits): a server might frame it otherwise, so stop there.
+ */
+long sbx_http_chunked_feed(struct sbx_chunked *c, const uint8_t *buf, size_t len, bool *done);
+
 #endif

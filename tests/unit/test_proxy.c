@@ -913,6 +913,32 @@ static void test_sslv2_hello_is_tls_without_a_name(void)
 	CHECK(verdict_has(":block:"));
 }
 
+static void test_chunked_body_ends_the_one_request(void)
+{
+	static const char tp[] = "POST /up HTTP/1.1\r\nHost: allowed.test\r\n"
+				 "Transfer-Encoding: chunked\r\n\r\n"
+				 "4\r\nbody\r\n0\r\n\r\n"
+				 "GET /b HTTP/1.1\r\nHost: denied.test\r\n\r\n";
+	int fd, reset;
+
+	clear_seen();
+	CHECK_HAS(exchange(tp_port, tp, sizeof(tp) - 1, &reset), "origin got");
+	CHECK(seen_has("4\r\nbody\r\n0\r\n\r\n"));
+	CHECK(!seen_has("denied.test"));
+	/* the same with the body and the smuggled request arriving later, in pieces */
+	clear_seen();
+	fd = tp_open();
+	send(fd, tp, 80, MSG_NOSIGNAL);
+	usleep(100 * 1000);
+	send(fd, tp + 80, 10, MSG_NOSIGNAL);
+	usleep(100 * 1000);
+	send(fd, tp + 90, sizeof(tp) - 1 - 90, MSG_NOSIGNAL);
+	read_for(fd, 800, &reset);
+	close(fd);
+	CHECK(seen_has("body"));
+	CHECK(!seen_has("denied.test"));
+}
+
 static void test_teardown(void)
 {
 	sbx_proxy_stop(proxy);
@@ -956,6 +982,7 @@ static const struct test tests[] = {
 	T(test_h2c_upgrade_is_one_request),
 	T(test_upgrade_offering_websocket_and_h2c_is_one_request),
 	T(test_sslv2_hello_is_tls_without_a_name),
+	T(test_chunked_body_ends_the_one_request),
 	T(test_teardown),
 };
 

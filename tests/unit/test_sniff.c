@@ -1267,6 +1267,73 @@ static void test_origin_form_refuses_connect_and_small_buffers(void)
 	CHECK_INT(used, need);
 }
 
+/* Feed @body in pieces of @step bytes; the bytes that belonged to the body, or -EPROTO. */
+static long chunked_take(const char *body, size_t step, bool *done)
+{
+	struct sbx_chunked c = { 0 };
+	size_t len = strlen(body), off = 0;
+	long total = 0;
+
+	*done = false;
+	while (off < len && !*done) {
+		size_t n = len - off < step ? len - off : step;
+		long m = sbx_http_chunked_feed(&c, (const uint8_t *)body + off, n, done);
+
+		if (m < 0)
+			return m;
+		total += m;
+		off += n;
+	}
+	return total;
+}
+
+static void test_chunked_body_ends_at_its_last_chunk(void)
+{
+	static const char body[] = "5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n"
+				   "0\r\nX-Trailer: t\r\n\r\n";
+	static const char second[] = "GET /b HTTP/1.1\r\nHost: evil.example\r\n\r\n";
+	char both[256];
+	bool done;
+
+	snprintf(both, sizeof(both), "%s%s", body, second);
+	for (size_t step = 1; step <= sizeof(both); step *= 3) {
+		CHECK_INT(chunked_take(both, step, &done), (long)strlen(body));
+		CHECK(done);
+	}
+	CHECK_INT(chunked_take("0\r\n\r\nGET", 64, &done), 5);
+	CHECK(done);
+	CHECK_INT(chunked_take("A\n0123456789\n0\n\n", 64, &done), 16); /* bare LF */
+	CHECK(done);
+}
+
+static void test_chunked_body_in_progress_takes_everything(void)
+{
+	bool done;
+
+	CHECK_INT(chunked_take("10\r\n0123456789", 64, &done), 14);
+	CHECK(!done);
+	CHECK_INT(chunked_take("3\r\nabc\r\n0\r\nTrailer: x\r\n", 64, &done), 23);
+	CHECK(!done);
+}
+
+static void test_chunked_malformed_framing_is_refused(void)
+{
+	static const char *const bad[] = {
+		"\r\n",			 /* no size */
+		"g\r\n",			 /* not hex */
+		"5\r\nhelloX",		 /* no CRLF after the data */
+		"5\r\nhello\rX",		 /* CR without LF */
+		"1234567890abcdef0\r\n",	 /* a size of more than 15 digits */
+		"5\rX",			 /* CR without LF in the size line */
+		"5;a\x01b\r\n",		 /* control character in an extension */
+		"0\r\n\rX",			 /* CR without LF at the end */
+	};
+	bool done;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_INT(chunked_take(bad[i], 64, &done), -EPROTO);
+}
+
 static const struct test tests[] = {
 	T(test_curl_client_hello_yields_sni),
 	T(test_sni_is_lowercased_and_loses_trailing_dot),
@@ -1320,6 +1387,9 @@ static const struct test tests[] = {
 	T(test_origin_form_replaces_host_with_the_judged_one),
 	T(test_origin_form_brackets_ipv6_and_keeps_origin_requests),
 	T(test_origin_form_refuses_connect_and_small_buffers),
+	T(test_chunked_body_ends_at_its_last_chunk),
+	T(test_chunked_body_in_progress_takes_everything),
+	T(test_chunked_malformed_framing_is_refused),
 };
 
 TEST_MAIN("sniff", tests)
