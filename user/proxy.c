@@ -478,11 +478,7 @@ static int pump(struct sess *s, struct dir *d, int src, int dst, int pp[2])
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
-			if (errno == ECONNRESET) {
-				d->eof = true;
-				break;
-			}
-			return -1;
+			return -1; /* a reset is passed on as one: a cut stream must not look whole */
 		}
 		s->moved = true;
 		if (d->limit != NO_LIMIT)
@@ -530,12 +526,13 @@ static bool relay(struct sess *s)
 		sess_reset(s);
 		return false;
 	}
-	if (s->st == ST_RELAY && s->uc.shut && (s->cu.shut || s->cu.eof || s->cu.limit == 0)) {
+	if (s->st == ST_RELAY && s->uc.shut && !s->cu.bl_len &&
+	    (s->cu.shut || s->cu.eof || s->cu.limit == 0)) {
 		sess_free(s);
 		return false;
 	}
 	/* only bytes that went somewhere keep a relay alive, not wake-ups or dropped bytes */
-	if (s->st == ST_RELAY && s->moved)
+	if ((s->st == ST_RELAY || (s->st == ST_GATED && !s->in_len)) && s->moved)
 		set_deadline(s, s->cu.eof || s->uc.eof ? w->p->lim.half_close_ms
 						       : w->p->lim.idle_ms);
 	s->moved = false;
