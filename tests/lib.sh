@@ -16,6 +16,9 @@
 #                          spaced, resources joined with ','
 #   finish                 exit 1 if any check failed, else 0
 #
+# Root integration scripts in a test world source tests/integ.sh instead: it sources this file
+# and adds their shared setup (integ_init, integ_world_up, integ_cleanup, S, X, in_world ...).
+#
 # Tests run a real sbxd without root, in private directories, and never use the network.
 # Exit codes of sbx: 0 done, 1 failed, 2 bad usage or input, 3 (daemon status) not running.
 

@@ -11,69 +11,30 @@
 # shellcheck disable=SC2015
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-BUILD=${BUILD:-build}
-SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
-NETTOOL=$ROOT/$BUILD/tests/tools/nettool
-# shellcheck source=tests/lib.sh
-. tests/lib.sh
-
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP chaos: needs root"
-	exit 0
-fi
-for tool in ip nsenter curl dig; do
-	command -v "$tool" >/dev/null || { echo "SKIP chaos: $tool missing (scripts/deps.sh)"; exit 0; }
-done
-for b in "$SBX_BIN" "$NETTOOL"; do
-	[ -x "$b" ] || { echo "FAIL chaos.setup: $b is not built (make)"; exit 1; }
-done
+# shellcheck source=tests/integ.sh
+. tests/integ.sh
+integ_init -b "$NETTOOL" chaos c ip nsenter curl dig
 
 ROUNDS=4 JOBS=8 REQS=6 KILL_ROUND=2
 # Descriptors and memory after the last round against the first round after the restart.
 FD_SLACK=16 RSS_SLACK_KB=8192
 SANDBOXES="c1 c2"
-
-W=c$(($$ % 100000))
-T=$(mktemp -d /tmp/sbx-chaos.XXXXXX)
-chmod 755 "$T"
-PUB=$T/pub
-mkdir -m 1777 "$PUB"
-PIN=/sys/fs/bpf/sbxtest-$W
-ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$T/run" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
-	SBX_INSTANCE="$W" SBX_DNS_UPSTREAM=198.51.100.53:53)
 CLIENTS=()
 
 P() { pass "chaos.$1"; }
 F() { fail "chaos.$1" "$2"; }
-in_world() { bash scripts/world.sh exec "$W" world "$@"; }
-S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
-daemon_pid() { head -1 "$T/run/sbxd.lock" 2>/dev/null; }
 fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 cleanup() {
-	local p sb
+	local p
 	bash scripts/world.sh dns-cont "$W" >/dev/null 2>&1
 	for p in "${CLIENTS[@]}"; do kill "$p" 2>/dev/null; done
-	for sb in $SANDBOXES; do S rm --force "$sb" >/dev/null 2>&1; done
-	S daemon stop >/dev/null 2>&1
-	p=$(daemon_pid)
-	[ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sbxd ] && kill -9 "$p"
 	# shellcheck disable=SC2086
-	sandbox_leftovers_remove "$T/run" "$W" $SANDBOXES
-	bash scripts/world.sh down "$W" >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	rm -rf "$T"
+	integ_cleanup $SANDBOXES
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
-	echo "FAIL chaos.world: $out"
-	exit 1
-fi
-eval "$(bash scripts/world.sh env "$W")"
+integ_traps
+integ_world_up
 CDN=$WORLD_CDN_ADDR
 
 # One client job inside a sandbox: REQS requests, one outcome line each:

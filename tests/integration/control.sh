@@ -15,44 +15,14 @@
 # shellcheck disable=SC2015,SC2016,SC2317
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-BUILD=${BUILD:-build}
-SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
-NOUNSHARE=$ROOT/$BUILD/tests/tools/nounshare
-# shellcheck source=tests/lib.sh
-. tests/lib.sh
-
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP control: needs root"
-	exit 0
-fi
-for tool in ip nsenter setpriv prlimit bpftool; do
-	command -v "$tool" >/dev/null || { echo "SKIP control: $tool missing"; exit 0; }
-done
-getent group nogroup >/dev/null || { echo "SKIP control: no group 'nogroup'"; exit 0; }
-for b in "$SBX_BIN" "$NOUNSHARE"; do
-	[ -x "$b" ] || { echo "FAIL control.setup: $b is not built (make)"; exit 1; }
-done
-
-W=k$(($$ % 100000))
-INST=kt$(($$ % 100000))
-T=$(mktemp -d /tmp/sbx-control.XXXXXX)
-chmod 755 "$T"
-PUB=$T/pub
-mkdir -m 1777 "$PUB"
-PIN=/sys/fs/bpf/sbxtest-$INST
-RUN=$T/run
+# shellcheck source=tests/integ.sh
+. tests/integ.sh
+integ_init -i kt -b "$NOUNSHARE" control k ip nsenter setpriv prlimit bpftool
+getent group nogroup >/dev/null || { echo "SKIP control: no group 'nogroup'"; rm -rf "$T"; exit 0; }
 printf 'group = nogroup\n' >"$T/sbxd.conf"
-ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$RUN" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/sbxd.conf"
-	SBX_INSTANCE="$INST" SBX_DNS_UPSTREAM=198.51.100.53:53)
-CGROOT=$(cgroup2_root)
-ATT_CG=$CGROOT/$INST-att
-BG_PIDS=()
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 STRANGER=(setpriv --reuid=54321 --regid=54321 --clear-groups)
 
-in_world() { bash scripts/world.sh exec "$W" world "$@"; }
-S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
 # sbx as the group member, a stranger, or root from inside cgroup $1
 G() { in_world env "${ENVV[@]}" timeout -k 5 60 "${NOBODY[@]}" "$SBX_BIN" "$@" </dev/null; }
 N() { in_world env "${ENVV[@]}" timeout -k 5 60 "${STRANGER[@]}" "$SBX_BIN" "$@" </dev/null; }
@@ -61,11 +31,6 @@ IN() {
 	shift
 	in_world env "${ENVV[@]}" sh -c 'echo $$ > "$0/cgroup.procs" && exec timeout -k 5 60 "$@"' \
 		"$cg" "$@" </dev/null
-}
-sb_field() {
-	S ls --json | "$PYTHON" -c 'import json,sys
-d = json.load(sys.stdin)
-print([s[sys.argv[2]] for s in d["sandboxes"] if s["name"] == sys.argv[1]][0])' "$1" "$2" 2>/dev/null
 }
 # a raw control request, as the group member: prints the reply
 G_raw() {
@@ -76,30 +41,12 @@ print(s.makefile().readline().strip())' "$RUN/sbxd.sock" "$1"
 }
 
 cleanup() {
-	local p i
 	[ -n "${DPID:-}" ] && [ -n "${NOFILE0:-}" ] && prlimit --pid "$DPID" --nofile="$NOFILE0" 2>/dev/null
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	S rm --force t1 >/dev/null 2>&1
-	S rm --force g1 >/dev/null 2>&1
 	S rm a1 >/dev/null 2>&1
-	S daemon stop >/dev/null 2>&1
-	if [ -d "$ATT_CG" ]; then
-		while read -r p; do kill -9 "$p" 2>/dev/null; done <"$ATT_CG/cgroup.procs" 2>/dev/null
-		for ((i = 0; i < 50; i++)); do rmdir "$ATT_CG" 2>/dev/null && break; sleep 0.1; done
-	fi
-	sandbox_leftovers_remove "$RUN" "$INST" t1 g1
-	bash scripts/world.sh down "$W" >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	rm -rf "$T"
+	integ_cleanup t1 g1
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
-	echo "FAIL control.world: $out"
-	exit 1
-fi
-eval "$(bash scripts/world.sh env "$W")"
+integ_traps
+integ_world_up
 if ! out=$(S policy set-default balanced 2>&1) || ! out=$(S run t1 -- true 2>&1); then
 	echo "FAIL control.setup: $out"
 	exit 1
@@ -128,10 +75,7 @@ run S run t1 -- touch "$PUB/ran"
 
 # ---- authority: root and the group member -------------------------------------------------------
 mkdir "$ATT_CG"
-in_world sh -c "echo \$\$ > $ATT_CG/cgroup.procs && exec sleep 1000" </dev/null >/dev/null 2>&1 &
-BG_PIDS+=($!)
-wait_for -n 50 grep -q . "$ATT_CG/cgroup.procs"
-APID=$(head -1 "$ATT_CG/cgroup.procs")
+integ_att_sleeper
 run S attach a1 --pid "$APID"
 [ $RC = 0 ] && pass control.root_attach || fail control.root_attach "rc=$RC $OUT"
 

@@ -7,72 +7,22 @@
 # shellcheck disable=SC2015
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. tests/lib.sh
-ROOT=$PWD
-BUILD=${BUILD:-build}
-SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
-NETTOOL=$ROOT/$BUILD/tests/tools/nettool
-
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP egress: needs root"
-	exit 0
-fi
-for tool in ip nsenter curl dig socat openssl; do
-	command -v "$tool" >/dev/null || { echo "SKIP egress: $tool missing (scripts/deps.sh)"; exit 0; }
-done
-
-W=e$(($$ % 100000))
-T=$(mktemp -d /tmp/sbx-egress.XXXXXX)
-PIN=/sys/fs/bpf/sbxtest-$W
+# shellcheck source=tests/integ.sh
+. tests/integ.sh
+integ_init -b "$NETTOOL" egress e ip nsenter curl dig socat openssl
 failed=0
-ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$T/run" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
-	SBX_INSTANCE="$W" SBX_DNS_UPSTREAM=198.51.100.53:53)
 
 pass() { echo "PASS egress.$1"; }
 fail() {
 	echo "FAIL egress.$1: $2"
 	failed=1
 }
-in_world() { bash scripts/world.sh exec "$W" world "$@"; }
-S() { in_world env "${ENVV[@]}" timeout 60 "$SBX_BIN" "$@" </dev/null; }
-# A command inside sandbox t1 (or $SB), output and status captured in OUT / RC.
-X() {
-	OUT=$(S exec "${SB:-t1}" -- "$@" 2>&1)
-	RC=$?
-}
-daemon_pid() { head -1 "$T/run/sbxd.lock" 2>/dev/null; }
 
-cleanup() {
-	S rm --force t1 >/dev/null 2>&1
-	S rm --force t2 >/dev/null 2>&1
-	S daemon stop >/dev/null 2>&1
-	local pid
-	pid=$(daemon_pid)
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-	[ -n "${HOSTSVC_PID:-}" ] && kill "$HOSTSVC_PID" 2>/dev/null
-	sandbox_leftovers_remove "$T/run" "$W" t1 t2
-	bash scripts/world.sh down "$W" >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
-	echo "FAIL egress.world: $out"
-	exit 1
-fi
-eval "$(bash scripts/world.sh env "$W")"
-# a sandbox's root is nobody on the host: give it a copy of the test CA it can read
-chmod 755 "$T"
-cp "$SBX_TEST_CA" "$T/ca.pem" && chmod 644 "$T/ca.pem"
-CA=$T/ca.pem
+cleanup() { integ_cleanup t1 t2; }
+integ_traps
+integ_world_up
 ACCESS=$WORLD_DIR/access.log
 DNSLOG=$WORLD_DIR/dns.log
-
-# Lines a log gained since a mark.
-mark() { wc -l <"$1" 2>/dev/null || echo 0; }
-since() { tail -n +"$(($2 + 1))" "$1" 2>/dev/null; }
 
 # ---- setup: Balanced baseline plus the test names ------------------------------------------
 S policy set-default balanced >/dev/null &&
@@ -222,17 +172,10 @@ else
 	fail other_sandbox_unreachable "cannot create t2: $out"
 fi
 
-printf 'HTTP/1.0 200 OK\r\nContent-Length: 17\r\n\r\nhost-service-ok\n\n' >"$T/host-reply"
-# read the whole request head first: closing on unread data would reset, losing the reply
-cat >"$T/host-service" <<EOF_SVC
-#!/bin/sh
-cr=\$(printf '\\r')
-while IFS= read -r line && [ "\$line" != "\$cr" ] && [ -n "\$line" ]; do :; done
-cat "$T/host-reply"
-EOF_SVC
-chmod 755 "$T/host-service"
+integ_host_service 'host-service-ok\n\n'
 in_world socat TCP-LISTEN:18080,bind=127.0.0.1,fork,reuseaddr EXEC:"$T/host-service" >/dev/null 2>&1 &
 HOSTSVC_PID=$!
+BG_PIDS+=("$HOSTSVC_PID")
 for ((i = 0; i < 50; i++)); do
 	in_world ss -ltn | grep -q '127.0.0.1:18080 ' && break
 	sleep 0.1

@@ -15,47 +15,15 @@
 # shellcheck disable=SC2015
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-BUILD=${BUILD:-build}
-SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
-NETTOOL=$ROOT/$BUILD/tests/tools/nettool
-# shellcheck source=tests/lib.sh
-. tests/lib.sh
-
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP fronting: needs root"
-	exit 0
-fi
-for tool in ip nsenter curl dig socat openssl; do
-	command -v "$tool" >/dev/null || { echo "SKIP fronting: $tool missing (scripts/deps.sh)"; exit 0; }
-done
-for b in "$SBX_BIN" "$NETTOOL"; do
-	[ -x "$b" ] || { echo "FAIL fronting.setup: $b is not built (make)"; exit 1; }
-done
-
-# Names derived from our pid: tests running side by side never collide.
-W=f$(($$ % 100000))
-T=$(mktemp -d /tmp/sbx-fronting.XXXXXX)
-chmod 755 "$T"
-PUB=$T/pub # where sandboxed commands (nobody outside) may write
-mkdir -m 1777 "$PUB"
-PIN=/sys/fs/bpf/sbxtest-$W
-ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$T/run" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
-	SBX_INSTANCE="$W" SBX_DNS_UPSTREAM=198.51.100.53:53)
+# shellcheck source=tests/integ.sh
+. tests/integ.sh
+integ_init -b "$NETTOOL" fronting f ip nsenter curl dig socat openssl
 # sbxd's ports (user/egress.h defaults) and the host service the host-address checks aim at
 FWD_PORT=3128 TP_PORT=3129 DNS_PORT=3153 HOST_PORT=18091 SB_PORT=18092
-BG_PIDS=()
 
 P() { pass "fronting.$1"; }
 F() {
 	fail "fronting.$1" "$2"
-}
-in_world() { bash scripts/world.sh exec "$W" world "$@"; }
-S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
-# A command inside sandbox $SB (default t1): output and status in OUT / RC.
-X() {
-	OUT=$(S exec "${SB:-t1}" -- "$@" 2>&1)
-	RC=$?
 }
 # nettool talk from the sandbox (tests/tools/nettool.c lists the steps).
 TALK() { X "$NETTOOL" talk "$@"; }
@@ -67,44 +35,17 @@ TP() {
 	X sh -c 'dig +short +time=2 +tries=1 "$0" >/dev/null; t=$1; shift; exec "$t" talk "$@"' \
 		"$name" "$NETTOOL" "$@"
 }
-daemon_pid() { head -1 "$T/run/sbxd.lock" 2>/dev/null; }
-sb_field() { # sandbox field
-	S ls --json | "$PYTHON" -c 'import json,sys
-d = json.load(sys.stdin)
-print([s[sys.argv[2]] for s in d["sandboxes"] if s["name"] == sys.argv[1]][0])' "$1" "$2" 2>/dev/null
-}
 
 cleanup() {
-	local p
 	bash scripts/world.sh dns-cont "$W" >/dev/null 2>&1
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	S rm --force t1 >/dev/null 2>&1
-	S rm --force t2 >/dev/null 2>&1
-	S daemon stop >/dev/null 2>&1
-	p=$(daemon_pid)
-	[ -n "$p" ] && kill -0 "$p" 2>/dev/null && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sbxd ] && kill -9 "$p"
-	sandbox_leftovers_remove "$T/run" "$W" t1 t2
-	bash scripts/world.sh down "$W" >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	rm -rf "$T"
+	integ_cleanup t1 t2
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
-	echo "FAIL fronting.world: $out"
-	exit 1
-fi
-eval "$(bash scripts/world.sh env "$W")"
+integ_traps
+integ_world_up
 CDN=$WORLD_CDN_ADDR
 CDNLOG=$WORLD_DIR/cdn.log
-# a sandbox's root is nobody on the host: give it a copy of the test CA it can read
-cp "$SBX_TEST_CA" "$T/ca.pem" && chmod 644 "$T/ca.pem"
 BANNER_IP=${WORLD_BANNER%:*} BANNER_PORT=${WORLD_BANNER#*:}
 
-# Lines a log gained since a mark.
-mark() { wc -l <"$1" 2>/dev/null || echo 0; }
-since() { tail -n +"$(($2 + 1))" "$1" 2>/dev/null; }
 # The origin was not shown PATTERN (default: the forbidden tenant) since MARK. The front logs
 # a first flight as soon as it is complete or the connection ends: give it a moment.
 unseen() { # MARK [PATTERN]
@@ -297,14 +238,7 @@ print(" ".join(sorted({e["proxy_type"] for e in d["blocked_hosts"]
 S policy allow network '**' >/dev/null || F setup_allow_all "cannot allow '**'"
 
 # e: a service on 0.0.0.0 in the namespace sbxd runs in
-printf 'HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\nhost-secret\n' >"$T/host-reply"
-cat >"$T/host-service" <<EOF_SVC
-#!/bin/sh
-cr=\$(printf '\\r')
-while IFS= read -r line && [ "\$line" != "\$cr" ] && [ -n "\$line" ]; do :; done
-cat "$T/host-reply"
-EOF_SVC
-chmod 755 "$T/host-service"
+integ_host_service 'host-secret\n'
 in_world socat -lf "$T/host-service.log" -d -d "TCP-LISTEN:$HOST_PORT,bind=0.0.0.0,fork,reuseaddr" \
 	EXEC:"$T/host-service" >/dev/null 2>&1 &
 BG_PIDS+=("$!")

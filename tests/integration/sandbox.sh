@@ -11,46 +11,10 @@
 # shellcheck disable=SC2015
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-BUILD=${BUILD:-build}
-SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
-NETTOOL=$ROOT/$BUILD/tests/tools/nettool
-# shellcheck source=tests/lib.sh
-. tests/lib.sh
+# shellcheck source=tests/integ.sh
+. tests/integ.sh
+integ_init -i st -b "$NETTOOL" sandbox s ip nsenter socat tc bpftool
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP sandbox: needs root"
-	exit 0
-fi
-for tool in ip nsenter socat tc bpftool; do
-	command -v "$tool" >/dev/null || { echo "SKIP sandbox: $tool missing (scripts/deps.sh)"; exit 0; }
-done
-for b in "$SBX_BIN" "$NETTOOL"; do
-	[ -x "$b" ] || { echo "FAIL sandbox.setup: $b is not built (make)"; exit 1; }
-done
-
-# Names derived from our pid: tests running side by side never collide.
-W=s$(($$ % 100000))
-INST=st$(($$ % 100000))
-T=$(mktemp -d /tmp/sbx-sandbox.XXXXXX)
-chmod 755 "$T"
-PUB=$T/pub # where sandboxed commands (nobody outside) may write
-mkdir -m 1777 "$PUB"
-PIN=/sys/fs/bpf/sbxtest-$INST
-RUN=$T/run
-ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$RUN" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
-	SBX_INSTANCE="$INST" SBX_DNS_UPSTREAM=198.51.100.53:53)
-CGROOT=$(cgroup2_root)
-ATT_CG=$CGROOT/$INST-att
-BG_PIDS=()
-
-in_world() { bash scripts/world.sh exec "$W" world "$@"; }
-S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
-# A command in sandbox $SB (default t1): output and status in OUT / RC.
-X() {
-	OUT=$(S exec "${SB:-t1}" -- "$@" 2>&1)
-	RC=$?
-}
 # An `sbx exec` left running in the background; its pid in BG.
 bg_exec() {
 	in_world env "${ENVV[@]}" timeout -k 5 120 "$SBX_BIN" exec "$@" </dev/null >/dev/null 2>&1 &
@@ -67,37 +31,14 @@ procs_at_least() { # NAME N
 	n=$(nprocs "$1")
 	[ -n "$n" ] && [ "$n" -ge "$2" ]
 }
-sb_field() { # sandbox field
-	S ls --json | "$PYTHON" -c 'import json,sys
-d = json.load(sys.stdin)
-print([s[sys.argv[2]] for s in d["sandboxes"] if s["name"] == sys.argv[1]][0])' "$1" "$2" 2>/dev/null
-}
 
 cleanup() {
-	local p i
-	S rm --force t1 >/dev/null 2>&1
-	S rm --force t2 >/dev/null 2>&1
 	S rm a1 >/dev/null 2>&1
-	S daemon stop >/dev/null 2>&1
 	declare -F S2 >/dev/null && S2 daemon stop >/dev/null 2>&1
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	if [ -d "$ATT_CG" ]; then
-		for p in $(cat "$ATT_CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-		for ((i = 0; i < 50; i++)); do rmdir "$ATT_CG" 2>/dev/null && break; sleep 0.1; done
-	fi
-	sandbox_leftovers_remove "$RUN" "$INST" t1 t2
-	bash scripts/world.sh down "$W" >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	rm -rf "$T"
+	integ_cleanup t1 t2
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
-	echo "FAIL sandbox.world: $out"
-	exit 1
-fi
-eval "$(bash scripts/world.sh env "$W")"
+integ_traps
+integ_world_up
 if ! out=$(S policy set-default balanced 2>&1); then
 	echo "FAIL sandbox.setup: $out"
 	exit 1
@@ -345,10 +286,7 @@ mkdir "$ATT_CG"
 # the control: outside the cgroup, the world reaches the origin
 OUT=$(in_world "$NETTOOL" tcp 203.0.113.10 7 2>&1)
 [[ $OUT == ok* ]] && pass sandbox.attach_control_reaches_origin || fail sandbox.attach_control_reaches_origin "$OUT"
-in_world sh -c "echo \$\$ > $ATT_CG/cgroup.procs && exec sleep 1000" </dev/null >/dev/null 2>&1 &
-BG_PIDS+=($!)
-wait_for -n 50 grep -q . "$ATT_CG/cgroup.procs"
-APID=$(head -1 "$ATT_CG/cgroup.procs")
+integ_att_sleeper
 run S attach a1 --pid "$APID"
 [ $RC = 0 ] && pass sandbox.attach_by_pid || fail sandbox.attach_by_pid "rc=$RC $OUT"
 [ "$(sb_field a1 status)" = attached ] && [ "$(sb_field a1 cgroup)" = "$ATT_CG" ] && pass sandbox.ls_shows_attached ||

@@ -11,62 +11,17 @@
 # shellcheck disable=SC2015
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-BUILD=${BUILD:-build}
-SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
-# shellcheck source=tests/lib.sh
-. tests/lib.sh
-
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP shares: needs root"
-	exit 0
-fi
-for tool in ip nsenter curl socat; do
-	command -v "$tool" >/dev/null || { echo "SKIP shares: $tool missing (scripts/deps.sh)"; exit 0; }
-done
-[ -x "$SBX_BIN" ] || { echo "FAIL shares.setup: $SBX_BIN is not built (make)"; exit 1; }
-
-W=h$(($$ % 100000))
-T=$(mktemp -d /tmp/sbx-shares.XXXXXX)
-PIN=/sys/fs/bpf/sbxtest-$W
+# shellcheck source=tests/integ.sh
+. tests/integ.sh
+integ_init shares h ip nsenter curl socat
 SHARE=64
 HOLD=200
 SILENT_PORT=2299
-ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$T/run" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/sbxd.conf"
-	SBX_INSTANCE="$W" SBX_DNS_UPSTREAM=198.51.100.53:53)
-BG_PIDS=()
+sbxd_fds() { ls "/proc/$(daemon_pid)/fd" 2>/dev/null | wc -l; }
 
-in_world() { bash scripts/world.sh exec "$W" world "$@"; }
-in_inet() { bash scripts/world.sh exec "$W" inet "$@"; }
-S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
-X() {
-	OUT=$(S exec "${SB:-t1}" -- "$@" 2>&1)
-	RC=$?
-}
-sbxd_pid() { head -1 "$T/run/sbxd.lock" 2>/dev/null; }
-sbxd_fds() { ls "/proc/$(sbxd_pid)/fd" 2>/dev/null | wc -l; }
-
-cleanup() {
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	S rm --force t1 >/dev/null 2>&1
-	S rm --force t2 >/dev/null 2>&1
-	S daemon stop >/dev/null 2>&1
-	sandbox_leftovers_remove "$T/run" "$W" t1 t2
-	bash scripts/world.sh down "$W" >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
-	echo "FAIL shares.world: $out"
-	exit 1
-fi
-eval "$(bash scripts/world.sh env "$W")"
-chmod 755 "$T"
-cp "$SBX_TEST_CA" "$T/ca.pem" && chmod 644 "$T/ca.pem"
-CA=$T/ca.pem
+cleanup() { integ_cleanup t1 t2; }
+integ_traps
+integ_world_up
 printf 'sessions_per_sandbox = %s\nhalf_close_timeout = 2\n' "$SHARE" >"$T/sbxd.conf"
 # an upstream that never answers and ignores the client's FIN for a minute
 in_inet socat -T 60 -t 60 TCP4-LISTEN:$SILENT_PORT,bind=198.51.100.30,fork,reuseaddr \
