@@ -12,39 +12,11 @@
 # shellcheck disable=SC2015
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-BUILD=${BUILD:-build}
-SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
-NETTOOL=$ROOT/$BUILD/tests/tools/nettool
-# shellcheck source=tests/lib.sh
-. tests/lib.sh
-
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP attached_dns: needs root"
-	exit 0
-fi
-for tool in ip nsenter unshare getent dig; do
-	command -v "$tool" >/dev/null || { echo "SKIP attached_dns: $tool missing (scripts/deps.sh)"; exit 0; }
-done
-for b in "$SBX_BIN" "$NETTOOL"; do
-	[ -x "$b" ] || { echo "FAIL attached_dns.setup: $b is not built (make)"; exit 1; }
-done
-
-W=s$(($$ % 100000))
-INST=ad$(($$ % 100000))
-T=$(mktemp -d /tmp/sbx-attached-dns.XXXXXX)
-chmod 755 "$T"
-PIN=/sys/fs/bpf/sbxtest-$INST
-RUN=$T/run
-ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$RUN" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
-	SBX_INSTANCE="$INST" SBX_DNS_UPSTREAM=198.51.100.53:53)
-CGROOT=$(cgroup2_root)
-ATT_CG=$CGROOT/$INST-att
-BG_PIDS=()
+# shellcheck source=tests/integ.sh
+. tests/integ.sh
+integ_init -i ad -b "$NETTOOL" attached_dns s ip nsenter unshare getent dig
 DNS=198.51.100.53
 
-in_world() { bash scripts/world.sh exec "$W" world "$@"; }
-S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
 # A command inside the attached cgroup, with the test world's resolv.conf: output in OUT.
 A() {
 	OUT=$(in_world timeout -k 2 20 unshare -m sh -c \
@@ -53,27 +25,9 @@ A() {
 	RC=$?
 }
 
-cleanup() {
-	local p i
-	S rm a1 >/dev/null 2>&1
-	S daemon stop >/dev/null 2>&1
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	if [ -d "$ATT_CG" ]; then
-		for p in $(cat "$ATT_CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-		for ((i = 0; i < 50; i++)); do rmdir "$ATT_CG" 2>/dev/null && break; sleep 0.1; done
-	fi
-	bash scripts/world.sh down "$W" >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
-	echo "FAIL attached_dns.world: $out"
-	exit 1
-fi
-eval "$(bash scripts/world.sh env "$W")"
+cleanup() { integ_cleanup a1; }
+integ_traps
+integ_world_up
 if ! out=$(S policy set-default balanced 2>&1); then
 	echo "FAIL attached_dns.setup: $out"
 	exit 1
@@ -81,9 +35,7 @@ fi
 printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$DNS" >"$T/resolv.conf"
 
 mkdir "$ATT_CG"
-in_world sh -c "echo \$\$ > $ATT_CG/cgroup.procs && exec sleep 1000" </dev/null >/dev/null 2>&1 &
-BG_PIDS+=($!)
-wait_for -n 50 grep -q . "$ATT_CG/cgroup.procs"
+integ_att_sleeper
 run S attach a1 --cgroup "$ATT_CG"
 [ $RC = 0 ] && pass attached_dns.attach || { fail attached_dns.attach "rc=$RC $OUT"; finish; }
 

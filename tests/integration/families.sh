@@ -11,40 +11,10 @@
 # shellcheck disable=SC2015
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-BUILD=${BUILD:-build}
-SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
-NETTOOL=$ROOT/$BUILD/tests/tools/nettool
-# shellcheck source=tests/lib.sh
-. tests/lib.sh
+# shellcheck source=tests/integ.sh
+. tests/integ.sh
+integ_init -b "$NETTOOL" families y ip nsenter
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP families: needs root"
-	exit 0
-fi
-for tool in ip nsenter; do
-	command -v "$tool" >/dev/null || { echo "SKIP families: $tool missing (scripts/deps.sh)"; exit 0; }
-done
-for b in "$SBX_BIN" "$NETTOOL"; do
-	[ -x "$b" ] || { echo "FAIL families.setup: $b is not built (make)"; exit 1; }
-done
-
-W=y$(($$ % 100000))
-T=$(mktemp -d /tmp/sbx-families.XXXXXX)
-chmod 755 "$T"
-PIN=/sys/fs/bpf/sbxtest-$W
-ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$T/run" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
-	SBX_INSTANCE="$W" SBX_DNS_UPSTREAM=198.51.100.53:53)
-CGROOT=$(cgroup2_root)
-ATT_CG=$CGROOT/$W-att
-BG_PIDS=()
-
-in_world() { bash scripts/world.sh exec "$W" world "$@"; }
-S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
-X() {
-	OUT=$(S exec t1 -- "$@" 2>&1)
-	RC=$?
-}
 # A command in the attached cgroup.
 A() {
 	OUT=$(in_world sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$ATT_CG" "$@" </dev/null 2>&1)
@@ -52,28 +22,9 @@ A() {
 }
 has_protocol() { awk '{print $1}' /proc/net/protocols | grep -qx "$1"; }
 
-cleanup() {
-	local p i
-	S rm --force t1 >/dev/null 2>&1
-	S rm a1 >/dev/null 2>&1
-	S daemon stop >/dev/null 2>&1
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	if [ -d "$ATT_CG" ]; then
-		for p in $(cat "$ATT_CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-		for ((i = 0; i < 50; i++)); do rmdir "$ATT_CG" 2>/dev/null && break; sleep 0.1; done
-	fi
-	sandbox_leftovers_remove "$T/run" "$W" t1
-	bash scripts/world.sh down "$W" >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
-	echo "FAIL families.world: $out"
-	exit 1
-fi
+cleanup() { integ_cleanup t1 a1; }
+integ_traps
+integ_world_up
 if ! out=$(S policy set-default balanced 2>&1 && S run t1 -- true 2>&1); then
 	echo "FAIL families.setup: $out"
 	exit 1
@@ -114,9 +65,7 @@ expect_json families.refusals_counted '[b["count"] for b in d["blocked_hosts"] i
 
 # ---- an attached cgroup: the kernel hooks alone ---------------------------------------------------
 mkdir "$ATT_CG"
-in_world sh -c "echo \$\$ > $ATT_CG/cgroup.procs && exec sleep 1000" </dev/null >/dev/null 2>&1 &
-BG_PIDS+=($!)
-wait_for -n 50 grep -q . "$ATT_CG/cgroup.procs"
+integ_att_sleeper
 run S attach a1 --cgroup "$ATT_CG"
 [ $RC = 0 ] && pass families.attach || fail families.attach "rc=$RC $OUT"
 A "$NETTOOL" socket inet stream 262

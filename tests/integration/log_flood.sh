@@ -10,38 +10,12 @@
 # shellcheck disable=SC2015
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-BUILD=${BUILD:-build}
-SBX_BIN=${SBX_BIN:-$ROOT/$BUILD/sbx}
-NETTOOL=$ROOT/$BUILD/tests/tools/nettool
-# shellcheck source=tests/lib.sh
-. tests/lib.sh
-
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP log_flood: needs root"
-	exit 0
-fi
-for tool in ip nsenter curl dig; do
-	command -v "$tool" >/dev/null || { echo "SKIP log_flood: $tool missing (scripts/deps.sh)"; exit 0; }
-done
-for b in "$SBX_BIN" "$NETTOOL"; do
-	[ -x "$b" ] || { echo "FAIL log_flood.setup: $b is not built (make)"; exit 1; }
-done
-
-W=f$(($$ % 100000))
-T=$(mktemp -d /tmp/sbx-log-flood.XXXXXX)
-PIN=/sys/fs/bpf/sbxtest-$W
-ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$T/run" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
-	SBX_INSTANCE="$W" SBX_DNS_UPSTREAM=198.51.100.53:53)
+# shellcheck source=tests/integ.sh
+. tests/integ.sh
+integ_init -b "$NETTOOL" log_flood f ip nsenter curl dig
 SPRAY=250000
 PER_SANDBOX=$(sed -n 's/^#define SBX_VERDICTS_PER_SANDBOX[[:space:]]*\([0-9]*\).*/\1/p' include/sbx/bpf_abi.h)
 
-in_world() { bash scripts/world.sh exec "$W" world "$@"; }
-S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
-X() {
-	OUT=$(S exec "${SB:-t1}" -- "$@" 2>&1)
-	RC=$?
-}
 # t1's history as sorted "kind reason host count" lines, from `sbx policy log t1 --json`
 history() {
 	S policy log t1 --json | "$PYTHON" -c 'import json, sys
@@ -50,26 +24,9 @@ for e in sorted(d["blocked_hosts"] + d["allowed_hosts"], key=lambda e: (e["proxy
     print(e["proxy_type"], e["reason"], e["host"], e.get("port", 0), e["count"])'
 }
 
-cleanup() {
-	S rm --force t1 >/dev/null 2>&1
-	S rm --force t2 >/dev/null 2>&1
-	S daemon stop >/dev/null 2>&1
-	sandbox_leftovers_remove "$T/run" "$W" t1 t2
-	bash scripts/world.sh down "$W" >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-if ! out=$(bash scripts/world.sh up "$W" 2>&1); then
-	echo "FAIL log_flood.world: $out"
-	exit 1
-fi
-eval "$(bash scripts/world.sh env "$W")"
-chmod 755 "$T"
-cp "$SBX_TEST_CA" "$T/ca.pem" && chmod 644 "$T/ca.pem"
-CA=$T/ca.pem
+cleanup() { integ_cleanup t1 t2; }
+integ_traps
+integ_world_up
 if ! out=$(S policy set-default balanced 2>&1 && S run t1 -- true 2>&1 && S run t2 -- true 2>&1); then
 	echo "FAIL log_flood.setup: $out"
 	exit 1
