@@ -23,8 +23,9 @@ chmod 755 "$T"
 PIN=/sys/fs/bpf/sbxdemo-$W
 ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$T/run" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/none.conf"
 	SBX_INSTANCE="$W" SBX_DNS_UPSTREAM=198.51.100.53:53)
-in_world() { bash scripts/world.sh exec "$W" world "$@"; }
-sbx_() { in_world env "${ENVV[@]}" timeout 60 "$SBX" "$@" </dev/null; }
+in_world() { bash "$ROOT/scripts/world.sh" exec "$W" world "$@"; }
+# from $T: the sandbox starts where sbx runs, and a root-only checkout is closed to it
+sbx_() { (cd "$T" && in_world env "${ENVV[@]}" timeout 60 "$SBX" "$@" </dev/null); }
 
 cleanup() {
 	sbx_ rm --force demo >/dev/null 2>&1
@@ -60,6 +61,9 @@ fi
 eval "$(bash scripts/world.sh env "$W")"
 cp "$SBX_TEST_CA" "$T/ca.pem" && chmod 644 "$T/ca.pem"
 CA=$T/ca.pem
+# the sandbox's root is nobody on the host: a copy of the tool it may run (root-only checkouts)
+install -m 755 "$NETTOOL" "$T/nettool"
+NETTOOL=$T/nettool
 
 say "No default policy yet; without a terminal sbx says what to do"
 run policy ls

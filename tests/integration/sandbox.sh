@@ -82,7 +82,7 @@ P=http://gateway.docker.internal:3128
 [ "$OUT" = "$P|$P|$P|$P|localhost,127.0.0.1|t1" ] && pass sandbox.proxy_environment || fail sandbox.proxy_environment "out=$OUT"
 
 X pwd
-[ "$OUT" = "$ROOT" ] && pass sandbox.keeps_working_directory || fail sandbox.keeps_working_directory "out=$OUT"
+[ "$OUT" = "$PUB" ] && pass sandbox.keeps_working_directory || fail sandbox.keeps_working_directory "out=$OUT"
 
 # ---- who the command is, and what it cannot do -------------------------------------------------
 OUT=$(in_world env "${ENVV[@]}" SUDO_UID=65534 SUDO_GID=65534 timeout 60 "$SBX_BIN" exec t1 -- id -u </dev/null 2>&1)
