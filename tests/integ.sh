@@ -9,8 +9,8 @@
 #         W      world name, LETTER + our pid (tests running side by side never collide)
 #         INST   sbxd instance, INST_PREFIX + our pid (default: $W)
 #         T      private temp dir (mode 755: a sandbox's root is nobody on the host)
-#         PUB    $T/pub, mode 1777: where sandboxed commands may write, and start (S runs
-#                sbx from it)
+#         PUB    $T/pub, mode 1777: where sandboxed commands may write, and start
+#                (in_world, in_inet and S run from it)
 #         NETTOOL a copy of build/tests/tools/nettool in $T, which sandboxes can run
 #         RUN    $T/run, the instance's run dir; PIN its bpffs pin dir
 #         ENVV   the SBX_* environment of the instance (config $T/sbxd.conf, created by the
@@ -87,11 +87,11 @@ integ_init() {
 	BG_PIDS=()
 }
 
-in_world() { bash "$ROOT/scripts/world.sh" exec "$W" world "$@"; }
-in_inet() { bash "$ROOT/scripts/world.sh" exec "$W" inet "$@"; }
-# from $PUB: a sandboxed command starts where sbx runs, and a checkout in a directory only
-# root can enter (a clone under /root) is closed to the sandbox's nobody
-S() { (cd "$PUB" && in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null); }
+# From $PUB: a sandboxed command starts where sbx runs, and a checkout in a directory only
+# root can enter (a clone under /root) is closed to the sandbox's nobody.
+in_world() { (cd "${PUB:-/}" && bash "$ROOT/scripts/world.sh" exec "$W" world "$@"); }
+in_inet() { (cd "${PUB:-/}" && bash "$ROOT/scripts/world.sh" exec "$W" inet "$@"); }
+S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
 X() {
 	OUT=$(S exec "${SB:-t1}" -- "$@" 2>&1)
 	RC=$?
