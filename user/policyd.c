@@ -471,7 +471,7 @@ static cJSON *do_check(struct sbx_policyd *pd, const cJSON *args)
 	f.target = norm;
 	/* an address is dialled as it is, a host service on loopback: classify as the proxy would */
 	if (sbx_host_is_service(norm))
-		sbx_addr_parse("127.0.0.1", &f.upstream);
+		sbx_addr_parse(SBX_HOST_SERVICE_ADDR, &f.upstream);
 	else
 		sbx_addr_parse(norm, &f.upstream);
 	if (f.upstream.family)

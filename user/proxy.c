@@ -1003,9 +1003,7 @@ static void go_upstream(struct sess *s)
 	struct sbx_addr a = { 0 };
 
 	if (s->d.host_service) {
-		a.family = 4;
-		a.a[0] = 127;
-		a.a[3] = 1;
+		sbx_addr_parse(SBX_HOST_SERVICE_ADDR, &a);
 		check_upstream(s, &a);
 		return;
 	}

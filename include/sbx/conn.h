@@ -159,6 +159,9 @@ bool sbx_ip4_is_internal(uint32_t ip4); /* network order */
  */
 int sbx_addr_parse(const char *s, struct sbx_addr *out);
 
+/* Where a host service (localhost:PORT, host.docker.internal:PORT) is dialled. */
+#define SBX_HOST_SERVICE_ADDR "127.0.0.1"
+
 /* Text form of an address (IPv6 without brackets; "" for family 0). */
 void sbx_addr_format(const struct sbx_addr *a, char *out, size_t len);
 
