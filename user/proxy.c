@@ -79,7 +79,6 @@ struct worker;
 
 struct sess {
 	struct worker *w;
-	bool transparent;
 	enum sess_state st;
 	int cfd, ufd;
 	uint64_t deadline, born;
@@ -131,7 +130,6 @@ struct sbx_proxy {
 	struct worker w[SBX_PROXY_WORKERS_MAX];
 };
 
-static uint8_t scratch_discard[CHUNK]; /* written, never read: a sink for dropped bytes */
 
 /* ---- per-sandbox shares ---------------------------------------------------- */
 
@@ -375,7 +373,8 @@ static int backlog_flush(struct dir *d, int dst)
 static int drain(struct dir *d, int src)
 {
 	for (int i = 0; i < 16; i++) {
-		ssize_t n = recv(src, scratch_discard, sizeof(scratch_discard), MSG_DONTWAIT);
+		/* TCP drops what MSG_TRUNC asks for without copying it anywhere */
+		ssize_t n = recv(src, NULL, CHUNK, MSG_DONTWAIT | MSG_TRUNC);
 
 		if (n > 0)
 			continue;
@@ -392,8 +391,10 @@ static int drain(struct dir *d, int src)
  */
 static void pipe_empty(int pp[2])
 {
-	for (int i = 0; i < 4; i++)
-		if (read(pp[0], scratch_discard, sizeof(scratch_discard)) <= 0)
+	uint8_t sink[16384]; /* per call: workers run side by side */
+
+	for (int i = 0; i <= CHUNK / (int)sizeof(sink); i++)
+		if (read(pp[0], sink, sizeof(sink)) <= 0)
 			break;
 }
 
@@ -1384,7 +1385,6 @@ static void on_accept(struct sbx_ev *ev, int lfd, uint32_t events, void *arg)
 		s->client = c;
 		s->cfd = fd;
 		s->ufd = -1;
-		s->transparent = transparent;
 		s->http = !transparent;
 		s->cu.limit = s->uc.limit = NO_LIMIT;
 		s->born = sbx_ev_now_ms();
