@@ -7,6 +7,7 @@
 #ifndef SBX_TEST_H
 #define SBX_TEST_H
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -26,6 +27,16 @@ static int test_failed;
 			fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, \
 				#cond);                                              \
 			test_failed = 1;                                             \
+		}                                                                    \
+	} while (0)
+
+/* A forked child's check: say where and why, return the line as its exit status. */
+#define C_CHECK(cond)                                                                \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			fprintf(stderr, "  child %s:%d: %s failed (errno: %s)\n",    \
+				__FILE__, __LINE__, #cond, strerror(errno));         \
+			return __LINE__ % 250 + 1;                                   \
 		}                                                                    \
 	} while (0)
 

@@ -105,16 +105,6 @@ static int wait_readable(int fd, int ms)
 	return poll(&p, 1, ms) == 1;
 }
 
-/* A child's check: report where and why, return the line as the exit status. */
-#define C_CHECK(cond)                                                                   \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "  child %s:%d: %s failed (errno: %s)\n",       \
-				__FILE__, __LINE__, #cond, strerror(errno));            \
-			return __LINE__ % 250 + 1;                                      \
-		}                                                                       \
-	} while (0)
-
 struct child {
 	pid_t pid;
 	int to_parent, from_parent; /* pipes, the parent's ends */

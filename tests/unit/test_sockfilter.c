@@ -27,16 +27,6 @@
 #define AF_XDP 44
 #endif
 
-/* A child's check: its line as the exit status. */
-#define C_CHECK(cond)                                                                   \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "  child %s:%d: %s failed (errno: %s)\n",       \
-				__FILE__, __LINE__, #cond, strerror(errno));            \
-			return __LINE__ % 250 + 1;                                      \
-		}                                                                       \
-	} while (0)
-
 static int refused(int family, int type, int protocol)
 {
 	errno = 0;
