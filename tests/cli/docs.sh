@@ -4,7 +4,8 @@
 # the resolver can log is explained in README.md and in sbx-policy(1) "Reasons", and nothing
 # there names a reason sbx does not have; the "(other hosts)" row is described in both; every
 # sbxd.conf key user/paths.c accepts is in sbxd(8) CONFIG FILE and in the README's config
-# table; each man page renders without a groff warning (when man(1) is installed).
+# table; each man page renders without a groff warning (when man(1) is installed); the
+# examples the docs-examples check runs are found (tests/tools/doc_examples.py).
 # Reads files only: no daemon, no root, no network.
 # "COND && pass X || fail X why" is if-then-else here: pass only prints.
 # shellcheck disable=SC2015,SC2016
@@ -85,6 +86,16 @@ done
 	fail docs.sbxd_man_lists_every_key "not under CONFIG FILE in $SBXD_MAN:$missing_man"
 [ -z "$missing_readme" ] && pass docs.readme_lists_every_key ||
 	fail docs.readme_lists_every_key "not in the README's config table:$missing_readme"
+
+# the examples tests/integration/docs_examples.sh runs: each page has some, every annotation
+# belongs to one, and the comparison itself holds on made-up output
+for page in "$README" man/*.1 man/*.8; do
+	nex=0
+	out=$("$PYTHON" tests/tools/doc_examples.py list "$page" 2>&1) && nex=$(grep -c '^[^ ]*:[0-9]' <<<"$out")
+	[ "$nex" -ge 1 ] && pass "docs.examples_found.$(basename "$page")" ||
+		fail "docs.examples_found.$(basename "$page")" "$(tail -1 <<<"$out")"
+done
+check docs.examples_matcher "$PYTHON" tests/tools/doc_examples.py selftest
 
 if command -v man >/dev/null && command -v groff >/dev/null; then
 	for page in man/*.1 man/*.8; do
