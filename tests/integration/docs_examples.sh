@@ -35,7 +35,8 @@
 #
 # A FAIL is followed by the command, what it ran as, and a diff: "- " lines are in the text
 # only, "+ " lines in this run's output only, "  " lines agree. Fix the text, or the code.
-# `python3 tests/tools/doc_examples.py list FILE` shows what is taken from FILE.
+# `python3 tests/tools/doc_examples.py list FILE` shows what is taken from FILE;
+# `tests/integration/docs_examples.sh FILE...` runs only those files' examples.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/integ.sh
@@ -43,6 +44,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 integ_init -i dx docs_examples x ip nsenter curl socat
 DOCS=(README.md man/*.1 man/*.8)
+[ $# -gt 0 ] && DOCS=("$@")
 
 # The environment of every example: the reader's sbx on PATH, sudo, and the setup helpers.
 mkdir "$T/bin"

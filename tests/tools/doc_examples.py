@@ -438,7 +438,7 @@ def run_example(doc, ex, sh):
         try:
             code = doc.to_run(cmd)
         except DocError as e:
-            report.append('line %d: $ %s: %s' % (no, cmd, e))
+            report.append('line %d: $ %s: %s' % (no, cmd.replace('\n', ' '), e))
             ok = False
             continue
         text, rc = sh.run(code, 'c%d' % k, CMD_TIMEOUT)
@@ -452,7 +452,7 @@ def run_example(doc, ex, sh):
         ops = bind(doc, align(doc, expected, actual)[1], notes)
         if any(op[0] in '+-' for op in ops):
             ok = False
-            report.append('line %d: $ %s' % (no, cmd))
+            report.append('line %d: $ %s' % (no, cmd.replace('\n', ' ')))
             if code != cmd:
                 report.append('  (ran: %s)' % code.replace('\n', ' '))
             report += ['    ' + l for l in render(ops)]
