@@ -59,14 +59,15 @@ static void help_run(FILE *f)
 		"Creates sandbox NAME if it does not exist, starts it, and runs CMD in it\n"
 		"(default: $SHELL, or /bin/sh -i). sbx exits with CMD's status (128+N if signal\n"
 		"N killed it); stdin, stdout and stderr pass through, and a terminal on stdin\n"
-		"becomes the sandbox's terminal.\n"
+		"becomes the sandbox's terminal. A NAME that is a command on PATH, and no\n"
+		"sandbox yet, must be followed by '--' (otherwise it is taken for a typo).\n"
 		"\n"
 		"In the sandbox: its own network namespace whose only way out is sbxd's proxy\n"
 		"(HTTP_PROXY/HTTPS_PROXY point at it; everything else is redirected or dropped\n"
 		"under the policy), /etc/resolv.conf pointing at sbxd's resolver, and\n"
-		"host.docker.internal naming the host. CMD runs as the invoking user (SUDO_UID)\n"
-		"or as root of a user namespace of its own (nobody outside it), with no\n"
-		"capability on the host. Needs root (run it with sudo). See sbx(1).\n");
+		"host.docker.internal naming the host. CMD runs as the invoking user (SUDO_UID,\n"
+		"unless 0) or as root of a user namespace of its own (nobody outside it), with\n"
+		"no capability on the host. Needs root (run it with sudo). See sbx-run(1).\n");
 }
 
 static void help_exec(FILE *f)

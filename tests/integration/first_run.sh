@@ -58,7 +58,10 @@ on_tty() {
 	SCREEN=$(sed '/^sbx-rc=/,$d' <<<"$SCREEN")
 }
 
-cleanup() { integ_cleanup t1 t2 t3 t4 t5 sh true; }
+cleanup() {
+	S rm a1 >/dev/null 2>&1
+	integ_cleanup t1 t2 t3 t4 t5 sh true
+}
 integ_traps
 integ_world_up
 
@@ -74,6 +77,12 @@ run R exec t1 -- curl -s -m 5 http://pypi.org/
 [[ $STDOUT == *"Blocked by network policy: domain pypi.org"* ]] && pass first_run.no_default_blocks ||
 	fail first_run.no_default_blocks "rc=$RC $OUT"
 [ "$STDERR" = "$NO_DEFAULT" ] && pass first_run.exec_says_it_too || fail first_run.exec_says_it_too "stderr: $STDERR"
+mkdir "$ATT_CG"
+integ_att_sleeper
+run R attach a1 --pid "$APID"
+[ "$RC" = 0 ] && [ "$STDERR" = "$NO_DEFAULT" ] && [ "$STDOUT" = "Attached a1 to cgroup $ATT_CG" ] &&
+	pass first_run.attach_says_it_and_confines || fail first_run.attach_says_it_and_confines "rc=$RC $OUT"
+S rm a1 >/dev/null 2>&1
 run R policy ls
 [ "$RC" = 2 ] && pass first_run.nothing_chosen_for_you || fail first_run.nothing_chosen_for_you "rc=$RC $OUT"
 
