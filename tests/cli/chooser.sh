@@ -15,30 +15,40 @@ if ! command -v script >/dev/null || ! script --version 2>/dev/null | grep -q ut
 fi
 
 # on_tty KEYS: run `sbx policy ls` on a pty in a fresh instance, typing KEYS (printf format)
-# once the prompt shows, then `stty -a` on the same pty (the terminal sbx left behind); sets
-# RC (sbx's), OUT (the whole screen, ESC sequences and all) and SCREEN (the screen until sbx
-# exited).
+# once the prompt shows (KEYS "SIGTERM": send sbx that signal instead), then `stty -a` on the
+# same pty (the terminal sbx left behind); sets RC (sbx's), OUT (the whole screen, ESC
+# sequences and all) and SCREEN (the screen until sbx exited).
 on_tty() {
-	local keys=$1 screen
+	local keys=$1 screen wrap
 	sbx_instance_setup
 	screen=$SBX_TEST_DIR/screen
+	wrap=$SBX_TEST_DIR/wrap.sh
 	: >"$screen"
+	cat >"$wrap" <<EOF_WRAP
+sh -c 'echo \$\$ > "\$0"; exec "\$1" policy ls' "$SBX_TEST_DIR/pid" "$SBX_BIN"
+echo sbx-rc=\$?
+stty -a
+echo stty-done
+EOF_WRAP
 	(
 		for ((i = 0; i < 100; i++)); do
 			grep -q 'press 1' "$screen" 2>/dev/null && break
 			sleep 0.05
 		done
 		sleep 0.05
-		# shellcheck disable=SC2059
-		printf "$keys"
+		if [ "$keys" = SIGTERM ]; then
+			kill -TERM "$(cat "$SBX_TEST_DIR/pid")"
+		else
+			# shellcheck disable=SC2059
+			printf "$keys"
+		fi
 		# keep the pty's input open until sbx is done: some script(1) versions hang up
 		# on the child when their stdin ends
 		for ((i = 0; i < 100; i++)); do
 			grep -q 'stty-done' "$screen" 2>/dev/null && break
 			sleep 0.05
 		done
-	) | timeout -k 5 20 script -qec "sh -c '\"\$0\" policy ls; echo sbx-rc=\$?; stty -a; echo stty-done' $SBX_BIN" \
-		/dev/null >"$screen" 2>&1
+	) | timeout -k 5 20 script -qec "sh $wrap" /dev/null >"$screen" 2>&1
 	OUT=$(tr -d '\r' <"$screen")
 	RC=$(sed -n 's/^sbx-rc=//p' <<<"$OUT")
 	SCREEN=$(sed '/^sbx-rc=/,$d' <<<"$OUT")
@@ -113,6 +123,11 @@ on_tty 2
 flags=$(tty_flags)
 [ "$flags" = "echo icanon isig " ] && pass chooser.choice_restores_terminal ||
 	fail chooser.choice_restores_terminal "stty after sbx: $flags"
+# a signal that ends sbx while it asks leaves the terminal as it was, too
+on_tty SIGTERM
+flags=$(tty_flags)
+[ "$RC" = 143 ] && [ "$flags" = "echo icanon isig " ] && pass chooser.sigterm_restores_terminal ||
+	fail chooser.sigterm_restores_terminal "exit ${RC:-none}, stty after sbx: $flags"
 
 # ---- --json never prompts, even on a terminal ----------------------------------------------
 sbx_instance_setup
