@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -146,34 +147,56 @@ int daemon_wait_exit(int ms)
 	return 0;
 }
 
-static const char *const choices[][2] = {
-	{ "Open        ", "All network traffic allowed, no restrictions." },
-	{ "Balanced    ", "Default deny, with common dev sites allowed." },
-	{ "Locked Down ", "All network traffic blocked unless you allow it." },
+/* Seed 000's chooser: the label, its line's text, and the set-default value it stands for. */
+static const struct {
+	const char *label, *text, *value;
+} choices[] = {
+	{ "Open", "All network traffic allowed, no restrictions.", "allow-all" },
+	{ "Balanced", "Default deny, with common dev sites allowed.", "balanced" },
+	{ "Locked Down", "All network traffic blocked unless you allow it.", "deny-all" },
 };
-static const char *const choice_values[] = { "allow-all", "balanced", "deny-all" };
+#define NCHOICES 3
+#define CHOOSER_LINES 6 /* what draw_choices prints */
 
 static void draw_choices(int sel, bool redraw)
 {
 	if (redraw)
-		printf("\033[%dA", 6);
-	for (int i = 0; i < 3; i++)
-		printf("\r\033[K  %s %d. %s — %s\n", i == sel ? ">" : " ", i + 1, choices[i][0],
-		       choices[i][1]);
+		printf("\033[%dA", CHOOSER_LINES);
+	for (int i = 0; i < NCHOICES; i++)
+		printf("\r\033[K  %s %d. %-12s — %s\n", i == sel ? ">" : " ", i + 1,
+		       choices[i].label, choices[i].text);
 	printf("\r\033[K\n\r\033[K  Use ↑/↓ to navigate, Enter to select, or press 1–3.\n\r\033[K\n");
 	fflush(stdout);
 }
 
-/* Seed 000's first-start chooser; returns 0..2, or -1 when the user quits. */
+/* The terminal as the chooser found it, put back by a signal that ends us meanwhile. */
+static struct termios chooser_tty;
+
+static void chooser_signal(int sig)
+{
+	tcsetattr(0, TCSANOW, &chooser_tty);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * Seed 000's first-start chooser; returns 0..2, or -1 when the user gives up (q, Ctrl-C,
+ * Ctrl-D, Ctrl-\). The terminal is raw without ISIG, so Ctrl-C is a key here rather than a
+ * SIGINT that would leave the terminal raw; other signals put it back before they end us.
+ */
 static int choose_default(void)
 {
-	struct termios old, raw;
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	struct sigaction sa = { .sa_handler = chooser_signal }, old_sa[4];
+	struct termios raw;
 	int sel = 1, ret = -1;
 
-	if (tcgetattr(0, &old))
+	if (tcgetattr(0, &chooser_tty))
 		return -1;
-	raw = old;
-	raw.c_lflag &= ~(ICANON | ECHO);
+	for (int i = 0; i < 4; i++)
+		sigaction(sigs[i], &sa, &old_sa[i]);
+	raw = chooser_tty;
+	raw.c_lflag &= ~(ICANON | ECHO | ISIG);
 	raw.c_cc[VMIN] = 1;
 	raw.c_cc[VTIME] = 0;
 	tcsetattr(0, TCSANOW, &raw);
@@ -184,15 +207,18 @@ static int choose_default(void)
 
 		if (read(0, &c, 1) != 1)
 			break;
-		if (c >= '1' && c <= '3') {
-			ret = c - '1';
+		if (c >= '1' && c < '1' + NCHOICES) {
+			/* show what the digit picked before taking it */
+			sel = c - '1';
+			draw_choices(sel, true);
+			ret = sel;
 			break;
 		}
 		if (c == '\r' || c == '\n') {
 			ret = sel;
 			break;
 		}
-		if (c == 'q' || c == 3 || c == 4)
+		if (c == 'q' || c == 3 || c == 4 || c == 28) /* q, Ctrl-C, Ctrl-D, Ctrl-\ */
 			break;
 		if (c == 27) {
 			char seq[2];
@@ -200,16 +226,19 @@ static int choose_default(void)
 			if (read(0, &seq[0], 1) != 1 || read(0, &seq[1], 1) != 1)
 				break;
 			if (seq[0] == '[' && seq[1] == 'A')
-				sel = sel > 0 ? sel - 1 : 2;
+				sel = sel > 0 ? sel - 1 : NCHOICES - 1;
 			else if (seq[0] == '[' && seq[1] == 'B')
-				sel = sel < 2 ? sel + 1 : 0;
+				sel = sel < NCHOICES - 1 ? sel + 1 : 0;
 			draw_choices(sel, true);
 		} else if (c == 'k' || c == 'j') {
-			sel = c == 'k' ? (sel > 0 ? sel - 1 : 2) : (sel < 2 ? sel + 1 : 0);
+			sel = c == 'k' ? (sel > 0 ? sel - 1 : NCHOICES - 1) :
+					 (sel < NCHOICES - 1 ? sel + 1 : 0);
 			draw_choices(sel, true);
 		}
 	}
-	tcsetattr(0, TCSANOW, &old);
+	tcsetattr(0, TCSANOW, &chooser_tty);
+	for (int i = 0; i < 4; i++)
+		sigaction(sigs[i], &old_sa[i], NULL);
 	return ret;
 }
 
@@ -269,31 +298,65 @@ out_req:
 	return err;
 }
 
+/* Ask on the terminal, save the choice and confirm it in one line; 0 or the exit code. */
+static int choose_and_save(void)
+{
+	int choice = choose_default(), ret;
+	cJSON *a, *r = NULL;
+
+	if (choice < 0)
+		return p_err(EXIT_FAIL, "no default policy chosen; nothing done");
+	a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "value", choices[choice].value);
+	ret = call_once("policy.set_default", a, true, &r);
+	cJSON_Delete(a);
+	if (!ret && !cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")))
+		ret = p_err(EXIT_FAIL, "cannot save the default policy: %s", jstr(r, "error"));
+	if (!ret)
+		printf("Default network policy: %s (%s)\n", choices[choice].label,
+		       choices[choice].value);
+	fflush(stdout);
+	cJSON_Delete(r);
+	return ret;
+}
+
+/*
+ * sbxd refused @op: no default policy chosen yet. On a terminal the chooser asks; otherwise
+ * a policy command fails (its error says how to choose), while a sandbox command says in one
+ * line what is in force and goes on under it: nothing is allowed, which is what the sandbox
+ * would get anyway, and a CI job that never chose stays confined (an attach refused would
+ * leave its cgroup unconfined). Returns 0 to retry @op (with @args amended), -1 to fail with
+ * sbxd's error, or the exit code.
+ */
+static int no_default(const char *op, cJSON *args)
+{
+	if (!json_output && isatty(0) && isatty(1))
+		return choose_and_save();
+	if (strncmp(op, "sandbox.", 8) != 0)
+		return -1;
+	fprintf(stderr, "sbx: no default network policy chosen yet: every connection is blocked "
+			"until you run 'sbx policy set-default allow-all|balanced|deny-all'\n");
+	cJSON_AddTrueToObject(args, "no_default_ok");
+	return 0;
+}
+
 int daemon_call(const char *op, cJSON *args, bool autostart, cJSON **reply)
 {
 	int ret = call_once(op, args, autostart, reply);
-	const cJSON *kind, *msg, *code;
+	const cJSON *msg, *code;
 
-	if (!ret && !cJSON_IsTrue(cJSON_GetObjectItem(*reply, "ok"))) {
-		kind = cJSON_GetObjectItem(*reply, "kind");
-		if (cJSON_IsString(kind) && strcmp(kind->valuestring, "no-default") == 0 &&
-		    !json_output && isatty(0) && isatty(1)) {
-			int choice = choose_default();
-			cJSON *a = cJSON_CreateObject(), *r = NULL;
-
+	if (!ret && !cJSON_IsTrue(cJSON_GetObjectItem(*reply, "ok")) &&
+	    strcmp(jstr(*reply, "kind"), "no-default") == 0) {
+		ret = no_default(op, args);
+		if (ret == 0) {
 			cJSON_Delete(*reply);
 			*reply = NULL;
-			if (choice < 0) {
-				cJSON_Delete(a);
-				cJSON_Delete(args);
-				return p_err(EXIT_FAIL, "no default policy chosen; nothing done");
-			}
-			cJSON_AddStringToObject(a, "value", choice_values[choice]);
-			ret = call_once("policy.set_default", a, autostart, &r);
-			cJSON_Delete(a);
-			cJSON_Delete(r);
-			if (!ret)
-				ret = call_once(op, args, autostart, reply);
+			ret = call_once(op, args, autostart, reply);
+		} else if (ret < 0) {
+			ret = 0; /* sbxd's own error below */
+		} else {
+			cJSON_Delete(*reply);
+			*reply = NULL;
 		}
 	}
 	cJSON_Delete(args);

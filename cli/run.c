@@ -59,14 +59,15 @@ static void help_run(FILE *f)
 		"Creates sandbox NAME if it does not exist, starts it, and runs CMD in it\n"
 		"(default: $SHELL, or /bin/sh -i). sbx exits with CMD's status (128+N if signal\n"
 		"N killed it); stdin, stdout and stderr pass through, and a terminal on stdin\n"
-		"becomes the sandbox's terminal.\n"
+		"becomes the sandbox's terminal. A NAME that is a command on PATH, and no\n"
+		"sandbox yet, must be followed by '--' (otherwise it is taken for a typo).\n"
 		"\n"
 		"In the sandbox: its own network namespace whose only way out is sbxd's proxy\n"
 		"(HTTP_PROXY/HTTPS_PROXY point at it; everything else is redirected or dropped\n"
 		"under the policy), /etc/resolv.conf pointing at sbxd's resolver, and\n"
-		"host.docker.internal naming the host. CMD runs as the invoking user (SUDO_UID)\n"
-		"or as root of a user namespace of its own (nobody outside it), with no\n"
-		"capability on the host. Needs root (run it with sudo). See sbx(1).\n");
+		"host.docker.internal naming the host. CMD runs as the invoking user (SUDO_UID,\n"
+		"unless 0) or as root of a user namespace of its own (nobody outside it), with\n"
+		"no capability on the host. Needs root (run it with sudo). See sbx-run(1).\n");
 }
 
 static void help_exec(FILE *f)
@@ -402,6 +403,61 @@ static int write_maps(pid_t pid, const struct enter *e)
 	return err;
 }
 
+/*
+ * Where execvp would find @cmd, judged as the user the command runs as: 0 and its path, -ENOENT
+ * when it is nowhere, or -EACCES and the first path that exists but may not be run. Unlike
+ * execvp, a directory of PATH closed to that user (root's ~/bin, for nobody) counts as "not
+ * there", so a missing command is "not found" (127), not "Permission denied".
+ */
+static int find_command(const char *cmd, char *out, size_t len)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	char cand[PATH_MAX];
+	bool denied = false;
+	struct stat st;
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, len, "%s", cmd);
+		return stat(cmd, &st) && (errno == ENOENT || errno == ENOTDIR) ? -ENOENT : 0;
+	}
+	if (!path)
+		path = "/bin:/usr/bin"; /* execvp's default */
+	for (p = path; *p; p = *end ? end + 1 : end) {
+		int n;
+
+		end = strchrnul(p, ':');
+		/* an empty entry is the working directory */
+		n = snprintf(cand, sizeof(cand), "%.*s%s%s", (int)(end - p), p, end > p ? "/" : "",
+			     cmd);
+		if (n >= (int)sizeof(cand) || stat(cand, &st) || !S_ISREG(st.st_mode))
+			continue;
+		if (access(cand, X_OK) == 0) {
+			snprintf(out, len, "%s", cand);
+			return 0;
+		}
+		if (!denied)
+			snprintf(out, len, "%s", cand);
+		denied = true;
+	}
+	return denied ? -EACCES : -ENOENT;
+}
+
+static void __attribute__((noreturn)) exec_command(const struct enter *e)
+{
+	char path[PATH_MAX];
+	int err = find_command(e->cmd[0], path, sizeof(path));
+
+	if (err == -ENOENT)
+		child_fail(e, 'E', ENOENT, "%s: not found", e->cmd[0]);
+	if (!err) {
+		/* execvp, for its /bin/sh fallback on a script without #! */
+		execvp(path, e->cmd);
+		err = -errno;
+	}
+	child_fail(e, 'E', -err, "cannot run '%s' in sandbox %s: %s", path, e->name,
+		   strerror(-err));
+}
+
 static void __attribute__((noreturn)) child(const struct enter *e, const sigset_t *oldmask)
 {
 	const cJSON *it;
@@ -455,9 +511,7 @@ static void __attribute__((noreturn)) child(const struct enter *e, const sigset_
 	if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */))
 		child_fail(e, 'S', errno, "cannot keep sbx's descriptors from the command: %s; it "
 			   "did not run (close_range needs Linux 5.11)", strerror(errno));
-	execvp(e->cmd[0], e->cmd);
-	child_fail(e, 'E', errno, "cannot run '%s' in sandbox %s: %s", e->cmd[0], e->name,
-		   strerror(errno));
+	exec_command(e);
 }
 
 /* ---- the parent: relay, signals, status ------------------------------------------------------ */
@@ -598,7 +652,11 @@ fail:
 	return -errno;
 }
 
-/* The credentials the command gets: SUDO_UID/SUDO_GID's user, or nobody outside a user ns. */
+/*
+ * The credentials the command gets: SUDO_UID/SUDO_GID's user, or root of a user namespace that
+ * is nobody on the host. SUDO_UID=0 (sudo from root) is root without sudo: the command is
+ * never host root.
+ */
 static int resolve_user(struct enter *e)
 {
 	const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
@@ -616,7 +674,7 @@ static int resolve_user(struct enter *e)
 	u = strtoul(su, &end, 10);
 	if (errno || *end || u >= UINT32_MAX)
 		return p_err(EXIT_USAGE, "SUDO_UID=%s is not a user id", su);
-	if (u == 0) { /* sudo from root */
+	if (u == 0) {
 		e->uid_in = 0;
 		e->gid_in = 0;
 		return 0;
@@ -642,6 +700,29 @@ static int resolve_user(struct enter *e)
 	return 0;
 }
 
+/*
+ * Said once, when a sandbox is made by root without sudo (SUDO_UID unset or 0): `id` inside
+ * says root, yet the caller's own files refuse writes (sbx-run(1), "User").
+ */
+static void note_nobody(const char *name)
+{
+	fprintf(stderr,
+		"sbx: sandbox %s runs commands as root of its own user namespace, which is nobody "
+		"(%d) on the host:\n"
+		"sbx: they can write only where user nobody may (such as /tmp), not your files "
+		"(sudo sbx runs them as you)\n",
+		name, SBX_SANDBOX_NOBODY);
+}
+
+static void remove_sandbox(const char *name)
+{
+	cJSON *args = cJSON_CreateObject(), *reply = NULL;
+
+	cJSON_AddStringToObject(args, "name", name);
+	if (daemon_call("sandbox.rm", args, false, &reply) == 0)
+		cJSON_Delete(reply);
+}
+
 /* sandbox.start / sandbox.exec, then the child enters, and we wait for it. */
 static int enter(const char *verb, const char *name, char **cmd)
 {
@@ -651,16 +732,13 @@ static int enter(const char *verb, const char *name, char **cmd)
 			   .pty_slave = -1 };
 	const cJSON *sb;
 	struct termios saved, raw;
-	bool restore_tty = false;
+	bool restore_tty = false, created, started = false;
 	sigset_t mask, oldmask;
 	int ret, pfd[2] = { -1, -1 }, gfd[2] = { -1, -1 }, master = -1, sfd = -1, status;
 	cJSON *args, *reply = NULL;
 	ssize_t n;
 	pid_t pid;
 
-	if (geteuid() != 0)
-		return p_err(EXIT_FAIL, "sbx %s needs root: it joins the sandbox's cgroup and "
-			     "namespaces (run it with sudo)", verb);
 	ret = resolve_user(&e);
 	if (ret)
 		return ret;
@@ -680,6 +758,9 @@ static int enter(const char *verb, const char *name, char **cmd)
 	if (ret)
 		return ret;
 	sb = cJSON_GetObjectItem(reply, "sandbox");
+	created = cJSON_IsTrue(cJSON_GetObjectItem(reply, "created"));
+	if (created && !e.as_user)
+		note_nobody(name);
 	e.env = cJSON_GetObjectItem(reply, "env");
 	e.mounts = cJSON_GetObjectItem(reply, "mounts");
 	snprintf(path, sizeof(path), "%s/cgroup.procs", jstr(sb, "cgroup"));
@@ -765,6 +846,7 @@ static int enter(const char *verb, const char *name, char **cmd)
 			    "%s", msg + 2);
 		goto out;
 	}
+	started = true;
 	if (master >= 0 && tcgetattr(0, &saved) == 0) {
 		raw = saved;
 		cfmakeraw(&raw);
@@ -786,18 +868,134 @@ out:
 			if (fds[i] >= 0)
 				close(fds[i]);
 	}
+	/* a sandbox made for a command that never started is a typo's leftover: remove it */
+	if (reply && created && !started)
+		remove_sandbox(name);
 	cJSON_Delete(reply);
 	return ret;
 }
 
+/* What `sbx run` and `sbx exec` were asked: NAME [--] CMD... */
+struct enter_args {
+	const char *verb; /* "run" or "exec" */
+	const char *name;
+	char **cmd;	  /* NULL: the default shell */
+	bool dashdash;	  /* "--" came right after NAME */
+};
+
+/* @argv as a shell would need it typed, in @out (cut short with "..." when it does not fit). */
+static void quote_args(char **argv, char *out, size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int i = 0; argv && argv[i]; i++) {
+		const char *a = argv[i];
+		bool plain = *a && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					  "0123456789_./:=@%+,-") == strlen(a);
+		char q[PATH_MAX];
+		size_t n = 0;
+
+		if (plain) {
+			snprintf(q, sizeof(q), "%s", a);
+		} else {
+			q[n++] = '\'';
+			for (; *a && n < sizeof(q) - 6; a++) {
+				if (*a == '\'') {
+					memcpy(q + n, "'\\''", 4);
+					n += 4;
+				} else {
+					q[n++] = *a;
+				}
+			}
+			q[n++] = '\'';
+			q[n] = '\0';
+		}
+		if (used + strlen(q) + 5 >= len) {
+			snprintf(out + used, len - used, "%s...", i ? " " : "");
+			return;
+		}
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? " " : "", q);
+	}
+}
+
+/* An executable file named @name in a directory of PATH. */
+static bool is_command(const char *name)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	char cand[PATH_MAX];
+	struct stat st;
+
+	for (p = path ? path : ""; *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, ':');
+		if (end == p)
+			continue;
+		if (snprintf(cand, sizeof(cand), "%.*s/%s", (int)(end - p), p, name) <
+			    (int)sizeof(cand) &&
+		    stat(cand, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+			return true;
+	}
+	return false;
+}
+
+/* Whether sandbox @name exists: 1, 0, or -exit code (sbx ls failed and said why). */
+static int sandbox_exists(const char *name)
+{
+	cJSON *reply;
+	const cJSON *it;
+	int ret = daemon_call("sandbox.ls", cJSON_CreateObject(), true, &reply);
+
+	if (ret)
+		return -ret;
+	ret = 0;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(reply, "sandboxes"))
+		if (strcmp(jstr(it, "name"), name) == 0)
+			ret = 1;
+	cJSON_Delete(reply);
+	return ret;
+}
+
+/*
+ * A typo must not create a sandbox: `sbx run curl -s URL` meant a command, not a sandbox named
+ * curl. A NAME that is a command on PATH and no sandbox yet must be followed by "--" to be
+ * taken as a name (sbx-run(1), "Names that are commands").
+ */
+static int check_not_command(const struct enter_args *a)
+{
+	char typed[2048];
+	char *all[2] = { (char *)a->name, NULL };
+	int ret;
+
+	if (a->dashdash || !is_command(a->name))
+		return 0;
+	ret = sandbox_exists(a->name);
+	if (ret)
+		return ret < 0 ? -ret : 0;
+	if (a->cmd) {
+		char rest[2048];
+
+		quote_args(a->cmd, rest, sizeof(rest));
+		snprintf(typed, sizeof(typed), "%s %s", a->name, rest);
+	} else {
+		quote_args(all, typed, sizeof(typed));
+	}
+	if (strcmp(a->verb, "exec") == 0)
+		return p_err(EXIT_USAGE, "'%s' is a command, not a sandbox: did you mean `sbx exec "
+			     "NAME -- %s`?", a->name, typed);
+	return p_err(EXIT_USAGE, "'%s' is a command, not a sandbox: did you mean `sbx run NAME -- "
+		     "%s`? (to name a sandbox %s, write `sbx run %s --%s`)",
+		     a->name, typed, a->name, a->name, a->cmd ? " CMD" : "");
+}
+
 /* NAME [--] CMD...: options only before NAME, so the command keeps its own. */
-static int parse_enter(int argc, char **argv, bool is_exec, const char **name, char ***cmd)
+static int parse_enter(int argc, char **argv, struct enter_args *a)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char err[SBX_ERR_MAX];
+	bool is_exec = strcmp(a->verb, "exec") == 0;
+	char err[SBX_ERR_MAX], rest[2048];
 	int opt;
 
 	optind = 0;
@@ -809,48 +1007,59 @@ static int parse_enter(int argc, char **argv, bool is_exec, const char **name, c
 		}
 		return bad_option(opt, argv - 1);
 	}
+	/* getopt took a "--" before NAME: `sbx run -- true` names no sandbox "true" */
+	if (optind >= 2 && strcmp(argv[optind - 2], "--") == 0 && optind - 1 < argc) {
+		quote_args(argv + optind - 1, rest, sizeof(rest));
+		return p_err(EXIT_USAGE, "the sandbox's name comes before '--': did you mean `sbx "
+			     "%s NAME -- %s`?", a->verb, rest);
+	}
 	argv += optind - 1;
 	argc -= optind - 1;
 	if (argc < 1) {
 		(is_exec ? help_exec : help_run)(stderr);
 		return p_err(EXIT_USAGE, "a sandbox name is required");
 	}
-	*name = argv[0];
-	if (sbx_sandbox_name_check(*name, err, sizeof(err)))
+	a->name = argv[0];
+	if (sbx_sandbox_name_check(a->name, err, sizeof(err)))
 		return p_err(EXIT_USAGE, "%s", err);
 	argv++;
 	argc--;
 	if (argc > 0 && strcmp(argv[0], "--") == 0) {
+		a->dashdash = true;
 		argv++;
 		argc--;
 	}
 	if (is_exec && argc == 0)
 		return p_err(EXIT_USAGE, "sbx exec needs a command: sbx exec %s -- CMD [ARG...]",
-			     *name);
-	*cmd = argc ? argv : NULL;
+			     a->name);
+	a->cmd = argc ? argv : NULL;
 	return 0;
+}
+
+static int do_enter(const char *verb, int argc, char **argv)
+{
+	struct enter_args a = { .verb = verb };
+	int ret = parse_enter(argc, argv, &a);
+
+	if (ret)
+		return ret < 0 ? EXIT_OK : ret;
+	if (geteuid() != 0)
+		return p_err(EXIT_FAIL, "sbx %s needs root: it joins the sandbox's cgroup and "
+			     "namespaces (run it with sudo)", verb);
+	ret = check_not_command(&a);
+	if (ret)
+		return ret;
+	return enter(a.verb, a.name, a.cmd);
 }
 
 int do_run(int argc, char **argv)
 {
-	const char *name;
-	char **cmd;
-	int ret = parse_enter(argc, argv, false, &name, &cmd);
-
-	if (ret)
-		return ret < 0 ? EXIT_OK : ret;
-	return enter("run", name, cmd);
+	return do_enter("run", argc, argv);
 }
 
 int do_exec(int argc, char **argv)
 {
-	const char *name;
-	char **cmd;
-	int ret = parse_enter(argc, argv, true, &name, &cmd);
-
-	if (ret)
-		return ret < 0 ? EXIT_OK : ret;
-	return enter("exec", name, cmd);
+	return do_enter("exec", argc, argv);
 }
 
 /* ---- ls, stop, rm, attach ------------------------------------------------------------------ */

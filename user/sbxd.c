@@ -199,6 +199,23 @@ static void check_env_refresh(void)
 	sbx_policyd_set_env(d.pd, &env);
 }
 
+/*
+ * The requests that put traffic under the policy: until a default is chosen they are answered
+ * "no-default" (the CLI's chooser), unless the caller goes on under no rule ("no_default_ok").
+ */
+static bool needs_default(const char *op, const cJSON *args)
+{
+	static const char *const ops[] = { "sandbox.start", "sandbox.exec", "sandbox.attach" };
+
+	if (sbx_policyd_preset(d.pd) != SBX_PRESET_NONE ||
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "no_default_ok")))
+		return false;
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(op, ops[i]) == 0)
+			return true;
+	return false;
+}
+
 static const struct verb *verb_find(const char *op)
 {
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
@@ -260,6 +277,10 @@ static cJSON *dispatch(const char *line, const struct peer *peer, bool *shutdown
 		reply = sbx_policyd_handle(d.pd, v->op, args, shutdown);
 		if (*shutdown)
 			sbx_sandboxes_stop_all(d.sandboxes);
+	} else if (needs_default(v->op, args)) {
+		reply = sbx_ctl_error(2, "no-default",
+				      "no default network policy has been chosen yet; run 'sbx policy "
+				      "set-default allow-all|balanced|deny-all' first");
 	} else if (strncmp(v->op, "sandbox.", 8) == 0 && d.sandboxes) {
 		reply = sbx_sandboxes_handle(d.sandboxes, v->op, args, shutdown);
 	} else {
