@@ -363,8 +363,8 @@ int do_policy_log(int argc, char **argv)
 			want_follow = true;
 			break;
 		case 'h':
-			printf("Usage: sbx policy log [SANDBOX] [--limit N] [--json] [--type network] "
-			       "[--follow]\n"
+			printf("Usage: sbx policy log [SANDBOX] [-n|--limit N] [-j|--json] "
+			       "[-t|--type network] [-f|--follow]\n"
 			       "\n"
 			       "Which hosts sandboxes contacted and the verdicts: Blocked and Allowed\n"
 			       "tables (SANDBOX TYPE HOST PROXY RULE REASON LAST SEEN COUNT), most recent\n"

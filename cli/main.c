@@ -94,7 +94,8 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 
 static int do_help(int argc, char **argv)
 {
-	printf("Usage: sbx [-v] COMMAND ...\n"
+	printf("Usage: sbx [-v|--verbose] COMMAND ...\n"
+	       "       sbx --version | --help\n"
 	       "\n"
 	       "sbx confines the network egress of sandboxes: nothing leaves except through\n"
 	       "a proxy that decides every connection against allow/deny rules.\n"
@@ -117,7 +118,20 @@ static int do_help(int argc, char **argv)
 
 static int do_version(int argc, char **argv)
 {
-	if (argc > 0 && strcmp(argv[0], "--json") == 0) {
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json_output = true;
+		} else if (is_help(argv[i])) {
+			printf("Usage: sbx version [--json]\n"
+			       "\n"
+			       "Prints the version of sbx; --json prints {\"version\": \"VERSION\"}.\n");
+			return EXIT_OK;
+		} else {
+			return p_err(EXIT_USAGE, "unknown argument '%s' (see sbx version --help)",
+				     argv[i]);
+		}
+	}
+	if (json_output) {
 		cJSON *j = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(j, "version", SBX_VERSION);

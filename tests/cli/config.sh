@@ -6,7 +6,7 @@
 # group says how to create it, and `make install` creates the group sbx (read with make -n: the
 # test never adds a group). Runs sbxd in private directories; no root, no network.
 # "COND && pass X || fail X why" is if-then-else here: pass only prints.
-# shellcheck disable=SC2015
+# shellcheck disable=SC2015,SC2016
 set -u
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
