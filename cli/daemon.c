@@ -106,6 +106,7 @@ static int do_status(int argc, char **argv)
 	cJSON *reply;
 	int fd, ret;
 
+	reset_opts(argc, argv); /* --json anywhere: errors in JSON too */
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json_output = true;

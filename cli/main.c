@@ -118,6 +118,7 @@ static int do_help(int argc, char **argv)
 
 static int do_version(int argc, char **argv)
 {
+	reset_opts(argc, argv); /* --json anywhere: errors in JSON too */
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json_output = true;

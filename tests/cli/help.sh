@@ -8,7 +8,7 @@
 # answer differs from its answer to an option no parser has. Runs against a private instance
 # (the probes against paths no daemon can use); no root, no network.
 # "COND && pass X || fail X why" is if-then-else here: pass only prints.
-# shellcheck disable=SC2015
+# shellcheck disable=SC2015,SC2016
 set -u
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -129,6 +129,28 @@ for i in "${!cmds[@]}"; do
 	[ -z "$unknown" ] && pass "$name.usage_options_accepted" ||
 		fail "$name.usage_options_accepted" "sbx $cmd --help shows but refuses:$unknown"
 done
+
+# ---- README "JSON output": which commands take --json, and their errors in JSON ------------------
+jsoners=$(for i in "${!cmds[@]}"; do grep -qxF -- --json "$PROBES/$i" && echo "${cmds[$i]}"; done | sort)
+para=$(sed -n '/^### JSON output/,/^A rule object/p' "$SRC/../README.md" | tr '\n' ' ')
+para=${para#*is accepted by }
+para=${para%%. Errors*}
+documented=$({
+	grep -oE '`[a-z -]+`' <<<"${para%%, by *}" | tr -d '`' | sed 's/^policy //; s/^/policy /'
+	grep -oE '`[a-z -]+`' <<<"${para#*, by }" | tr -d '`'
+} | sort)
+[ "$documented" = "$jsoners" ] && pass help.readme_json_commands ||
+	fail help.readme_json_commands "README names '$(tr '\n' ',' <<<"$documented")', the parsers take it in '$(tr '\n' ',' <<<"$jsoners")'"
+while read -r cmd; do
+	# shellcheck disable=SC2086
+	SBX_RUN_DIR=/dev/null/run SBX_STATE_DIR=/dev/null/state SBX_BPF_DIR=/dev/null/bpf \
+		run sbx $cmd --json "$BOGUS"
+	# (inspect and set-default take it for their argument: any error will do, as long as
+	# it is JSON on standard output with the exit status as its code)
+	[ -z "$STDERR" ] && json_ok 'set(d) == {"error", "code"} and d["code"] == '"$RC" 2>/dev/null &&
+		pass "help.json_error.${cmd// /_}" ||
+		{ fail "help.json_error.${cmd// /_}" "sbx $cmd --json $BOGUS: exit $RC"; _show_out; }
+done <<<"$jsoners"
 
 # -h and `help` are --help too
 for args in "-h" "help" "policy help" "policy ls -h" "daemon help" "version -h"; do
