@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Facts sbxd(8) states that the code can be read for: every map include/sbx/bpf_abi.h pins
-# is listed under FILES, and every limit the man page names has the value the code uses.
+# Facts the docs state that the code can be read for: every map include/sbx/bpf_abi.h pins
+# is listed under FILES in sbxd(8), every limit it names has the value the code uses, and the
+# default groups have as many resources as README and sbx-policy(1) say.
 # Reads files only: no daemon, no root, no network.
 # "COND && pass X || fail X why" is if-then-else here: pass only prints.
 # shellcheck disable=SC2015
@@ -49,4 +50,15 @@ limit SBX_PROXY_FD_RESERVE user/proxy.h '\\- @N@\) / 2'
 limit SBX_VERDICTS_PER_SANDBOX include/sbx/bpf_abi.h 'at most @N@ rows of that map'
 limit SBX_MAX_VERDICTS include/sbx/bpf_abi.h 'the map holds @N@'
 limit SBX_INSTANCE_MAX user/paths.h 'up to @N@ characters'
+
+# ---- the default groups: how many resources README and sbx-policy(1) say each has -------------
+for list in data/defaults/*.list; do
+	g=$(basename "$list" .list)
+	n=$(grep -cvE '^[[:space:]]*(#|$)' "$list")
+	grep -qE "^\| \`$g\` \|.*\| $n \|\$" README.md && pass "docs_facts.readme_count.$g" ||
+		fail "docs_facts.readme_count.$g" "README's default groups table does not give $g $n resources"
+	sed -n "/^\.B ${g//-/\\\\-}\$/{n;p}" man/sbx-policy.1 | grep -qE "\($n( resources)?\)\.\$" &&
+		pass "docs_facts.man_count.$g" ||
+		fail "docs_facts.man_count.$g" "sbx-policy(1) DEFAULT GROUPS does not give $g ($n)"
+done
 finish
