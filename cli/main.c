@@ -125,8 +125,7 @@ static int do_version(int argc, char **argv)
 		} else if (is_help(argv[i])) {
 			printf("Usage: sbx version [--json]\n"
 			       "\n"
-			       "Prints the version of sbx;\n"
-			       "--json prints {\"version\": \"VERSION\"}.\n");
+			       "Prints the version. --json prints {\"version\": \"VERSION\"}.\n");
 			return EXIT_OK;
 		} else {
 			return p_err(EXIT_USAGE, "unknown argument '%s' (see sbx version --help)",
