@@ -112,7 +112,8 @@ static int do_help(int argc, char **argv)
 	       "  version   print the version\n"
 	       "\n"
 	       "Run 'sbx COMMAND --help' for the options of each command; see sbx(1).\n"
-	       "Exit status: 0 done, 1 failed, 2 bad usage or bad input.\n");
+	       "Exit status: 0 done, 1 failed, 2 bad usage or bad input, 3 sbxd not running\n"
+	       "(daemon status only); run and exec exit with the command's status.\n");
 	return argc < 0 ? EXIT_USAGE : EXIT_OK;
 }
 
