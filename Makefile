@@ -2,6 +2,7 @@
 # sbx build: the CLI (build/sbx), the daemon (build/sbxd), the eBPF objects and their skeletons.
 #   make            build everything          make test     deps + build + every test
 #   make demo       deps + build + demo        make install  PREFIX=/usr/local DESTDIR=
+#                   (install, as root with DESTDIR empty, also creates the system group sbx)
 #   make SAN=1 ...  ASan+UBSan build in build/san      V=1 shows the commands
 #   make fuzz FUZZ_SECONDS=N   run each fuzz target for N seconds (default 60)
 
@@ -211,6 +212,12 @@ install: $(BUILD)/sbx $(BUILD)/sbxd
 	install -m 0755 $(BUILD)/sbxd $(DESTDIR)$(PREFIX)/sbin/sbxd
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+ifeq ($(DESTDIR),)
+	$(Q)if [ "$$(id -u)" = 0 ] && ! getent group sbx >/dev/null; then \
+		groupadd --system sbx && \
+		echo "created the system group sbx (for 'group = sbx' in sbxd.conf; see sbxd(8))"; \
+	fi
+endif
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/sbx $(DESTDIR)$(PREFIX)/sbin/sbxd

@@ -8,7 +8,9 @@
 
 static int help_daemon(int argc, char **argv)
 {
-	printf("Usage: sbx daemon start [--foreground] | stop | status [--json]\n"
+	printf("Usage: sbx daemon start [--foreground]\n"
+	       "       sbx daemon stop\n"
+	       "       sbx daemon status [--json]\n"
 	       "\n"
 	       "sbx starts sbxd on demand; these manage it by hand.\n"
 	       "  start         start sbxd in the background (--foreground: run it here,\n"
@@ -19,13 +21,42 @@ static int help_daemon(int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int help_start(void)
+{
+	printf("Usage: sbx daemon start [--foreground]\n"
+	       "\n"
+	       "Starts sbxd in the background, or says that it already runs. --foreground\n"
+	       "runs it in place instead, logging to stderr, for a service manager.\n");
+	return EXIT_OK;
+}
+
+static int help_stop(void)
+{
+	printf("Usage: sbx daemon stop\n"
+	       "\n"
+	       "Stops sbxd (needs root, or the user sbxd runs as). Sandboxes stay confined\n"
+	       "while it is down: their connections are refused until it is back.\n");
+	return EXIT_OK;
+}
+
+static int help_status(void)
+{
+	printf("Usage: sbx daemon status [--json]\n"
+	       "\n"
+	       "Shows whether sbxd runs, its pid, version, uptime, policy and paths; exits 3\n"
+	       "when it is not running. --json prints {\"running\": true|false, \"pid\",\n"
+	       "\"version\", \"instance\", \"state_dir\", \"run_dir\", \"bpf_dir\", \"default\",\n"
+	       "\"rules\", \"started\", \"uptime\"} (see sbxd(8)).\n");
+	return EXIT_OK;
+}
+
 static int do_start(int argc, char **argv)
 {
 	cJSON *reply;
 	int fd, ret;
 
 	if (argc > 0 && is_help(argv[0]))
-		return help_daemon(0, NULL);
+		return help_start();
 	if (argc > 0 && strcmp(argv[0], "--foreground") == 0)
 		return daemon_spawn(true);
 	if (argc > 0)
@@ -49,7 +80,7 @@ static int do_stop(int argc, char **argv)
 	int fd, ret;
 
 	if (argc > 0 && is_help(argv[0]))
-		return help_daemon(0, NULL);
+		return help_stop();
 	if (argc > 0)
 		return p_err(EXIT_USAGE, "unknown argument '%s'", argv[0]);
 	ret = daemon_connect(&fd);
@@ -75,11 +106,12 @@ static int do_status(int argc, char **argv)
 	cJSON *reply;
 	int fd, ret;
 
+	reset_opts(argc, argv); /* --json anywhere: errors in JSON too */
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json_output = true;
 		else if (is_help(argv[i]))
-			return help_daemon(0, NULL);
+			return help_status();
 		else
 			return p_err(EXIT_USAGE, "unknown argument '%s'", argv[i]);
 	}

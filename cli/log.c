@@ -136,23 +136,18 @@ static int snapshot_take(struct snapshot *s, const char *sandbox)
 	return err < 0 ? err : 0;
 }
 
-static void when_text(uint64_t ns, char *out, size_t len, bool iso)
+static void when_text(uint64_t ns, char *out, size_t len)
 {
 	time_t t = (time_t)(ns / 1000000000ull);
 	struct tm tm;
 
-	if (iso) {
-		/* RFC 3339: the offset as +hh:mm */
-		size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S%z", localtime_r(&t, &tm));
+	strftime(out, len, "%H:%M:%S %d-%b", localtime_r(&t, &tm));
+}
 
-		if (n >= 5 && n + 2 <= len) {
-			memmove(out + n - 1, out + n - 2, 3);
-			out[n - 2] = ':';
-		}
-	}
-	else {
-		strftime(out, len, "%H:%M:%S %d-%b", localtime_r(&t, &tm));
-	}
+/* JSON times are Unix time, as every other time sbx prints in JSON (created, started). */
+static double when_unix(uint64_t ns)
+{
+	return (double)(ns / 1000000000ull);
 }
 
 static const char *rule_text(const struct entry *e, char *buf, size_t len)
@@ -178,7 +173,7 @@ static void print_tables(const struct snapshot *s, size_t limit)
 
 			if ((e->k.decision == SBX_DECISION_BLOCK) != blocked)
 				continue;
-			when_text(e->when_ns, when, sizeof(when), false);
+			when_text(e->when_ns, when, sizeof(when));
 			snprintf(count, sizeof(count), "%llu", (unsigned long long)e->v.count);
 			cells[0] = e->sandbox;
 			cells[1] = "network";
@@ -208,7 +203,7 @@ static void print_json_log(const struct snapshot *s, size_t limit)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct entry *e = &s->e[i];
 		bool is_blocked = e->k.decision == SBX_DECISION_BLOCK;
-		char when[40], rule[SBX_VERDICT_RULE_MAX + 1];
+		char rule[SBX_VERDICT_RULE_MAX + 1];
 		cJSON *j;
 
 		size_t *seen = is_blocked ? &nb : &na;
@@ -217,7 +212,6 @@ static void print_json_log(const struct snapshot *s, size_t limit)
 			continue;
 		(*seen)++;
 		j = cJSON_CreateObject();
-		when_text(e->when_ns, when, sizeof(when), true);
 		rule_text(e, rule, sizeof(rule));
 		cJSON_AddStringToObject(j, "host", e->host);
 		if (e->k.port)
@@ -227,7 +221,7 @@ static void print_json_log(const struct snapshot *s, size_t limit)
 		cJSON_AddStringToObject(j, "proxy_type", sbx_proxy_kind_name(e->k.proxy_kind));
 		cJSON_AddStringToObject(j, "rule", strcmp(rule, "-") ? rule : "");
 		cJSON_AddStringToObject(j, "reason", sbx_reason_name(e->k.reason));
-		cJSON_AddStringToObject(j, "last_seen", when);
+		cJSON_AddNumberToObject(j, "last_seen", when_unix(e->when_ns));
 		cJSON_AddNumberToObject(j, "count", (double)e->v.count);
 		cJSON_AddItemToArray(is_blocked ? blocked : allowed, j);
 	}
@@ -277,9 +271,6 @@ static int follow(const char *sandbox)
 			for (uint64_t c = before; c < e->v.count && c < before + 100; c++) {
 				if (json_output) {
 					cJSON *j = cJSON_CreateObject();
-					char when[40];
-
-					when_text(e->when_ns, when, sizeof(when), true);
 					cJSON_AddStringToObject(
 						j, "decision",
 						e->k.decision == SBX_DECISION_BLOCK ? "blocked"
@@ -293,7 +284,7 @@ static int follow(const char *sandbox)
 					cJSON_AddStringToObject(j, "rule", e->k.rule);
 					cJSON_AddStringToObject(j, "reason",
 								sbx_reason_name(e->k.reason));
-					cJSON_AddStringToObject(j, "time", when);
+					cJSON_AddNumberToObject(j, "time", when_unix(e->when_ns));
 					{
 						char *line = cJSON_PrintUnformatted(j);
 
@@ -363,8 +354,8 @@ int do_policy_log(int argc, char **argv)
 			want_follow = true;
 			break;
 		case 'h':
-			printf("Usage: sbx policy log [SANDBOX] [--limit N] [--json] [--type network] "
-			       "[--follow]\n"
+			printf("Usage: sbx policy log [SANDBOX] [-n|--limit N] [-j|--json] "
+			       "[-t|--type network] [-f|--follow]\n"
 			       "\n"
 			       "Which hosts sandboxes contacted and the verdicts: Blocked and Allowed\n"
 			       "tables (SANDBOX TYPE HOST PROXY RULE REASON LAST SEEN COUNT), most recent\n"

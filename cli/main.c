@@ -94,7 +94,8 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 
 static int do_help(int argc, char **argv)
 {
-	printf("Usage: sbx [-v] COMMAND ...\n"
+	printf("Usage: sbx [-v|--verbose] COMMAND ...\n"
+	       "       sbx --version | --help\n"
 	       "\n"
 	       "sbx confines the network egress of sandboxes: nothing leaves except through\n"
 	       "a proxy that decides every connection against allow/deny rules.\n"
@@ -111,13 +112,28 @@ static int do_help(int argc, char **argv)
 	       "  version   print the version\n"
 	       "\n"
 	       "Run 'sbx COMMAND --help' for the options of each command; see sbx(1).\n"
-	       "Exit status: 0 done, 1 failed, 2 bad usage or bad input.\n");
+	       "Exit status: 0 done, 1 failed, 2 bad usage or bad input, 3 sbxd not running\n"
+	       "(daemon status only); run and exec exit with the command's status.\n");
 	return argc < 0 ? EXIT_USAGE : EXIT_OK;
 }
 
 static int do_version(int argc, char **argv)
 {
-	if (argc > 0 && strcmp(argv[0], "--json") == 0) {
+	reset_opts(argc, argv); /* --json anywhere: errors in JSON too */
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json_output = true;
+		} else if (is_help(argv[i])) {
+			printf("Usage: sbx version [--json]\n"
+			       "\n"
+			       "Prints the version. --json prints {\"version\": \"VERSION\"}.\n");
+			return EXIT_OK;
+		} else {
+			return p_err(EXIT_USAGE, "unknown argument '%s' (see sbx version --help)",
+				     argv[i]);
+		}
+	}
+	if (json_output) {
 		cJSON *j = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(j, "version", SBX_VERSION);

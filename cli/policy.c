@@ -184,10 +184,10 @@ static int do_ls(int argc, char **argv)
 			break;
 		case 'h':
 			cJSON_Delete(args);
-			printf("Usage: sbx policy ls [SANDBOX] [--type network|filesystem] "
-			       "[--include-inactive]\n"
-			       "                     [--wide] [--decision allow|deny] "
-			       "[--source local|kit|remote] [--json]\n"
+			printf("Usage: sbx policy ls [SANDBOX] [-t|--type network|filesystem] "
+			       "[-i|--include-inactive]\n"
+			       "                     [-w|--wide] [-d|--decision allow|deny]\n"
+			       "                     [-s|--source local|kit|remote] [-j|--json]\n"
 			       "\n"
 			       "Lists the active rules: PROVENANCE APPLIES_TO POLICY/RULE TYPE DECISION\n"
 			       "RESOURCES. With SANDBOX, only global rules and rules scoped to it.\n"
@@ -284,8 +284,9 @@ static int do_ls(int argc, char **argv)
 static void add_help(FILE *f, const char *verb)
 {
 	fprintf(f, "Usage: sbx policy %s network|filesystem:read|filesystem:write\n"
-	       "                        [--sandbox NAME | -g] [--name NAME] [--json] "
-	       "\"RESOURCE[,RESOURCE...]\"\n"
+	       "                        [-s|--sandbox NAME | -g|--global] [-n|--name NAME] "
+	       "[-j|--json]\n"
+	       "                        \"RESOURCE[,RESOURCE...]\"\n"
 	       "\n"
 	       "Adds one local %s rule covering every resource in the list. Without --sandbox\n"
 	       "(or with -g/--global) it applies to all sandboxes. Changes apply to the next\n"
@@ -423,7 +424,8 @@ static int do_rm(int argc, char **argv)
 			break;
 		case 'h':
 			printf("Usage: sbx policy rm network|filesystem:read|filesystem:write\n"
-			       "                     (--resource RESOURCE | --id UUID) [--json]\n"
+			       "                     (-r|--resource RESOURCE | -i|--id UUID) "
+			       "[-j|--json]\n"
 			       "\n"
 			       "--resource takes the resource out of every local rule that lists it\n"
 			       "(a rule left empty goes away); --id removes one rule. The id is the\n"
@@ -610,7 +612,8 @@ static int do_check(int argc, char **argv)
 			json_output = true;
 			break;
 		case 'h':
-			printf("Usage: sbx policy check [network] TARGET [--sandbox NAME] [--json]\n"
+			printf("Usage: sbx policy check [network] TARGET [-s|--sandbox NAME] "
+			       "[-j|--json]\n"
 			       "\n"
 			       "Shows whether a connection to TARGET would be allowed, the rule that\n"
 			       "decides it and why. TARGET is a host (port 443), host:port, an IP\n"
@@ -741,10 +744,11 @@ static int do_reset(int argc, char **argv)
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json_output = true;
 		} else if (is_help(argv[i])) {
-			printf("Usage: sbx policy reset [--force]\n\n"
+			printf("Usage: sbx policy reset [-f|--force] [--json]\n\n"
 			       "Deletes the local policy store (your rules and the chosen default),\n"
 			       "stops running sandboxes and the daemon. The next command asks for a\n"
-			       "default policy again. Asks for confirmation unless --force.\n");
+			       "default policy again. Asks for confirmation unless --force.\n"
+			       "--json prints {\"reset\": true}.\n");
 			return EXIT_OK;
 		} else {
 			return p_err(EXIT_USAGE, "unknown argument '%s'", argv[i]);

@@ -93,27 +93,28 @@ static int help_ls(void)
 
 static int help_stop(void)
 {
-	printf("Usage: sbx stop NAME...\n"
+	printf("Usage: sbx stop [--json] NAME...\n"
 	       "\n"
 	       "Kills every process of each sandbox (cgroup.kill) and waits for them to exit.\n"
-	       "The sandbox stays, still enforced: 'sbx run NAME' starts it again.\n");
+	       "The sandbox stays, still enforced: 'sbx run NAME' starts it again.\n"
+	       "--json prints {\"sandbox\": {...}} for each name, as 'sbx ls --json' shows it.\n");
 	return EXIT_OK;
 }
 
 static int help_rm(void)
 {
-	printf("Usage: sbx rm [--force] NAME...\n"
+	printf("Usage: sbx rm [-f|--force] [--json] NAME...\n"
 	       "\n"
 	       "Removes each sandbox: its enforcement, veth, network namespace and cgroup.\n"
 	       "A sandbox with running processes is refused unless --force (which kills them).\n"
 	       "For an attached cgroup, only sbx's enforcement is removed; its processes and\n"
-	       "the cgroup are left alone.\n");
+	       "the cgroup are left alone. --json prints {\"name\": NAME} for each name.\n");
 	return EXIT_OK;
 }
 
 static int help_attach(void)
 {
-	printf("Usage: sbx attach NAME (--cgroup PATH | --pid PID) [--json]\n"
+	printf("Usage: sbx attach NAME (-c|--cgroup PATH | -p|--pid PID) [-j|--json]\n"
 	       "\n"
 	       "Applies the same egress enforcement to an existing cgroup v2 in the host's\n"
 	       "network namespace: a CI job, a service, a container's cgroup. PATH is a cgroup\n"

@@ -183,7 +183,6 @@ int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out
 {
 	struct sbx_egress *e = calloc(1, sizeof(*e));
 	struct sbx_proxy_config pc = { 0 };
-	const char *spec = getenv("SBX_DNS_UPSTREAM");
 	struct sbx_proxy_ops pops = {
 		.identify = identify,
 		.decide = decide,
@@ -204,9 +203,9 @@ int sbx_egress_start(const struct sbx_egress_deps *deps, struct sbx_egress **out
 	pops.ctx = dops.ctx = e;
 	pthread_mutex_init(&e->env_lock, NULL);
 	e->verdicts_fd = sbx_bpf_map_fd(deps->bpf, SBX_MAP_VERDICTS);
-	if (!spec || !*spec)
-		spec = deps->cfg->dns_upstream;
-	ret = sbx_upstreams_parse(spec, "/etc/resolv.conf", &pc.upstreams, err, errlen);
+	/* SBX_DNS_UPSTREAM is in cfg already (sbx_config_load) */
+	ret = sbx_upstreams_parse(deps->cfg->dns_upstream, "/etc/resolv.conf", &pc.upstreams, err,
+				  errlen);
 	if (ret)
 		goto fail;
 	pc.bind_ip4 = htonl(INADDR_ANY);

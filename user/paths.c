@@ -9,6 +9,8 @@
 
 #include "fsutil.h"
 #include "paths.h"
+#include "resolve.h"
+#include "sandbox.h"
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
 
@@ -67,7 +69,6 @@ static char *trim(char *s)
 	return s;
 }
 
-/* "key = value" lines, '#' comments: the file holds a handful of settings. */
 /* The numeric limits, by their key in sbxd.conf. */
 static unsigned *limit_key(struct sbx_config *c, const char *key)
 {
@@ -82,26 +83,123 @@ static unsigned *limit_key(struct sbx_config *c, const char *key)
 	return NULL;
 }
 
-int sbx_config_load(const char *path, struct sbx_config *c, char *err, size_t errlen)
+/* The three listening ports, by key; @i is their index in port_lines. */
+static uint16_t *port_key(struct sbx_config *c, const char *key, int *i)
 {
-	char *text = NULL, *line, *next;
-	int ret, lineno = 0;
-	unsigned *lim;
+	if (strcmp(key, "proxy_port") == 0)
+		return *i = 0, &c->proxy_port;
+	if (strcmp(key, "transparent_port") == 0)
+		return *i = 1, &c->transparent_port;
+	if (strcmp(key, "dns_port") == 0)
+		return *i = 2, &c->dns_port;
+	return NULL;
+}
 
-	memset(c, 0, sizeof(*c));
-	c->gid = (gid_t)-1;
-	c->proxy_port = 3128;
-	c->transparent_port = 3129;
-	c->dns_port = 3153;
-	ret = sbx_read_file(path, 1 << 20, &text, NULL);
-	if (ret == -ENOENT)
-		return 0;
-	if (ret) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-ret));
-		return ret;
+/*
+ * sbxd listens on all three ports, the resolver on TCP too: two on one port would leave one
+ * listener unreachable. The error points at the later of the two lines (0: the default).
+ */
+static int ports_check(const struct sbx_config *c, const char *path, const int lines[3],
+		       char *err, size_t errlen)
+{
+	static const char *const names[] = { "proxy_port", "transparent_port", "dns_port" };
+	const uint16_t port[] = { c->proxy_port, c->transparent_port, c->dns_port };
+
+	for (int a = 0; a < 3; a++) {
+		for (int b = a + 1; b < 3; b++) {
+			int late = lines[a] > lines[b] ? a : b, other = late == a ? b : a;
+			char where[32] = "its default";
+
+			if (port[a] != port[b])
+				continue;
+			if (lines[other])
+				snprintf(where, sizeof(where), "line %d", lines[other]);
+			return ERR("%s:%d: %s %u is also %s (%s); the forward proxy, the "
+				   "transparent proxy and the resolver need three different ports",
+				   path, lines[late], names[late], port[a], names[other], where);
+		}
 	}
-	for (line = text; line; line = next) {
-		char *eq, *key, *val, *hash;
+	return 0;
+}
+
+/* SBX_DNS_UPSTREAM overrides dns_upstream; both are checked here, before anything starts. */
+static int upstream_set(struct sbx_config *c, const char *val, const char *where, char *err,
+			size_t errlen)
+{
+	struct sbx_upstreams up;
+	char why[256];
+
+	if (!*val)
+		return ERR("%s: give one to %d DNS upstreams as IPv4[:PORT], comma-separated",
+			   where, SBX_RESOLVE_UPSTREAMS);
+	if (strlen(val) >= sizeof(c->dns_upstream))
+		return ERR("%s: '%s' is too long for at most %d IPv4[:PORT] DNS upstreams", where,
+			   val, SBX_RESOLVE_UPSTREAMS);
+	if (sbx_upstreams_parse(val, NULL, &up, why, sizeof(why)))
+		return ERR("%s: %s", where, why);
+	snprintf(c->dns_upstream, sizeof(c->dns_upstream), "%s", val);
+	return 0;
+}
+
+/* One "key = value" line; -EINVAL with @err naming @path and @lineno. */
+static int config_set(struct sbx_config *c, const char *key, const char *val, const char *path,
+		      int lineno, int port_lines[3], char *err, size_t errlen)
+{
+	char where[PATH_MAX + 16], why[256], *end;
+	unsigned long v;
+	unsigned *lim;
+	uint16_t *port;
+	int i;
+
+	snprintf(where, sizeof(where), "%s:%d", path, lineno);
+	if (strcmp(key, "group") == 0) {
+		struct group *g = getgrnam(val);
+
+		if (!g)
+			return ERR("%s: no such group '%s' (create it with: groupadd --system %s)",
+				   where, val, val);
+		if (strlen(val) >= sizeof(c->group))
+			return ERR("%s: group name '%s' is too long", where, val);
+		snprintf(c->group, sizeof(c->group), "%s", val);
+		c->gid = g->gr_gid;
+	} else if (strcmp(key, "dns_upstream") == 0) {
+		return upstream_set(c, val, where, err, errlen);
+	} else if ((port = port_key(c, key, &i))) {
+		v = strtoul(val, &end, 10);
+		if (!*val || *end || v < 1 || v > 65535)
+			return ERR("%s: %s must be a port number 1-65535", where, key);
+		*port = (uint16_t)v;
+		port_lines[i] = lineno;
+	} else if (strcmp(key, "sandbox_pool") == 0) {
+		struct sbx_pool pool;
+
+		if (sbx_pool_parse(val, &pool, why, sizeof(why)))
+			return ERR("%s: %s", where, why);
+		snprintf(c->sandbox_pool, sizeof(c->sandbox_pool), "%s", val);
+	} else if ((lim = limit_key(c, key))) {
+		v = strtoul(val, &end, 10);
+		if (!*val || *end || v < 1 || v > 1000000)
+			return ERR("%s: %s must be a whole number 1-1000000", where, key);
+		*lim = (unsigned)v;
+	} else {
+		return ERR("%s:%d: unknown setting '%s' (known: group, dns_upstream, "
+			   "sandbox_pool, proxy_port, transparent_port, dns_port, "
+			   "sessions_per_sandbox, head_timeout, idle_timeout, "
+			   "half_close_timeout)",
+			   path, lineno, key);
+	}
+	return 0;
+}
+
+/* "key = value" lines, '#' comments: the file holds a handful of settings. */
+static int config_parse(char *text, const char *path, struct sbx_config *c, char *err,
+			size_t errlen)
+{
+	int port_lines[3] = { 0 }, lineno = 0, ret = 0;
+	char *line, *next;
+
+	for (line = text; line && !ret; line = next) {
+		char *eq, *key, *hash;
 
 		next = strchr(line, '\n');
 		if (next)
@@ -114,61 +212,36 @@ int sbx_config_load(const char *path, struct sbx_config *c, char *err, size_t er
 		if (!*key)
 			continue;
 		eq = strchr(key, '=');
-		if (!eq) {
-			ret = ERR("%s:%d: expected 'key = value'", path, lineno);
-			break;
-		}
+		if (!eq)
+			return ERR("%s:%d: expected 'key = value'", path, lineno);
 		*eq = '\0';
-		key = trim(key);
-		val = trim(eq + 1);
-		if (strcmp(key, "group") == 0) {
-			struct group *g = getgrnam(val);
-
-			if (!g) {
-				ret = ERR("%s:%d: no such group '%s'", path, lineno, val);
-				break;
-			}
-			snprintf(c->group, sizeof(c->group), "%s", val);
-			c->gid = g->gr_gid;
-		} else if (strcmp(key, "dns_upstream") == 0) {
-			snprintf(c->dns_upstream, sizeof(c->dns_upstream), "%s", val);
-		} else if (strcmp(key, "proxy_port") == 0 || strcmp(key, "transparent_port") == 0 ||
-			   strcmp(key, "dns_port") == 0) {
-			char *end;
-			unsigned long v = strtoul(val, &end, 10);
-
-			if (!*val || *end || v < 1 || v > 65535) {
-				ret = ERR("%s:%d: %s must be a port number 1-65535", path, lineno, key);
-				break;
-			}
-			*(key[0] == 'p' ? &c->proxy_port
-			  : key[0] == 't' ? &c->transparent_port : &c->dns_port) = (uint16_t)v;
-		} else if (strcmp(key, "sandbox_pool") == 0) {
-			if (strlen(val) >= sizeof(c->sandbox_pool)) {
-				ret = ERR("%s:%d: sandbox_pool '%s' is not an IPv4 CIDR", path, lineno,
-					  val);
-				break;
-			}
-			snprintf(c->sandbox_pool, sizeof(c->sandbox_pool), "%s", val);
-		} else if ((lim = limit_key(c, key))) {
-			char *end;
-			unsigned long v = strtoul(val, &end, 10);
-
-			if (!*val || *end || v < 1 || v > 1000000) {
-				ret = ERR("%s:%d: %s must be a whole number 1-1000000", path, lineno,
-					  key);
-				break;
-			}
-			*lim = (unsigned)v;
-		} else {
-			ret = ERR("%s:%d: unknown setting '%s' (known: group, dns_upstream, "
-				  "sandbox_pool, proxy_port, transparent_port, dns_port, "
-				  "sessions_per_sandbox, head_timeout, idle_timeout, "
-				  "half_close_timeout)",
-				  path, lineno, key);
-			break;
-		}
+		ret = config_set(c, trim(key), trim(eq + 1), path, lineno, port_lines, err, errlen);
 	}
-	free(text);
+	return ret ? ret : ports_check(c, path, port_lines, err, errlen);
+}
+
+int sbx_config_load(const char *path, struct sbx_config *c, char *err, size_t errlen)
+{
+	const char *env = getenv("SBX_DNS_UPSTREAM");
+	char *text = NULL;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->gid = (gid_t)-1;
+	c->proxy_port = 3128;
+	c->transparent_port = 3129;
+	c->dns_port = 3153;
+	ret = sbx_read_file(path, 1 << 20, &text, NULL);
+	if (ret == -ENOENT) {
+		ret = 0;
+	} else if (ret) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-ret));
+		return ret;
+	} else {
+		ret = config_parse(text, path, c, err, errlen);
+		free(text);
+	}
+	if (!ret && env && *env)
+		ret = upstream_set(c, env, "SBX_DNS_UPSTREAM", err, errlen);
 	return ret;
 }

@@ -27,7 +27,7 @@ struct sbx_paths {
 struct sbx_config {
 	char group[64];		/* who besides root may use the control socket */
 	gid_t gid;		/* (gid_t)-1 when no group is configured */
-	char dns_upstream[64];	/* IP[:PORT], "" means resolv.conf */
+	char dns_upstream[128];	/* up to 3 IP[:PORT], comma-separated; "" means resolv.conf */
 	char sandbox_pool[32];	/* IPv4 CIDR sandbox addresses come from, "" means the default */
 	uint16_t proxy_port;	/* forward proxy on each sandbox gateway (3128) */
 	uint16_t transparent_port; /* where connect4 sends everything else (3129) */
@@ -41,7 +41,10 @@ struct sbx_config {
 
 /* -EINVAL with @err set if an override is unusable. */
 int sbx_paths_init(struct sbx_paths *p, char *err, size_t errlen);
-/* Read the config file; a missing file means defaults. */
+/*
+ * Read the config file (a missing file means defaults), then SBX_DNS_UPSTREAM, which
+ * overrides dns_upstream. -EINVAL with @err naming the file and line, or the variable.
+ */
 int sbx_config_load(const char *path, struct sbx_config *c, char *err, size_t errlen);
 
 #endif

@@ -82,7 +82,8 @@ int sbx_upstreams_parse(const char *spec, const char *resolv_conf, struct sbx_up
 		snprintf(buf, sizeof(buf), "%s", spec);
 		for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 			if (up->n == SBX_RESOLVE_UPSTREAMS)
-				break;
+				return ERR("more than %d DNS upstreams in '%s'",
+					   SBX_RESOLVE_UPSTREAMS, spec);
 			if (addr_parse(t, &up->addr[up->n]))
 				return ERR("DNS upstream '%s' is not IPv4[:PORT]", t);
 			up->n++;

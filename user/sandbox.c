@@ -717,6 +717,13 @@ static int netns_create(const char *path)
 	 */
 	if (!err)
 		write_str("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	/*
+	 * Ping sockets for every group: closed, the kernel refuses them itself (EACCES) before
+	 * cgroup/sock_create sees them, and the refusal is not counted. Open, sock_create
+	 * refuses them with EPERM and counts icmp-blocked (sbxd(8), ENFORCEMENT).
+	 */
+	if (!err)
+		write_str("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
 	if (setns(self, CLONE_NEWNET))
 		abort(); /* this thread must not stay in the sandbox's namespace */
 	close(self);

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Socket families from inside a sandbox: AF_UNIX, AF_INET/AF_INET6 TCP and UDP and AF_NETLINK
 # NETLINK_ROUTE work; AF_VSOCK (the hypervisor and its guests), AF_ALG, AF_PACKET, AF_XDP,
-# other netlink protocols, SCTP, MPTCP, UDP-Lite and raw sockets fail with EPERM. Only socket()
-# is called: nothing is connected or sent. Refusals the kernel hooks make are counted in the
-# sandbox's log. Also an attached cgroup, where only the kernel hooks hold.
+# other netlink protocols, SCTP, MPTCP, UDP-Lite, ping and raw sockets fail with EPERM. Only
+# socket() is called, and one ping sent: nothing reaches the wire. Refusals the kernel hooks
+# make are counted in the sandbox's log. Also an attached cgroup, where only the kernel hooks
+# hold.
 # Root only; creates the world y<pid>, sandbox t1 of the instance y<pid>, the cgroup
 # y<pid>-att and the pin dir /sys/fs/bpf/sbxtest-y<pid>, and removes exactly those.
 # Prints "PASS families.<check>", "FAIL families.<check>: why" or "SKIP families.<check>: why".
@@ -58,10 +59,24 @@ else
 	[[ $OUT == refused:* ]] && pass families.refused_sctp_no_module || fail families.refused_sctp_no_module "out=$OUT"
 fi
 
-# the kernel hooks' refusals are counted for the sandbox: MPTCP twice, UDP-Lite (raw sockets
-# never get that far: the sandbox has no CAP_NET_RAW over its network namespace)
+# ICMP "ping" sockets (ping(8) tries one first): refused with EPERM by sbx, and counted, not
+# refused by the kernel before sbx sees them (EACCES, uncounted)
+X "$NETTOOL" socket inet dgram 1
+[ "$OUT" = "refused: Operation not permitted" ] && pass families.refused_ping_socket ||
+	fail families.refused_ping_socket "out=$OUT"
+X "$NETTOOL" icmp 198.51.100.10
+[ "$OUT" = "refused: Operation not permitted" ] && pass families.refused_ping ||
+	fail families.refused_ping "out=$OUT"
+
+# the kernel hooks' refusals are counted for the sandbox: MPTCP twice, UDP-Lite, the two ping
+# sockets (raw sockets never get that far: the sandbox has no CAP_NET_RAW over its network
+# namespace, so the kernel refuses them first, as sbx-run(1) says)
 run S policy log t1 --json
 expect_json families.refusals_counted '[b["count"] for b in d["blocked_hosts"] if b["host"] == "protocol 262" and b["reason"] == "protocol-blocked"] == [2] and [b["count"] for b in d["blocked_hosts"] if b["host"] == "(protocol 136 socket)"] == [1]'
+expect_json families.ping_counted '[(b["count"], b["proxy_type"]) for b in d["blocked_hosts"] if b["host"] == "(icmp socket)" and b["reason"] == "icmp-blocked"] == [(2, "network")]'
+# README "JSON output": last_seen is Unix time, like every time sbx prints in JSON
+now=$(date +%s)
+expect_json families.log_last_seen_unix_time "all(type(b[\"last_seen\"]) is int and abs(b[\"last_seen\"] - $now) < 600 for b in d[\"blocked_hosts\"]) and d[\"blocked_hosts\"]"
 
 # ---- an attached cgroup: the kernel hooks alone ---------------------------------------------------
 mkdir "$ATT_CG"

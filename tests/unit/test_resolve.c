@@ -291,7 +291,28 @@ static void test_teardown(void)
 	close(other_fd);
 }
 
+/* sbxd(8): dns_upstream and SBX_DNS_UPSTREAM take up to three; a fourth is refused, not dropped. */
+static void test_upstreams_at_most_three(void)
+{
+	struct sbx_upstreams up;
+	char err[256] = "";
+
+	CHECK_INT(sbx_upstreams_parse("10.0.0.1,10.0.0.2:5353,10.0.0.3", NULL, &up, err,
+				      sizeof(err)),
+		  0);
+	CHECK_INT(up.n, 3);
+	CHECK_INT(ntohs(up.addr[1].sin_port), 5353);
+	CHECK_INT(sbx_upstreams_parse("10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4", NULL, &up, err,
+				      sizeof(err)),
+		  -EINVAL);
+	CHECK_STR(err, "more than 3 DNS upstreams in '10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4'");
+	CHECK_INT(sbx_upstreams_parse("10.0.0.1,ns.example", NULL, &up, err, sizeof(err)),
+		  -EINVAL);
+	CHECK_STR(err, "DNS upstream 'ns.example' is not IPv4[:PORT]");
+}
+
 static const struct test tests[] = {
+	T(test_upstreams_at_most_three),
 	T(test_setup),
 	T(test_ids_and_ports_differ_across_queries),
 	T(test_answer_with_another_id_is_ignored),
