@@ -666,6 +666,8 @@ static int do_check(int argc, char **argv)
 		printf("rule:    -\n");
 	printf("reason:  %s\n", jstr(reply, "reason"));
 	printf("detail:  %s\n", jstr(reply, "detail"));
+	if (*jstr(reply, "fix"))
+		printf("fix:     %s\n", jstr(reply, "fix"));
 	cJSON_Delete(reply);
 	return EXIT_OK;
 }
