@@ -96,13 +96,17 @@ static void shell_word(const char *w, char *out, size_t len)
 	out[n] = '\0';
 }
 
-/* The command that allows @resource, then @then (a note, or ""). */
-static void fix_allow(struct sbx_conn_verdict *v, const char *resource, const char *then)
+/*
+ * The command that allows @resource, and a @note ("" for none) as a shell comment: the line
+ * pastes into a shell as it is.
+ */
+static void fix_allow(struct sbx_conn_verdict *v, const char *resource, const char *note)
 {
 	char w[SBX_RESOURCE_MAX + 16];
 
 	shell_word(resource, w, sizeof(w));
-	snprintf(v->fix, sizeof(v->fix), "sbx policy allow network %s%s", w, then);
+	snprintf(v->fix, sizeof(v->fix), "sbx policy allow network %s%s%s", w,
+		 *note ? "  # " : "", note);
 }
 
 /* No rule changes this refusal: say what the limit is. */
@@ -137,8 +141,7 @@ static void fix_deny(struct sbx_conn_verdict *v)
 	}
 	shell_word(v->res->text, w, sizeof(w));
 	snprintf(v->fix, sizeof(v->fix),
-		 "sbx policy rm network --resource %s (lifts the deny: a deny beats every allow)",
-		 w);
+		 "sbx policy rm network --resource %s  # a deny beats every allow", w);
 }
 
 /*
@@ -147,10 +150,10 @@ static void fix_deny(struct sbx_conn_verdict *v)
  */
 static void fix_private(struct sbx_conn_verdict *v, const char *addr, const char *addr_port)
 {
-	char then[ADDR_TEXT_MAX + 48];
+	char note[ADDR_TEXT_MAX + 48];
 
-	snprintf(then, sizeof(then), " (only if %s is meant to be reached)", addr);
-	fix_allow(v, addr_port, then);
+	snprintf(note, sizeof(note), "only if %s is meant to be reached", addr);
+	fix_allow(v, addr_port, note);
 }
 
 /* A host or IP text and a port as a rule names them: pypi.org:80, [2001:db8::1]:443. */
@@ -472,7 +475,7 @@ static void judge_upstream(const struct sbx_policy *p, const struct sbx_conn_fac
 		return;
 	case SBX_ADDR_HOST:
 		if (!v->host_service) {
-			char res[24], then[64];
+			char res[24], note[64];
 
 			refuse(v, SBX_REASON_PRIVATE_IP);
 			say(v, "%s leads to %s, an address of this host: only a localhost:%u rule "
@@ -480,9 +483,9 @@ static void judge_upstream(const struct sbx_policy *p, const struct sbx_conn_fac
 			    f->port);
 			/* a rule opens the host service, not this name: it must be asked for */
 			snprintf(res, sizeof(res), "localhost:%u", f->port);
-			snprintf(then, sizeof(then), ", then connect to %s:%u", HOST_SERVICE,
+			snprintf(note, sizeof(note), "then connect to %s:%u", HOST_SERVICE,
 				 f->port);
-			fix_allow(v, res, then);
+			fix_allow(v, res, note);
 			return;
 		}
 		break;

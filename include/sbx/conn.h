@@ -138,11 +138,12 @@ struct sbx_conn_verdict {
  *
  * Every refusal says what to do next in v->fix, for 403 pages, the CONNECT
  * refusal and `check` (sbx-policy(1), check): the one command that would
- * allow it ("sbx policy allow network pypi.org:80", quoted for a shell when it
- * needs to be; "localhost:PORT" for a host service; an address rule for an
- * internal address), the command that lifts a local deny rule, or, when no
- * rule can allow it (another sandbox, sbx's own ports, a mismatched or
- * malformed stream), "no rule can allow this: " and the limit.
+ * allow it ("sbx policy allow network pypi.org:80"; "localhost:PORT" for a
+ * host service; an address rule for an internal address) or lift a local deny
+ * rule, a line that pastes into a shell as it is (quoted where a shell would
+ * read into it, a note as a "  # " comment); or, when no rule can allow it
+ * (another sandbox, sbx's own ports, a mismatched or malformed stream),
+ * "no rule can allow this: " and the limit.
  */
 int sbx_conn_decide(const struct sbx_policy *p, const struct sbx_conn_facts *f,
 		    struct sbx_conn_verdict *v);

@@ -382,7 +382,7 @@ expect_private check.star_star_ipv4_compatible '::10.0.0.1' 'private address'
 expect_private check.star_star_nat64_loopback '64:ff9b::7f00:1' 'private address'
 expect_private check.star_star_6to4 '2002:7f00:1::1' 'private address'
 expect_private check.star_star_teredo '2001:0:4136:e378:8000:63bf:3fff:fdd2' 'private address'
-expect_private check.star_star_metadata 169.254.169.254:80 'sbx policy allow network 169\.254\.169\.254:80 \(only if'
+expect_private check.star_star_metadata 169.254.169.254:80 'sbx policy allow network 169\.254\.169\.254:80  # only if'
 # the private-address rule decided, not the allow rule it overrode
 expect_private check.star_star_names_the_private_address_rule 172.20.0.5 'refused by the private-address rule'
 expect_no_out check.star_star_names_no_overridden_rule 'default-allow-all'
