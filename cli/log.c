@@ -194,8 +194,7 @@ static void print_hints(const bool *shown_reasons)
 	bool fixable = false;
 
 	for (unsigned r = 0; r < SBX_REASON__MAX; r++) {
-		/* a failed dial was allowed: neither a rule nor a limit */
-		if (!shown_reasons[r] || r == SBX_REASON_UPSTREAM_FAILED)
+		if (!shown_reasons[r])
 			continue;
 		if (rule_can_fix((uint8_t)r)) {
 			fixable = true;
