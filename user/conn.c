@@ -479,8 +479,8 @@ static void judge_upstream(const struct sbx_policy *p, const struct sbx_conn_fac
 
 			refuse(v, SBX_REASON_PRIVATE_IP);
 			say(v, "%s leads to %s, an address of this host: only a localhost:%u rule "
-			       "opens the host, reached as %s:%u", host, text, f->port, HOST_SERVICE,
-			    f->port);
+			       "opens the host, reached as %s:%u",
+			    host, text, f->port, HOST_SERVICE, f->port);
 			/* a rule opens the host service, not this name: it must be asked for */
 			snprintf(res, sizeof(res), "localhost:%u", f->port);
 			snprintf(note, sizeof(note), "then connect to %s:%u", HOST_SERVICE,

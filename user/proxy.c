@@ -250,8 +250,8 @@ static void http_reply(struct sess *s, int code, const char *status, const char 
 		     "HTTP/1.1 %d %s%s%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
 		     "Content-Length: %zu\r\nConnection: close\r\nX-Sbx-Blocked: %s\r\n"
 		     "%s%s%s\r\n",
-		     code, status, fx[0] ? "; fix: " : "", fx, strlen(body), code == 403 ? "1" : "0",
-		     fx[0] ? "X-Sbx-Fix: " : "", fx, fx[0] ? "\r\n" : "");
+		     code, status, fx[0] ? "; fix: " : "", fx, strlen(body),
+		     code == 403 ? "1" : "0", fx[0] ? "X-Sbx-Fix: " : "", fx, fx[0] ? "\r\n" : "");
 	send_all(s->cfd, head, (size_t)n);
 	send_all(s->cfd, body, strlen(body));
 	shutdown(s->cfd, SHUT_WR);

@@ -674,7 +674,8 @@ static const struct conn_case conn_cases[] = {
 	  .ucls = PUB, .reason = R_DENY },
 	{ "connect_internal_ip_under_star_star", ANY, C, "10.9.9.9", .port = 443,
 	  .up = "10.9.9.9", .ucls = INT, .reason = R_PRIV,
-	  .fix = "sbx policy allow network 10.9.9.9:443  # only if 10.9.9.9 is meant to be reached" },
+	  .fix = "sbx policy allow network 10.9.9.9:443  # only if 10.9.9.9 is meant to be "
+		 "reached" },
 	{ "connect_internal_ip_names_the_private_address_rule", ANY, C, "10.9.9.9", .port = 443,
 	  .up = "10.9.9.9", .ucls = INT, .reason = R_PRIV,
 	  .has = "10.9.9.9 is a private address: refused by the private-address rule",
@@ -782,7 +783,8 @@ static const struct conn_case conn_cases[] = {
 	  .up = "10.0.0.5", .ucls = INT, .reason = R_PRIV,
 	  .has = "example.net resolves to a private address 10.0.0.5: refused by the "
 		 "private-address rule", .hasnt = "any",
-	  .fix = "sbx policy allow network 10.0.0.5:443  # only if 10.0.0.5 is meant to be reached" },
+	  .fix = "sbx policy allow network 10.0.0.5:443  # only if 10.0.0.5 is meant to be "
+		 "reached" },
 	{ "name_resolving_internal_under_address_rule", ANY, C, "example.net", .port = 22,
 	  .up = "10.1.2.3", .ucls = INT, .allow = true, .reason = R_OK },
 	{ "name_resolving_to_denied_address", ANY, C, "example.net", .port = 80,
@@ -792,7 +794,8 @@ static const struct conn_case conn_cases[] = {
 	  .up = "::ffff:198.51.100.13", .ucls = PUB, .reason = R_DENY },
 	{ "name_resolving_to_loopback", ANY, C, "example.net", .port = 80, .up = "127.0.0.1",
 	  .ucls = HOST, .reason = R_PRIV,
-	  .fix = "sbx policy allow network localhost:80  # then connect to host.docker.internal:80" },
+	  .fix = "sbx policy allow network localhost:80  # then connect to "
+		 "host.docker.internal:80" },
 	{ "name_resolving_to_host_address", ANY, C, "example.net", .port = 80,
 	  .up = "192.168.1.10", .ucls = HOST, .reason = R_PRIV },
 	{ "name_resolving_to_sandbox", ANY, C, "example.net", .port = 80, .up = "10.209.0.6",
@@ -1131,8 +1134,8 @@ static void test_host_service_fix_opens_host_docker_internal(void)
 	policies_init();
 	CHECK_INT(sbx_conn_decide(p_any, &f, &v), 0);
 	CHECK(!v.allow);
-	CHECK_STR(v.fix,
-		  "sbx policy allow network localhost:80  # then connect to host.docker.internal:80");
+	CHECK_STR(v.fix, "sbx policy allow network localhost:80  # then connect to "
+			 "host.docker.internal:80");
 	q = policy_edit(p_any, NULL, "localhost:80");
 	f.target = "host.docker.internal";
 	CHECK_INT(sbx_conn_decide(q, &f, &v), 0);
