@@ -2,7 +2,8 @@
 /*
  * `sbx policy log`: the verdict counters, read straight from the pinned BPF
  * map the proxy and the kernel programs write, so it works while sbxd is
- * down. --follow polls the map and prints each new verdict as it lands.
+ * down. --follow polls the map and prints each new verdict as it lands, one
+ * line each under a header (sbx-policy(1), log).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -156,6 +157,55 @@ static const char *rule_text(const struct entry *e, char *buf, size_t len)
 	return buf[0] ? buf : "-";
 }
 
+/*
+ * One sentence for what stops the log, which reads the pinned maps itself: a group member
+ * may use the control socket, but the pin directory is root's.
+ */
+static int read_error(int err)
+{
+	if (err == -EACCES || err == -EPERM)
+		return p_err(EXIT_FAIL, "policy log reads the verdict maps pinned under %s: needs "
+					"root (sudo sbx policy log)", paths.bpf_dir);
+	return p_err(EXIT_FAIL, "cannot read the verdicts pinned under %s: %s", paths.bpf_dir,
+		     strerror(-err));
+}
+
+/* What a rule can change: an allow, a deny lifted, an address rule (sbx-policy(1), Reasons). */
+static bool rule_can_fix(uint8_t reason)
+{
+	return reason == SBX_REASON_DEFAULT_DENY || reason == SBX_REASON_DOMAIN_BLOCKED ||
+	       reason == SBX_REASON_DNS_REFUSED || reason == SBX_REASON_PRIVATE_IP;
+}
+
+/*
+ * Under the Blocked table: how to allow a host. The log keeps what was decided then, and
+ * the policy may have changed since, so the fix for one host comes from `check`, which
+ * decides it now; refusals no rule lifts are named as such.
+ */
+static void print_hints(const bool *shown_reasons)
+{
+	char limits[256] = "";
+	size_t n = 0;
+	bool fixable = false;
+
+	for (unsigned r = 0; r < SBX_REASON__MAX; r++) {
+		if (!shown_reasons[r])
+			continue;
+		if (rule_can_fix((uint8_t)r)) {
+			fixable = true;
+			continue;
+		}
+		n += (size_t)snprintf(limits + n, n < sizeof(limits) ? sizeof(limits) - n : 0,
+				      "%s%s", n ? ", " : "", sbx_reason_name(r));
+	}
+	if (fixable)
+		printf("\nTo allow a blocked host: sbx policy allow network HOST:PORT\n"
+		       "What decides it now, and the fix: sbx policy check HOST:PORT\n");
+	if (n)
+		printf("%sNo rule allows what was refused as %s (see sbx-policy(1), Reasons).\n",
+		       fixable ? "" : "\n", limits);
+}
+
 static void print_tables(const struct snapshot *s, size_t limit)
 {
 	static const char *const hdr[] = { "SANDBOX", "TYPE",	   "HOST",  "PROXY",
@@ -163,6 +213,7 @@ static void print_tables(const struct snapshot *s, size_t limit)
 
 	for (int blocked = 1; blocked >= 0; blocked--) {
 		struct table *t = table_new(8, hdr);
+		bool reasons[SBX_REASON__MAX] = { false };
 		size_t shown = 0;
 
 		printf("%s requests:\n", blocked ? "Blocked" : "Allowed");
@@ -184,12 +235,16 @@ static void print_tables(const struct snapshot *s, size_t limit)
 			cells[6] = when;
 			cells[7] = count;
 			table_add(t, cells);
+			if (e->k.reason < SBX_REASON__MAX)
+				reasons[e->k.reason] = true;
 			shown++;
 		}
 		table_print(t, stdout);
 		table_free(t);
-		if (blocked)
+		if (blocked) {
+			print_hints(reasons);
 			printf("\n");
+		}
 	}
 }
 
@@ -243,11 +298,53 @@ static uint64_t old_count(const struct snapshot *old, const struct entry *e)
 	return 0;
 }
 
-/* Seed 001's live view: one line per verdict as it happens. */
+/* The --follow columns: fixed widths, as the lines come one at a time (a longer cell pushes). */
+#define FOLLOW_FMT "%-8s  %-10s  %-8s  %-30s  %-14s  %-18s  %s\n"
+
+static void follow_json(const struct entry *e)
+{
+	cJSON *j = cJSON_CreateObject();
+	char *line;
+
+	cJSON_AddStringToObject(j, "decision",
+				e->k.decision == SBX_DECISION_BLOCK ? "blocked" : "allowed");
+	cJSON_AddStringToObject(j, "host", e->host);
+	if (e->k.port)
+		cJSON_AddNumberToObject(j, "port", e->k.port);
+	cJSON_AddStringToObject(j, "sandbox", e->sandbox);
+	cJSON_AddStringToObject(j, "type", "network");
+	cJSON_AddStringToObject(j, "proxy_type", sbx_proxy_kind_name(e->k.proxy_kind));
+	cJSON_AddStringToObject(j, "rule", e->k.rule);
+	cJSON_AddStringToObject(j, "reason", sbx_reason_name(e->k.reason));
+	cJSON_AddNumberToObject(j, "time", when_unix(e->when_ns));
+	line = cJSON_PrintUnformatted(j);
+	if (line)
+		printf("%s\n", line);
+	free(line);
+	cJSON_Delete(j);
+}
+
+static void follow_line(const struct entry *e)
+{
+	char when[16], rule[SBX_VERDICT_RULE_MAX + 1];
+	time_t t = (time_t)(e->when_ns / 1000000000ull);
+	struct tm tm;
+
+	strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&t, &tm));
+	printf(FOLLOW_FMT, when, e->sandbox,
+	       e->k.decision == SBX_DECISION_BLOCK ? "BLOCKED" : "ALLOWED", e->host,
+	       sbx_proxy_kind_name(e->k.proxy_kind), sbx_reason_name(e->k.reason),
+	       rule_text(e, rule, sizeof(rule)));
+}
+
+/*
+ * Seed 001's live view: one line per verdict as it happens. What it follows goes to
+ * standard error, so standard output holds only the table (or JSON lines) for a pipe.
+ */
 static int follow(const char *sandbox)
 {
 	struct snapshot a = { 0 }, b = { 0 }, *old = &a, *cur = &b;
-	int err;
+	int err, ret = EXIT_OK;
 
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
@@ -255,51 +352,35 @@ static int follow(const char *sandbox)
 	if (err == -ENOENT)
 		old->n = 0;
 	else if (err)
-		return p_err(EXIT_FAIL, "cannot read verdicts: %s", strerror(-err));
+		return read_error(err);
+	if (sandbox)
+		fprintf(stderr, "Following new verdicts of sandbox %s (Ctrl-C to stop)\n", sandbox);
+	else
+		fprintf(stderr, "Following new verdicts of all sandboxes (Ctrl-C to stop)\n");
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!json_output)
+		printf(FOLLOW_FMT, "TIME", "SANDBOX", "DECISION", "HOST", "PROXY", "REASON",
+		       "RULE");
 	while (!stop_follow) {
 		struct snapshot *tmp;
 
 		usleep(FOLLOW_POLL_MS * 1000);
-		if (snapshot_take(cur, sandbox))
+		err = snapshot_take(cur, sandbox);
+		if (err == -ENOENT)
 			continue; /* not enforced yet: keep waiting */
+		if (err) {
+			ret = read_error(err);
+			break;
+		}
 		for (size_t i = cur->n; i-- > 0;) { /* oldest first */
 			const struct entry *e = &cur->e[i];
 			uint64_t before = old_count(old, e);
-			char rule[SBX_VERDICT_RULE_MAX + 1];
 
 			for (uint64_t c = before; c < e->v.count && c < before + 100; c++) {
-				if (json_output) {
-					cJSON *j = cJSON_CreateObject();
-					cJSON_AddStringToObject(
-						j, "decision",
-						e->k.decision == SBX_DECISION_BLOCK ? "blocked"
-										    : "allowed");
-					cJSON_AddStringToObject(j, "host", e->host);
-					if (e->k.port)
-						cJSON_AddNumberToObject(j, "port", e->k.port);
-					cJSON_AddStringToObject(j, "sandbox", e->sandbox);
-					cJSON_AddStringToObject(j, "proxy_type",
-								sbx_proxy_kind_name(e->k.proxy_kind));
-					cJSON_AddStringToObject(j, "rule", e->k.rule);
-					cJSON_AddStringToObject(j, "reason",
-								sbx_reason_name(e->k.reason));
-					cJSON_AddNumberToObject(j, "time", when_unix(e->when_ns));
-					{
-						char *line = cJSON_PrintUnformatted(j);
-
-						printf("%s\n", line);
-						free(line);
-					}
-					cJSON_Delete(j);
-				} else {
-					printf("%-9s %-40s %-15s %-14s %s\n",
-					       e->k.decision == SBX_DECISION_BLOCK ? "BLOCKED"
-										   : "ALLOWED",
-					       e->host, sbx_proxy_kind_name(e->k.proxy_kind),
-					       sbx_reason_name(e->k.reason),
-					       rule_text(e, rule, sizeof(rule)));
-				}
+				if (json_output)
+					follow_json(e);
+				else
+					follow_line(e);
 			}
 		}
 		tmp = old;
@@ -308,7 +389,7 @@ static int follow(const char *sandbox)
 	}
 	free(a.e);
 	free(b.e);
-	return EXIT_OK;
+	return ret;
 }
 
 int do_policy_log(int argc, char **argv)
@@ -360,9 +441,14 @@ int do_policy_log(int argc, char **argv)
 			       "Which hosts sandboxes contacted and the verdicts: Blocked and Allowed\n"
 			       "tables (SANDBOX TYPE HOST PROXY RULE REASON LAST SEEN COUNT), most recent\n"
 			       "first. Reads the counters pinned in the kernel, so it works while sbxd is\n"
-			       "down. --follow prints each new verdict as it happens (Ctrl-C stops).\n"
+			       "down; it needs root.\n"
+			       "--follow prints each new verdict as it happens, one line each under the\n"
+			       "header TIME SANDBOX DECISION HOST PROXY REASON RULE, until Ctrl-C; what\n"
+			       "it follows is said on standard error.\n"
 			       "--json prints {\"blocked_hosts\": [...], \"allowed_hosts\": [...]} with host,\n"
-			       "port, sandbox, type, proxy_type, rule, reason, last_seen and count.\n");
+			       "port, sandbox, type, proxy_type, rule, reason, last_seen and count; with\n"
+			       "--follow, one object a line with decision, host, port, sandbox, type,\n"
+			       "proxy_type, rule, reason and time.\n");
 			return EXIT_OK;
 		default:
 			return bad_option(opt, argv - 1);
@@ -382,8 +468,7 @@ int do_policy_log(int argc, char **argv)
 	err = snapshot_take(&s, sandbox);
 	if (err && err != -ENOENT) {
 		free(s.e);
-		return p_err(EXIT_FAIL, "cannot read verdicts in %s: %s%s", paths.bpf_dir,
-			     strerror(-err), err == -EACCES || err == -EPERM ? " (run as root)" : "");
+		return read_error(err);
 	}
 	if (json_output)
 		print_json_log(&s, limit);

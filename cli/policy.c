@@ -618,7 +618,9 @@ static int do_check(int argc, char **argv)
 			       "Shows whether a connection to TARGET would be allowed, the rule that\n"
 			       "decides it and why. TARGET is a host (port 443), host:port, an IP\n"
 			       "address, [IPv6]:port, or a URL (http:// means port 80, https:// 443).\n"
-			       "With --sandbox, rules scoped to that sandbox count too.\n");
+			       "With --sandbox, rules scoped to that sandbox count too. A refusal\n"
+			       "ends with a fix: line, the command that would allow it (or why no\n"
+			       "rule can), as the proxy's 403 page shows it.\n");
 			return EXIT_OK;
 		default:
 			return bad_option(opt, argv - 1);
@@ -669,6 +671,8 @@ static int do_check(int argc, char **argv)
 		printf("rule:    -\n");
 	printf("reason:  %s\n", jstr(reply, "reason"));
 	printf("detail:  %s\n", jstr(reply, "detail"));
+	if (*jstr(reply, "fix"))
+		printf("fix:     %s\n", jstr(reply, "fix"));
 	cJSON_Delete(reply);
 	return EXIT_OK;
 }

@@ -952,14 +952,8 @@ int sbx_bpf_open_pinned_map(const char *pin_dir, const char *name)
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		err = -errno;
-		if (err != -ENOENT)
-			pr_warn("sbx: cannot open pinned map %s: %s%s\n", path, strerror(-err),
-				hint(err));
-		return err;
-	}
-	return fd;
+	/* quiet: the caller says what it could not do, and how to fix it, in one sentence */
+	return fd < 0 ? -errno : fd;
 }
 
 /* Remove every entry of pin_dir/sub (all made by sbx), then the directory. */
@@ -1006,6 +1000,9 @@ int sbx_bpf_unpin_all(const char *pin_dir)
 		ret = err;
 
 	fd = sbx_bpf_open_pinned_map(pin_dir, SBX_MAP_IFACES);
+	if (fd < 0 && fd != -ENOENT)
+		pr_warn("sbx: cannot open pinned map %s/%s: %s%s\n", pin_dir, SBX_MAP_IFACES,
+			strerror(-fd), hint(fd));
 	if (fd >= 0) {
 		for (n = 0; n < SBX_MAX_IFACES && bpf_map_get_next_key(fd, prev, &next) == 0; n++) {
 			key = next;

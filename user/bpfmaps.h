@@ -110,7 +110,8 @@ __u64 sbx_bpf_boottime_to_realtime_ns(__u64 boot_ns);
 
 /*
  * An fd of one pinned map (SBX_MAP_VERDICTS, SBX_MAP_SANDBOX_NAMES, ...) without loading
- * anything: for the CLI while sbxd is down. -ENOENT (quietly) if nothing is pinned there.
+ * anything: for the CLI while sbxd is down. Prints nothing: -ENOENT if nothing is pinned
+ * there, -EACCES or -EPERM without root, and the caller says what that means.
  */
 int sbx_bpf_open_pinned_map(const char *pin_dir, const char *name);
 

@@ -16,8 +16,12 @@
  *     address only for a host service; an internal address only under an
  *     address rule; never an address a deny rule names.
  *
+ * Each refusal also says what to do next (v->fix): the rule to add, the deny
+ * to lift, or the limit no rule changes.
+ *
  * Pure: no I/O, no allocation, no global state.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,6 +60,106 @@ static void refuse(struct sbx_conn_verdict *v, enum sbx_reason reason)
 	v->rule = NULL;
 	v->res = NULL;
 	v->by_address = false;
+	v->fix[0] = '\0';
+}
+
+/* ---- what to do next ------------------------------------------------------------ */
+
+/* @w as one word for a POSIX shell: quoted when a shell would read into it ('[', '*'). */
+static void shell_word(const char *w, char *out, size_t len)
+{
+	size_t n = 0;
+	bool plain = *w != '\0';
+
+	for (const char *c = w; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("._:/-", *c))
+			plain = false;
+	if (plain) {
+		snprintf(out, len, "%s", w);
+		return;
+	}
+	if (len < 3) {
+		if (len)
+			out[0] = '\0';
+		return;
+	}
+	out[n++] = '\'';
+	for (const char *c = w; *c && n + 5 < len; c++) {
+		if (*c == '\'') {
+			memcpy(out + n, "'\\''", 4);
+			n += 4;
+		} else {
+			out[n++] = *c;
+		}
+	}
+	out[n++] = '\'';
+	out[n] = '\0';
+}
+
+/*
+ * The command that allows @resource, and a @note ("" for none) as a shell comment: the line
+ * pastes into a shell as it is.
+ */
+static void fix_allow(struct sbx_conn_verdict *v, const char *resource, const char *note)
+{
+	char w[SBX_RESOURCE_MAX + 16];
+
+	shell_word(resource, w, sizeof(w));
+	snprintf(v->fix, sizeof(v->fix), "sbx policy allow network %s%s%s", w,
+		 *note ? "  # " : "", note);
+}
+
+/* No rule changes this refusal: say what the limit is. */
+static void fix_none(struct sbx_conn_verdict *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void fix_none(struct sbx_conn_verdict *v, const char *fmt, ...)
+{
+	static const char lead[] = "no rule can allow this: ";
+	va_list ap;
+
+	snprintf(v->fix, sizeof(v->fix), "%s", lead);
+	va_start(ap, fmt);
+	vsnprintf(v->fix + sizeof(lead) - 1, sizeof(v->fix) - (sizeof(lead) - 1), fmt, ap);
+	va_end(ap);
+}
+
+/* A deny rule decided, and a deny beats every allow: the fix is to lift it, if one may. */
+static void fix_deny(struct sbx_conn_verdict *v)
+{
+	const struct sbx_rule *r = v->rule;
+	char w[SBX_RESOURCE_MAX + 16];
+
+	if (r->builtin || r->prov != SBX_PROV_LOCAL) {
+		snprintf(v->fix, sizeof(v->fix),
+			 "no local rule can allow this: deny rule %s is %s, and a deny beats "
+			 "every allow", r->name,
+			 r->prov == SBX_PROV_REMOTE ? "the organization's"
+			 : r->prov == SBX_PROV_KIT  ? "a kit's"
+						    : "built in");
+		return;
+	}
+	shell_word(v->res->text, w, sizeof(w));
+	snprintf(v->fix, sizeof(v->fix),
+		 "sbx policy rm network --resource %s  # a deny beats every allow", w);
+}
+
+/*
+ * An internal address: an address rule opens it (sbx-policy(1), NETWORK RESOURCES), but a
+ * name that resolves there may be rebinding, so the command says what it opens.
+ */
+static void fix_private(struct sbx_conn_verdict *v, const char *addr, const char *addr_port)
+{
+	char note[ADDR_TEXT_MAX + 48];
+
+	snprintf(note, sizeof(note), "only if %s is meant to be reached", addr);
+	fix_allow(v, addr_port, note);
+}
+
+/* A host or IP text and a port as a rule names them: pypi.org:80, [2001:db8::1]:443. */
+static void host_port(const char *h, uint16_t port, char *out, size_t len)
+{
+	snprintf(out, len, strchr(h, ':') ? "[%s]:%u" : "%s:%u", h, port);
 }
 
 /* The address as a rule would name it with a port: 10.1.2.3:22, [fe80::1]:22. */
@@ -76,6 +180,9 @@ static void take(struct sbx_conn_verdict *v, const struct sbx_verdict *pv)
 	v->res = pv->res;
 	v->by_address = v->allow && pv->res && pv->res->kind == SBX_RES_CIDR;
 	sbx_verdict_detail(pv, v->detail, sizeof(v->detail));
+	v->fix[0] = '\0';
+	if (!v->allow && v->rule)
+		fix_deny(v);
 }
 
 static bool facts_valid(const struct sbx_conn_facts *f)
@@ -132,22 +239,39 @@ static int judge_name(const struct sbx_policy *p, const struct sbx_conn_facts *f
 	struct sbx_verdict pv;
 	int err = sbx_policy_decide(p, f->sandbox, h, f->port, &pv);
 
+	char res[SBX_HOST_MAX + 16];
+
 	if (err == -EAGAIN) {
 		refuse(v, SBX_REASON_DEFAULT_DENY);
 		say(v, "the policy is not compiled: nothing can be allowed");
+		snprintf(v->fix, sizeof(v->fix), "try again once sbxd has loaded the policy");
 		return err;
 	}
 	if (err) {
 		refuse(v, SBX_REASON_BAD_STREAM);
 		say(v, "'%s' is not a valid host name or address", h);
+		fix_none(v, "it is not a valid host name or address");
 		return err;
 	}
 	take(v, &pv);
 	snprintf(v->host, sizeof(v->host), "%s", h);
 	v->host_service = sbx_host_is_service(h);
-	if (v->host_service && !v->rule)
-		say(v, "%s is a host service: only a host-service rule opens it (sbx policy allow "
-		       "network localhost:%u); \"**\" does not", h, f->port);
+	if (v->allow || v->rule)
+		return 0;
+	if (v->host_service) {
+		say(v, "%s is a host service: only a localhost:%u rule opens it, \"**\" does not",
+		    h, f->port);
+		snprintf(res, sizeof(res), "localhost:%u", f->port);
+		fix_allow(v, res, "");
+		return 0;
+	}
+	/* default deny here: a rule may allow the host on another port only (pypi.org:443) */
+	if (!sbx_policy_decide(p, f->sandbox, h, 0, &pv) && pv.decision == SBX_ALLOW &&
+	    pv.res->port && pv.res->port != f->port)
+		say(v, "%s is allowed on port %u (%s), not on port %u", h, pv.res->port,
+		    pv.rule->name, f->port);
+	host_port(h, f->port, res, sizeof(res));
+	fix_allow(v, res, "");
 	return 0;
 }
 
@@ -167,33 +291,36 @@ static int judge_literal(const struct sbx_policy *p, const struct sbx_conn_facts
 		snprintf(v->host, sizeof(v->host), "%s", text);
 		say(v, "%s is a sandbox's address: sandboxes never reach each other, and no rule "
 		       "changes that", text);
+		fix_none(v, "sandboxes never reach each other");
 		return 0;
 	case SBX_ADDR_OWN:
 		refuse(v, SBX_REASON_PRIVATE_IP);
 		snprintf(v->host, sizeof(v->host), "%s", text);
 		say(v, "%s is one of sbx's own listeners (proxy or resolver): the proxy never "
 		       "dials itself", ap);
+		fix_none(v, "the proxy never dials sbx's own listeners");
 		return 0;
 	case SBX_ADDR_HOST:
 		err = judge_name(p, f, HOST_SERVICE, v);
 		snprintf(v->host, sizeof(v->host), "%s", text);
 		if (!err && !v->allow && !v->rule) {
+			char res[24];
+
 			refuse(v, SBX_REASON_PRIVATE_IP);
-			say(v, "%s is an address of this host: only a host-service rule opens it "
-			       "(sbx policy allow network localhost:%u, reached as %s:%u)",
-			    text, f->port, HOST_SERVICE, f->port);
+			say(v, "%s is an address of this host: only a localhost:%u rule opens it "
+			       "(reached as %s:%u)", text, f->port, HOST_SERVICE, f->port);
+			snprintf(res, sizeof(res), "localhost:%u", f->port);
+			fix_allow(v, res, "");
 		}
 		return err;
 	case SBX_ADDR_INTERNAL:
 		err = judge_name(p, f, text, v);
 		if (!err && v->allow && !v->by_address) {
-			const struct sbx_rule *r = v->rule;
-			const struct sbx_resource *res = v->res;
-
+			/* the private-address rule decides, not the name rule it overrides */
 			refuse(v, SBX_REASON_PRIVATE_IP);
-			say(v, "%s is an internal address; rule %s (%s) does not open it, only an "
-			       "address rule does (sbx policy allow network %s)",
-			    text, r ? r->name : "-", res ? res->text : "-", ap);
+			say(v, "%s is a private address: refused by the private-address rule (only "
+			       "an address rule opens it)", text);
+			fix_private(v, text, ap);
 		}
 		return err;
 	case SBX_ADDR_PUBLIC:
@@ -236,6 +363,7 @@ static int judge_opened(const struct sbx_policy *p, const struct sbx_conn_facts 
 		refuse(v, SBX_REASON_BAD_STREAM);
 		snprintf(v->host, sizeof(v->host), "%.*s", SBX_HOST_MAX, f->target);
 		say(v, "not a valid host: %s", err);
+		fix_none(v, "it is not a valid host name or address");
 		return -EINVAL;
 	}
 	ret = sbx_addr_parse(o->name, &o->addr);
@@ -274,6 +402,7 @@ static int judge_stream(const struct sbx_policy *p, const struct sbx_conn_facts 
 		say(v, "the client's first bytes are malformed or ambiguous (two server names, "
 		       "a broken handshake or request head, over the size bound): refused, "
 		       "never relayed");
+		fix_none(v, "malformed or ambiguous first bytes are never relayed");
 		return 0;
 	}
 	if (f->stream != SBX_STREAM_TLS && f->stream != SBX_STREAM_HTTP)
@@ -282,6 +411,7 @@ static int judge_stream(const struct sbx_policy *p, const struct sbx_conn_facts 
 	if (*raw && sbx_host_normalize(raw, n, sizeof(n), err, sizeof(err))) {
 		refuse(v, SBX_REASON_BAD_STREAM);
 		say(v, "the %s is not a valid host: %s", what, err);
+		fix_none(v, "the %s must be a valid host name", what);
 		return 0;
 	}
 	if (f->kind == SBX_CONN_TRANSPARENT && !f->dialled && *n) {
@@ -299,12 +429,14 @@ static int judge_stream(const struct sbx_policy *p, const struct sbx_conn_facts 
 		refuse(v, SBX_REASON_SNI_MISMATCH);
 		say(v, "no server name: the connection was opened for %s, and its %s must name "
 		       "it", want, what);
+		fix_none(v, "the client must send the %s of the host it connected for", what);
 		return 0;
 	}
 	if (want && strcmp(n, want) != 0) {
 		refuse(v, SBX_REASON_SNI_MISMATCH);
 		say(v, "the %s %s is not %s, the host the connection was opened for", what, n,
 		    want);
+		fix_none(v, "a connection opened for one host never carries another's");
 		return 0;
 	}
 	if (!want && *n && sbx_policy_decide(p, f->sandbox, n, f->port, &pv) == 0 &&
@@ -333,18 +465,27 @@ static void judge_upstream(const struct sbx_policy *p, const struct sbx_conn_fac
 		refuse(v, SBX_REASON_PRIVATE_IP);
 		say(v, "%s leads to %s, a sandbox's address: sandboxes never reach each other",
 		    host, text);
+		fix_none(v, "sandboxes never reach each other");
 		return;
 	case SBX_ADDR_OWN:
 		refuse(v, SBX_REASON_PRIVATE_IP);
 		say(v, "%s leads to %s, one of sbx's own listeners: the proxy never dials itself",
 		    host, ap);
+		fix_none(v, "the proxy never dials sbx's own listeners");
 		return;
 	case SBX_ADDR_HOST:
 		if (!v->host_service) {
+			char res[24], note[64];
+
 			refuse(v, SBX_REASON_PRIVATE_IP);
-			say(v, "%s leads to %s, an address of this host: only a host-service rule "
-			       "opens the host (sbx policy allow network localhost:%u, reached as "
-			       "%s:%u)", host, text, f->port, HOST_SERVICE, f->port);
+			say(v, "%s leads to %s, an address of this host: only a localhost:%u rule "
+			       "opens the host, reached as %s:%u",
+			    host, text, f->port, HOST_SERVICE, f->port);
+			/* a rule opens the host service, not this name: it must be asked for */
+			snprintf(res, sizeof(res), "localhost:%u", f->port);
+			snprintf(note, sizeof(note), "then connect to %s:%u", HOST_SERVICE,
+				 f->port);
+			fix_allow(v, res, note);
 			return;
 		}
 		break;
@@ -353,6 +494,7 @@ static void judge_upstream(const struct sbx_policy *p, const struct sbx_conn_fac
 		if (v->host_service) {
 			refuse(v, SBX_REASON_PRIVATE_IP);
 			say(v, "a host service is dialled on this host only, not at %s", text);
+			fix_none(v, "a host service is on this host only");
 			return;
 		}
 		break;
@@ -361,6 +503,7 @@ static void judge_upstream(const struct sbx_policy *p, const struct sbx_conn_fac
 	if (err) {
 		refuse(v, SBX_REASON_PRIVATE_IP);
 		say(v, "cannot check %s against the address rules", text);
+		snprintf(v->fix, sizeof(v->fix), "try again once sbxd has loaded the policy");
 		return;
 	}
 	if (av.decision == SBX_DENY && av.rule) {
@@ -374,8 +517,9 @@ static void judge_upstream(const struct sbx_policy *p, const struct sbx_conn_fac
 		return;
 	if (av.decision != SBX_ALLOW || !av.rule) {
 		refuse(v, SBX_REASON_PRIVATE_IP);
-		say(v, "%s resolves to internal address %s; allow it with an address rule (sbx "
-		       "policy allow network %s)", host, text, ap);
+		say(v, "%s resolves to a private address %s: refused by the private-address rule "
+		       "(only an address rule opens it)", host, text);
+		fix_private(v, text, ap);
 		return;
 	}
 	v->by_address = true;
@@ -391,6 +535,7 @@ int sbx_conn_decide(const struct sbx_policy *p, const struct sbx_conn_facts *f,
 	refuse(v, SBX_REASON_DEFAULT_DENY);
 	if (!p || !f || !facts_valid(f)) {
 		say(v, "inconsistent connection facts: refused");
+		fix_none(v, "the connection's facts do not fit together");
 		return -EINVAL;
 	}
 	err = judge_opened(p, f, &o, v);

@@ -485,6 +485,8 @@ static cJSON *do_check(struct sbx_policyd *pd, const cJSON *args)
 	cJSON_AddStringToObject(reply, "decision", v.allow ? "allow" : "deny");
 	cJSON_AddStringToObject(reply, "reason", sbx_reason_name(v.reason));
 	cJSON_AddStringToObject(reply, "detail", v.detail);
+	if (!v.allow)
+		cJSON_AddStringToObject(reply, "fix", v.fix);
 	if (v.rule) {
 		cJSON_AddItemToObject(reply, "rule", rule_json(pd, v.rule));
 		cJSON_AddStringToObject(reply, "resource", v.res->text);

@@ -223,33 +223,55 @@ static void send_all(int fd, const char *buf, size_t len)
 	}
 }
 
-static void http_reply(struct sess *s, int code, const char *status, const char *body)
+/* @in fit for a header line: a rule name is anyone's text, and no byte of it ends a line. */
+static void header_text(const char *in, char *out, size_t len)
 {
-	char head[512];
+	size_t n = 0;
+
+	for (; *in && n + 1 < len; in++)
+		out[n++] = (unsigned char)*in < 0x20 || *in == 0x7f ? '?' : *in;
+	out[n] = '\0';
+}
+
+/*
+ * A reply that ends the session. A refusal's @fix (or NULL) goes into the reason phrase and
+ * an X-Sbx-Fix header too: a client that shows no body (curl after CONNECT says only
+ * "response 403") still shows the status line, and scripts can read the header.
+ */
+static void http_reply(struct sess *s, int code, const char *status, const char *fix,
+		       const char *body)
+{
+	char head[512 + 2 * SBX_CONN_FIX_MAX], fx[SBX_CONN_FIX_MAX] = "";
 	int n;
 
+	if (fix)
+		header_text(fix, fx, sizeof(fx));
 	n = snprintf(head, sizeof(head),
-		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-		     "Content-Length: %zu\r\nConnection: close\r\nX-Sbx-Blocked: %s\r\n\r\n",
-		     code, status, strlen(body), code == 403 ? "1" : "0");
+		     "HTTP/1.1 %d %s%s%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		     "Content-Length: %zu\r\nConnection: close\r\nX-Sbx-Blocked: %s\r\n"
+		     "%s%s%s\r\n",
+		     code, status, fx[0] ? "; fix: " : "", fx, strlen(body),
+		     code == 403 ? "1" : "0", fx[0] ? "X-Sbx-Fix: " : "", fx, fx[0] ? "\r\n" : "");
 	send_all(s->cfd, head, (size_t)n);
 	send_all(s->cfd, body, strlen(body));
 	shutdown(s->cfd, SHUT_WR);
 	sess_free(s);
 }
 
+/* The 403 page (README, "What a sandbox can reach"): what decided, and what to do next. */
 static void blocked_page(struct sess *s, const struct sbx_proxy_decision *d)
 {
-	char body[1024];
+	char body[1536];
 
 	snprintf(body, sizeof(body),
 		 "Blocked by network policy: domain %s\n"
 		 "rule: %s\n"
 		 "origin: %s\n"
-		 "detail: %s\n",
+		 "detail: %s\n"
+		 "%s%s%s",
 		 d->host[0] ? d->host : s->target, d->rule[0] ? d->rule : "-", d->origin,
-		 d->detail);
-	http_reply(s, 403, "Forbidden", body);
+		 d->detail, d->fix[0] ? "fix: " : "", d->fix, d->fix[0] ? "\n" : "");
+	http_reply(s, 403, "Blocked by network policy", d->fix, body);
 }
 
 /*
@@ -258,8 +280,8 @@ static void blocked_page(struct sess *s, const struct sbx_proxy_decision *d)
  */
 static void refuse(struct sess *s, const struct sbx_proxy_decision *d)
 {
-	pr_debug("proxy: blocked %s %s:%u: %s\n", s->client.sandbox,
-		 d->host[0] ? d->host : s->target, s->port, d->detail);
+	pr_debug("proxy: blocked %s %s:%u: %s (fix: %s)\n", s->client.sandbox,
+		 d->host[0] ? d->host : s->target, s->port, d->detail, d->fix);
 	s->recorded = false; /* an allowed gate is superseded by this refusal */
 	record(s, d);
 	if (s->http)
@@ -716,6 +738,7 @@ void sbx_proxy_decision_from(const struct sbx_conn_verdict *v, struct sbx_proxy_
 	}
 	snprintf(d->host, sizeof(d->host), "%s", v->host);
 	snprintf(d->detail, sizeof(d->detail), "%s", v->detail);
+	snprintf(d->fix, sizeof(d->fix), "%s", v->fix);
 }
 
 static void decide(struct sess *s, struct sbx_proxy_decision *d)
@@ -911,7 +934,7 @@ static void upstream_failed(struct sess *s, int code, const char *status, const 
 	}
 	snprintf(body, sizeof(body), "cannot reach %s:%u: %s\n",
 		 s->d.host[0] ? s->d.host : s->target, s->port, why);
-	http_reply(s, code, status, body);
+	http_reply(s, code, status, NULL, body);
 }
 
 static void dial(struct sess *s)
@@ -1073,7 +1096,7 @@ static void bad_request(struct sess *s, int code, const char *status, const char
 	snprintf(d.detail, sizeof(d.detail), "%s", body);
 	s->proxy_kind = SBX_PROXY_FORWARD;
 	record(s, &d);
-	http_reply(s, code, status, body);
+	http_reply(s, code, status, NULL, body);
 }
 
 static void forward_head(struct sess *s)
@@ -1227,7 +1250,7 @@ static void expire(struct sess *s, uint64_t now)
 			return;
 		}
 		if (s->f.kind == SBX_CONN_FORWARD)
-			http_reply(s, 408, "Request Timeout", "no request head received\n");
+			http_reply(s, 408, "Request Timeout", NULL, "no request head received\n");
 		else
 			sess_free(s);
 		return;

@@ -60,7 +60,8 @@ struct sbx_proxy_decision {
 	char rule[64];	     /* the deciding rule's name, "" for the default */
 	char origin[32];     /* its provenance, "default policy" or "proxy" */
 	char host[SBX_HOST_MAX + 1]; /* what was judged (see struct sbx_conn_verdict) */
-	char detail[256];
+	char detail[SBX_CONN_DETAIL_MAX];
+	char fix[SBX_CONN_FIX_MAX]; /* a refusal: what to do next (include/sbx/conn.h) */
 };
 
 struct sbx_proxy_ops {

@@ -26,6 +26,7 @@
 #include <sbx/policy.h>
 
 #define SBX_CONN_DETAIL_MAX 256
+#define SBX_CONN_FIX_MAX 320 /* a command naming a host and a port, quoted, with a short note */
 #define SBX_ADDR_ENV_MAX 256 /* host addresses sbx keeps track of */
 #define SBX_OWN_PORTS_MAX 8
 
@@ -106,6 +107,7 @@ struct sbx_conn_verdict {
 	bool host_service;		/* dial the host's loopback on port (localhost:PORT rule) */
 	bool by_address;		/* an IP/CIDR rule allowed it */
 	char detail[SBX_CONN_DETAIL_MAX]; /* a sentence for the log, 403 pages and `check` */
+	char fix[SBX_CONN_FIX_MAX];	  /* a refusal: what to do next (below); "" if allowed */
 };
 
 /*
@@ -133,6 +135,15 @@ struct sbx_conn_verdict {
  *    service only to HOST), INTERNAL only under an address rule, and an address
  *    deny rule refuses whatever name led there.
  * host_service is false on every refusal.
+ *
+ * Every refusal says what to do next in v->fix, for 403 pages, the CONNECT
+ * refusal and `check` (sbx-policy(1), check): the one command that would
+ * allow it ("sbx policy allow network pypi.org:80"; "localhost:PORT" for a
+ * host service; an address rule for an internal address) or lift a local deny
+ * rule, a line that pastes into a shell as it is (quoted where a shell would
+ * read into it, a note as a "  # " comment); or, when no rule can allow it
+ * (another sandbox, sbx's own ports, a mismatched or malformed stream),
+ * "no rule can allow this: " and the limit.
  */
 int sbx_conn_decide(const struct sbx_policy *p, const struct sbx_conn_facts *f,
 		    struct sbx_conn_verdict *v);

@@ -359,10 +359,10 @@ expect_verdict preset.allow_all_allows_any ALLOWED default-allow-all random-host
 expect_verdict preset.allow_all_local_deny_wins BLOCKED "local:$ADS" ads.example.com
 # under "**" an internal address is still closed, whatever its spelling (issue 6, item 12):
 # only an address rule opens it; the host, the sandboxes and sbx's own ports stay closed
-expect_private() { # name, target, detail ERE
+expect_private() { # name, target, detail (or fix) ERE
 	verdict "$2"
 	if [ "$RC" = 0 ] && [ "$VERDICT" = BLOCKED ] && [ "$VRULE" = - ] &&
-		grep -Eq '^reason: +private-ip$' <<<"$STDOUT" && grep -Eq -- "^detail: .*$3" <<<"$STDOUT"; then
+		grep -Eq '^reason: +private-ip$' <<<"$STDOUT" && grep -Eq -- "^(detail|fix): .*$3" <<<"$STDOUT"; then
 		pass "$1"
 	else
 		fail "$1" "check $2 gave rc=$RC '$VERDICT' by '$VRULE', want BLOCKED private-ip /$3/"
@@ -372,18 +372,20 @@ expect_private() { # name, target, detail ERE
 expect_private check.star_star_ipv4_loopback 127.0.0.1:80 'address of this host'
 expect_private check.star_star_ipv6_loopback '[::1]:80' 'localhost:80'
 expect_private check.star_star_ipv6_unspecified '::' 'address of this host'
-expect_private check.star_star_ipv6_link_local fe80::1 'internal address'
-expect_private check.star_star_ipv6_ula 'fc00::1' 'internal address'
-expect_private check.star_star_ipv6_ula_fd 'https://[fd12:3456::1]/' 'internal address'
-expect_private check.star_star_ipv6_multicast 'ff02::1' 'internal address'
+expect_private check.star_star_ipv6_link_local fe80::1 'private address'
+expect_private check.star_star_ipv6_ula 'fc00::1' 'private address'
+expect_private check.star_star_ipv6_ula_fd 'https://[fd12:3456::1]/' 'private address'
+expect_private check.star_star_ipv6_multicast 'ff02::1' 'private address'
 expect_private check.star_star_ipv4_mapped_loopback '::ffff:127.0.0.1' 'address of this host'
-expect_private check.star_star_ipv4_mapped_metadata '[::ffff:169.254.169.254]:80' 'internal address'
-expect_private check.star_star_ipv4_compatible '::10.0.0.1' 'internal address'
-expect_private check.star_star_nat64_loopback '64:ff9b::7f00:1' 'internal address'
-expect_private check.star_star_6to4 '2002:7f00:1::1' 'internal address'
-expect_private check.star_star_teredo '2001:0:4136:e378:8000:63bf:3fff:fdd2' 'internal address'
-expect_private check.star_star_metadata 169.254.169.254:80 'sbx policy allow network 169\.254\.169\.254:80'
-expect_private check.star_star_names_the_rule 172.20.0.5 'rule default-allow-all \(\*\*\)'
+expect_private check.star_star_ipv4_mapped_metadata '[::ffff:169.254.169.254]:80' 'private address'
+expect_private check.star_star_ipv4_compatible '::10.0.0.1' 'private address'
+expect_private check.star_star_nat64_loopback '64:ff9b::7f00:1' 'private address'
+expect_private check.star_star_6to4 '2002:7f00:1::1' 'private address'
+expect_private check.star_star_teredo '2001:0:4136:e378:8000:63bf:3fff:fdd2' 'private address'
+expect_private check.star_star_metadata 169.254.169.254:80 'sbx policy allow network 169\.254\.169\.254:80  # only if'
+# the private-address rule decided, not the allow rule it overrode
+expect_private check.star_star_names_the_private_address_rule 172.20.0.5 'refused by the private-address rule'
+expect_no_out check.star_star_names_no_overridden_rule 'default-allow-all'
 expect_private check.star_star_sandbox_address 10.209.0.6:22 'sandbox'
 expect_private check.star_star_own_proxy_port 127.0.0.1:3128 'own listeners'
 run sbx policy allow network localhost:3128

@@ -161,10 +161,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (err && v.allow)
 		abort();
 	if (!v.allow) {
-		if (!v.detail[0] || v.host_service)
+		/* every refusal says what to do next */
+		if (!v.detail[0] || !v.fix[0] || v.host_service)
 			abort();
 		return 0;
 	}
+	if (v.fix[0])
+		abort();
 	/* allowed: only by a rule, never by the default */
 	if (!v.rule || !v.res || v.rule->decision != SBX_ALLOW || policy == 2)
 		abort();

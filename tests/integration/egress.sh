@@ -139,7 +139,7 @@ m=$(mark "$ACCESS")
 for name in rebind.example private.example metadata.example cgnat.example loop.example; do
 	X curl -s -m 5 "http://$name/"
 	# loop.example is 127.0.0.1: an address of the host itself, a host service
-	[[ $OUT == *"Blocked by network policy"*@("internal address"|"address of this host")* ]] &&
+	[[ $OUT == *"Blocked by network policy"*@("private address"|"address of this host")* ]] &&
 		pass "private_ip_refused_$name" ||
 		fail "private_ip_refused_$name" "rc=$RC out=$OUT"
 done
@@ -196,9 +196,9 @@ sleep 1.2
 X curl -s -m 5 http://evil.example/follow-me
 X curl -s -m 5 http://allowed.test/
 wait "$follower"
-grep -Eq '^BLOCKED +evil.example +forward +default-deny' "$T/follow.out" &&
-	grep -Eq '^ALLOWED +allowed.test +forward +domain-allowed' "$T/follow.out" &&
-	[ "$(grep -c . "$T/follow.out")" -le 4 ] && pass log_follow_streams_new_verdicts ||
+grep -Eq '^[0-9:]{8} +t1 +BLOCKED +evil.example +forward +default-deny' "$T/follow.out" &&
+	grep -Eq '^[0-9:]{8} +t1 +ALLOWED +allowed.test +forward +domain-allowed' "$T/follow.out" &&
+	[ "$(grep -c . "$T/follow.out")" -le 6 ] && pass log_follow_streams_new_verdicts ||
 	fail log_follow_streams_new_verdicts "$(cat "$T/follow.out")"
 
 log=$(S policy log --json)

@@ -487,14 +487,15 @@ static void test_rules_refuse_address_spellings_as_names(void)
 
 /* ---- the connection decision ----------------------------------------------------------- */
 
-static struct sbx_policy *p_any, *p_list;
+static struct sbx_policy *p_any, *p_list, *p_org;
 
-static void add(struct sbx_policy *p, const char *name, enum sbx_decision d, const char *sandbox,
-		const char *csv)
+static void add_prov(struct sbx_policy *p, enum sbx_provenance prov, const char *name,
+		     enum sbx_decision d, const char *sandbox, const char *csv)
 {
 	struct sbx_rule r;
 
 	memset(&r, 0, sizeof(r));
+	r.prov = prov;
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	sbx_uuid_from_name(name, r.id);
 	r.decision = d;
@@ -506,6 +507,12 @@ static void add(struct sbx_policy *p, const char *name, enum sbx_decision d, con
 	}
 	CHECK_INT(sbx_policy_add(p, &r), 0);
 	sbx_rule_release(&r);
+}
+
+static void add(struct sbx_policy *p, const char *name, enum sbx_decision d, const char *sandbox,
+		const char *csv)
+{
+	add_prov(p, SBX_PROV_LOCAL, name, d, sandbox, csv);
 }
 
 static void policies_init(void)
@@ -520,6 +527,7 @@ static void policies_init(void)
 	add(p_any, "ollama", SBX_ALLOW, NULL, "localhost:11434");
 	add(p_any, "ssh", SBX_ALLOW, NULL, "10.1.2.3:22");
 	add(p_any, "box-only", SBX_DENY, "box1", "blocked-in-box.example");
+	add(p_any, "trackers", SBX_DENY, NULL, "*.tracker.example");
 	CHECK_INT(sbx_policy_compile(p_any), 0);
 	/* a list: default deny */
 	p_list = sbx_policy_new();
@@ -530,10 +538,16 @@ static void policies_init(void)
 	add(p_list, "private", SBX_ALLOW, NULL, "10.0.0.0/8");
 	add(p_list, "web", SBX_ALLOW, NULL, "localhost:8080");
 	add(p_list, "box", SBX_ALLOW, "box1", "box.example");
+	add(p_list, "pkgs", SBX_ALLOW, NULL, "files.example:443");
 	CHECK_INT(sbx_policy_compile(p_list), 0);
+	/* an organization's policy: its deny cannot be lifted here */
+	p_org = sbx_policy_new();
+	add_prov(p_org, SBX_PROV_REMOTE, "org-any", SBX_ALLOW, NULL, "**");
+	add_prov(p_org, SBX_PROV_REMOTE, "org-deny", SBX_DENY, NULL, "paste.example");
+	CHECK_INT(sbx_policy_compile(p_org), 0);
 }
 
-enum { ANY, LIST };
+enum { ANY, LIST, ORG };
 #define C SBX_CONN_CONNECT
 #define F SBX_CONN_FORWARD
 #define K SBX_CONN_CHECK
@@ -574,6 +588,8 @@ struct conn_case {
 	bool allow;
 	enum sbx_reason reason;
 	const char *has;  /* in the detail */
+	const char *fix;  /* in the fix */
+	const char *hasnt; /* not in the detail */
 	int ret;	  /* 0 or -EINVAL */
 	const char *host; /* v->host, when given */
 	int hs;		  /* host_service: 0 no, 1 yes, -1 either */
@@ -584,7 +600,13 @@ static const struct conn_case conn_cases[] = {
 	{ "connect_name_allowed_by_star_star", ANY, C, "example.net", .port = 443, .allow = true,
 	  .reason = R_OK, .host = "example.net" },
 	{ "connect_denied_name_beats_star_star", ANY, C, "ads.example.com", .port = 443,
-	  .reason = R_DENY, .has = "ads" },
+	  .reason = R_DENY, .has = "ads",
+	  .fix = "sbx policy rm network --resource ads.example.com  # a deny beats" },
+	{ "connect_deny_fix_quotes_a_wildcard", ANY, C, "t1.tracker.example", .port = 443,
+	  .reason = R_DENY, .fix = "sbx policy rm network --resource '*.tracker.example'  # " },
+	{ "connect_organization_deny_cannot_be_lifted_here", ORG, C, "paste.example", .port = 443,
+	  .reason = R_DENY, .fix = "no local rule can allow this: deny rule org-deny is the "
+				   "organization's" },
 	{ "connect_target_is_canonicalised", ANY, C, "Example.NET.", .port = 443, .st = TLS,
 	  .sname = "example.net", .allow = true, .reason = R_OK, .host = "example.net" },
 	{ "connect_sni_equal_to_target", ANY, C, "example.net", .port = 443, .st = TLS,
@@ -592,7 +614,8 @@ static const struct conn_case conn_cases[] = {
 	{ "connect_sni_case_and_dot_do_not_matter", ANY, C, "example.net", .port = 443, .st = TLS,
 	  .sname = "EXAMPLE.net.", .allow = true, .reason = R_OK },
 	{ "connect_sni_naming_another_host_is_fronting", ANY, C, "example.net", .port = 443,
-	  .st = TLS, .sname = "other.example", .reason = R_SNI, .has = "other.example" },
+	  .st = TLS, .sname = "other.example", .reason = R_SNI, .has = "other.example",
+	  .fix = "no rule can allow this: a connection opened for one host never carries" },
 	{ "connect_sni_naming_a_denied_host", ANY, C, "example.net", .port = 443, .st = TLS,
 	  .sname = "ads.example.com", .reason = R_SNI },
 	{ "connect_sni_naming_a_subdomain", LIST, C, "api.github.com", .port = 443, .st = TLS,
@@ -610,7 +633,7 @@ static const struct conn_case conn_cases[] = {
 	{ "connect_sni_that_is_no_host_name", ANY, C, "example.net", .port = 443, .st = TLS,
 	  .sname = "0x7f000001", .reason = R_BAD },
 	{ "connect_bad_stream_is_refused", ANY, C, "example.net", .port = 443, .st = BAD,
-	  .reason = R_BAD, .has = "malformed" },
+	  .reason = R_BAD, .has = "malformed", .fix = "no rule can allow this: malformed" },
 	{ "connect_raw_under_the_target_rule", ANY, C, "example.net", .port = 22, .st = RAW,
 	  .allow = true, .reason = R_OK },
 	{ "connect_raw_to_denied_target", ANY, C, "ads.example.com", .port = 22, .st = RAW,
@@ -618,7 +641,13 @@ static const struct conn_case conn_cases[] = {
 	{ "connect_first_refusal_is_the_target", ANY, C, "ads.example.com", .port = 443,
 	  .st = BAD, .reason = R_DENY },
 	{ "connect_list_default_deny", LIST, C, "other.example", .port = 443, .reason = R_DEF,
-	  .has = "default deny" },
+	  .has = "default deny", .fix = "sbx policy allow network other.example:443" },
+	{ "connect_list_allowed_on_another_port_only", LIST, C, "files.example", .port = 80,
+	  .reason = R_DEF, .has = "files.example is allowed on port 443 (pkgs), not on port 80",
+	  .fix = "sbx policy allow network files.example:80" },
+	{ "connect_list_public_ipv6_fix_is_quoted", LIST, C, "[2606:4700:4700::1111]", .port = 443,
+	  .up = "2606:4700:4700::1111", .ucls = PUB, .reason = R_DEF,
+	  .fix = "sbx policy allow network '[2606:4700:4700::1111]:443'" },
 	{ "connect_list_allows_listed", LIST, C, "pypi.org", .port = 443, .st = TLS,
 	  .sname = "pypi.org", .allow = true, .reason = R_OK },
 	{ "connect_list_sni_to_unlisted", LIST, C, "pypi.org", .port = 443, .st = TLS,
@@ -626,7 +655,7 @@ static const struct conn_case conn_cases[] = {
 	{ "connect_scoped_rule_for_its_sandbox", LIST, C, "box.example", .port = 443,
 	  .sandbox = "box1", .allow = true, .reason = R_OK },
 	{ "connect_scoped_rule_not_other_sandbox", LIST, C, "box.example", .port = 443,
-	  .sandbox = "box2", .reason = R_DEF },
+	  .sandbox = "box2", .reason = R_DEF, .fix = "sbx policy allow network box.example:443" },
 	{ "connect_scoped_deny_in_its_sandbox", ANY, C, "blocked-in-box.example", .port = 443,
 	  .sandbox = "box1", .reason = R_DENY },
 	{ "connect_scoped_deny_not_elsewhere", ANY, C, "blocked-in-box.example", .port = 443,
@@ -645,9 +674,12 @@ static const struct conn_case conn_cases[] = {
 	  .ucls = PUB, .reason = R_DENY },
 	{ "connect_internal_ip_under_star_star", ANY, C, "10.9.9.9", .port = 443,
 	  .up = "10.9.9.9", .ucls = INT, .reason = R_PRIV,
-	  .has = "sbx policy allow network 10.9.9.9:443" },
-	{ "connect_internal_ip_names_overridden_rule", ANY, C, "10.9.9.9", .port = 443,
-	  .up = "10.9.9.9", .ucls = INT, .reason = R_PRIV, .has = "rule any (**)" },
+	  .fix = "sbx policy allow network 10.9.9.9:443  # only if 10.9.9.9 is meant to be "
+		 "reached" },
+	{ "connect_internal_ip_names_the_private_address_rule", ANY, C, "10.9.9.9", .port = 443,
+	  .up = "10.9.9.9", .ucls = INT, .reason = R_PRIV,
+	  .has = "10.9.9.9 is a private address: refused by the private-address rule",
+	  .hasnt = "any" },
 	{ "connect_internal_ip_with_address_rule", ANY, C, "10.1.2.3", .port = 22,
 	  .up = "10.1.2.3", .ucls = INT, .allow = true, .reason = R_ADDR },
 	{ "connect_internal_ip_address_rule_other_port", ANY, C, "10.1.2.3", .port = 23,
@@ -683,7 +715,8 @@ static const struct conn_case conn_cases[] = {
 	{ "connect_public_ipv6", ANY, C, "[2606:4700:4700::1111]", .port = 443,
 	  .up = "2606:4700:4700::1111", .ucls = PUB, .allow = true },
 	{ "connect_loopback_v4", ANY, C, "127.0.0.1", .port = 80, .up = "127.0.0.1", .ucls = HOST,
-	  .reason = R_PRIV, .has = "address of this host" },
+	  .reason = R_PRIV, .has = "address of this host",
+	  .fix = "sbx policy allow network localhost:80" },
 	{ "connect_host_address_is_a_host_service", ANY, C, "192.168.1.10", .port = 11434,
 	  .up = "192.168.1.10", .ucls = HOST, .allow = true, .hs = 1 },
 	{ "connect_host_address_other_port", ANY, C, "192.168.1.10", .port = 22,
@@ -693,11 +726,13 @@ static const struct conn_case conn_cases[] = {
 	{ "connect_gateway_not_under_cidr", LIST, C, "10.209.0.1", .port = 22,
 	  .up = "10.209.0.1", .ucls = HOST, .reason = R_PRIV, .hs = -1 },
 	{ "connect_sandbox_address_refused", ANY, C, "10.209.0.6", .port = 80,
-	  .up = "10.209.0.6", .ucls = SBOX, .reason = R_PRIV, .has = "sandbox" },
+	  .up = "10.209.0.6", .ucls = SBOX, .reason = R_PRIV, .has = "sandbox",
+	  .fix = "no rule can allow this: sandboxes never reach each other" },
 	{ "connect_sandbox_address_not_even_by_cidr", LIST, C, "10.209.0.6", .port = 80,
 	  .up = "10.209.0.6", .ucls = SBOX, .reason = R_PRIV },
 	{ "connect_own_listener_refused", ANY, C, "10.209.0.1", .port = 3128,
-	  .up = "10.209.0.1", .ucls = OWN, .reason = R_PRIV, .has = "own listeners" },
+	  .up = "10.209.0.1", .ucls = OWN, .reason = R_PRIV, .has = "own listeners",
+	  .fix = "no rule can allow this: the proxy never dials sbx's own listeners" },
 	{ "connect_own_listener_not_even_by_cidr", LIST, C, "10.209.0.1", .port = 3153,
 	  .up = "10.209.0.1", .ucls = OWN, .reason = R_PRIV },
 	{ "connect_list_public_ip_address_rule", LIST, C, "198.51.100.7", .port = 22,
@@ -713,7 +748,7 @@ static const struct conn_case conn_cases[] = {
 	  .ucls = INT, .allow = true, .reason = R_ADDR },
 	/* spellings that are neither names nor addresses */
 	{ "connect_hex_target", ANY, C, "0x7f000001", .port = 80, .reason = R_BAD, .ret = -EINVAL,
-	  .has = "not a valid host" },
+	  .has = "not a valid host", .fix = "no rule can allow this: it is not a valid host" },
 	{ "connect_hex_last_part", ANY, C, "127.0.0.0x1", .port = 80, .reason = R_BAD,
 	  .ret = -EINVAL },
 	{ "connect_hex_metadata", ANY, C, "0xa9fea9fe", .port = 80, .reason = R_BAD,
@@ -733,7 +768,8 @@ static const struct conn_case conn_cases[] = {
 	{ "connect_localhost_other_port", ANY, C, "localhost", .port = 11435, .reason = R_DEF,
 	  .hs = -1 },
 	{ "connect_localhost_not_by_star_star", ANY, C, "host.docker.internal", .port = 80,
-	  .reason = R_DEF, .hs = -1 },
+	  .reason = R_DEF, .hs = -1, .has = "only a localhost:80 rule opens it",
+	  .fix = "sbx policy allow network localhost:80" },
 	{ "connect_sub_localhost_is_a_name", ANY, C, "foo.localhost", .port = 80, .allow = true,
 	  .reason = R_OK, .hs = 0 },
 	{ "connect_host_service_dialled_elsewhere", ANY, C, "localhost", .port = 11434,
@@ -745,15 +781,21 @@ static const struct conn_case conn_cases[] = {
 	  .ucls = PUB, .allow = true, .reason = R_OK },
 	{ "name_resolving_internal_is_rebinding", ANY, C, "example.net", .port = 443,
 	  .up = "10.0.0.5", .ucls = INT, .reason = R_PRIV,
-	  .has = "resolves to internal address 10.0.0.5" },
+	  .has = "example.net resolves to a private address 10.0.0.5: refused by the "
+		 "private-address rule", .hasnt = "any",
+	  .fix = "sbx policy allow network 10.0.0.5:443  # only if 10.0.0.5 is meant to be "
+		 "reached" },
 	{ "name_resolving_internal_under_address_rule", ANY, C, "example.net", .port = 22,
 	  .up = "10.1.2.3", .ucls = INT, .allow = true, .reason = R_OK },
 	{ "name_resolving_to_denied_address", ANY, C, "example.net", .port = 80,
-	  .up = "198.51.100.13", .ucls = PUB, .reason = R_DENY, .has = "bad-addr" },
+	  .up = "198.51.100.13", .ucls = PUB, .reason = R_DENY, .has = "bad-addr",
+	  .fix = "sbx policy rm network --resource 198.51.100.13 " },
 	{ "name_resolving_to_denied_address_mapped", ANY, C, "example.net", .port = 80,
 	  .up = "::ffff:198.51.100.13", .ucls = PUB, .reason = R_DENY },
 	{ "name_resolving_to_loopback", ANY, C, "example.net", .port = 80, .up = "127.0.0.1",
-	  .ucls = HOST, .reason = R_PRIV },
+	  .ucls = HOST, .reason = R_PRIV,
+	  .fix = "sbx policy allow network localhost:80  # then connect to "
+		 "host.docker.internal:80" },
 	{ "name_resolving_to_host_address", ANY, C, "example.net", .port = 80,
 	  .up = "192.168.1.10", .ucls = HOST, .reason = R_PRIV },
 	{ "name_resolving_to_sandbox", ANY, C, "example.net", .port = 80, .up = "10.209.0.6",
@@ -782,7 +824,8 @@ static const struct conn_case conn_cases[] = {
 	  .dns = "pypi.org", .port = 443, .st = RAW, .allow = true, .reason = R_OK,
 	  .host = "pypi.org" },
 	{ "tp_raw_by_address_default_deny", LIST, TP, .orig = "198.51.100.9", .ocls = PUB,
-	  .port = 443, .st = RAW, .reason = R_DEF, .host = "198.51.100.9" },
+	  .port = 443, .st = RAW, .reason = R_DEF, .host = "198.51.100.9",
+	  .fix = "sbx policy allow network 198.51.100.9:443" },
 	{ "tp_raw_by_address_rule", LIST, TP, .orig = "198.51.100.9", .ocls = PUB, .port = 22,
 	  .st = RAW, .allow = true, .reason = R_ADDR },
 	{ "tp_resolver_name_denied", ANY, TP, .orig = "198.51.100.50", .ocls = PUB,
@@ -841,7 +884,8 @@ static const struct conn_case conn_cases[] = {
 	  .port = 11434, .st = RAW, .up = "127.0.0.1", .ucls = HOST, .allow = true, .hs = 1,
 	  .host = "host.docker.internal" },
 	{ "tp_gateway_other_port", ANY, TP, .orig = "10.209.0.1", .ocls = HOST, .port = 22,
-	  .reason = R_PRIV, .has = "localhost:22", .hs = -1 },
+	  .reason = R_PRIV, .has = "localhost:22", .hs = -1,
+	  .fix = "sbx policy allow network localhost:22" },
 	{ "tp_host_address_with_list_rule", LIST, TP, .orig = "192.168.1.10", .ocls = HOST,
 	  .port = 8080, .allow = true, .hs = 1 },
 	{ "tp_sandbox_address_refused", LIST, TP, .orig = "10.209.0.6", .ocls = SBOX, .port = 22,
@@ -882,6 +926,89 @@ static const struct conn_case conn_cases[] = {
 	{ "facts_port_zero", ANY, C, "example.net", .port = 0, .reason = R_DEF, .ret = -EINVAL },
 };
 
+static struct sbx_policy *case_policy(const struct conn_case *c)
+{
+	return c->pol == ANY ? p_any : c->pol == LIST ? p_list : p_org;
+}
+
+/* A copy of @p with each local rule's resource @drop taken out, and @add allowed (or NULL). */
+static struct sbx_policy *policy_edit(const struct sbx_policy *p, const char *drop,
+				      const char *allow)
+{
+	struct sbx_policy *q = sbx_policy_new();
+
+	for (size_t i = 0; i < sbx_policy_count(p); i++) {
+		struct sbx_rule r;
+		size_t keep = 0;
+
+		CHECK_INT(sbx_rule_copy(&r, sbx_policy_rule(p, i)), 0);
+		for (size_t j = 0; j < r.nres; j++)
+			if (!drop || r.prov != SBX_PROV_LOCAL || strcmp(r.res[j].text, drop))
+				r.res[keep++] = r.res[j];
+		r.nres = keep;
+		if (keep)
+			CHECK_INT(sbx_policy_add(q, &r), 0);
+		sbx_rule_release(&r);
+	}
+	if (allow)
+		add(q, "the-fix", SBX_ALLOW, NULL, allow);
+	CHECK_INT(sbx_policy_compile(q), 0);
+	return q;
+}
+
+/* The one shell word after @lead in @fix, unquoted. */
+static bool fix_word(const char *fix, const char *lead, char *out, size_t len)
+{
+	const char *w = fix + strlen(lead), *end;
+
+	if (strncmp(fix, lead, strlen(lead)) != 0)
+		return false;
+	if (*w == '\'') {
+		end = strchr(++w, '\'');
+	} else {
+		end = w + strcspn(w, " ,");
+	}
+	if (!end || (size_t)(end - w) >= len)
+		return false;
+	snprintf(out, len, "%.*s", (int)(end - w), w);
+	return true;
+}
+
+/*
+ * A fix does what it says: the rule it names, added, allows the very connection; the deny
+ * it lifts no longer refuses it. A host-service fix for a name that leads to the host
+ * changes what the client must ask for, so it is shown by its own cases.
+ */
+static const char *fix_fails(const struct conn_case *c, const struct sbx_conn_facts *f,
+			     const struct sbx_conn_verdict *v)
+{
+	static const char allow[] = "sbx policy allow network ", rm[] =
+		"sbx policy rm network --resource ";
+	char w[SBX_RESOURCE_MAX], deny_rule[SBX_RULE_NAME_LEN] = "";
+	struct sbx_policy *q = NULL;
+	struct sbx_conn_verdict after;
+	const char *why = NULL;
+
+	if (v->allow || strstr(v->fix, "# then connect to "))
+		return NULL;
+	if (fix_word(v->fix, allow, w, sizeof(w))) {
+		q = policy_edit(case_policy(c), NULL, w);
+	} else if (fix_word(v->fix, rm, w, sizeof(w))) {
+		snprintf(deny_rule, sizeof(deny_rule), "%s", v->rule ? v->rule->name : "");
+		q = policy_edit(case_policy(c), w, NULL);
+	} else {
+		return strncmp(v->fix, "no ", 3) == 0 ? NULL : "a fix that is neither a command "
+							       "nor a limit";
+	}
+	sbx_conn_decide(q, f, &after);
+	if (!deny_rule[0] && !after.allow)
+		why = "the rule the fix adds does not allow it";
+	else if (deny_rule[0] && after.rule && !strcmp(after.rule->name, deny_rule))
+		why = "the deny the fix lifts still refuses it";
+	sbx_policy_free(q);
+	return why;
+}
+
 static bool run_case(const struct conn_case *c)
 {
 	struct sbx_conn_facts f = {
@@ -909,7 +1036,7 @@ static bool run_case(const struct conn_case *c)
 		f.upstream.family = 6;
 		inet_pton(AF_INET6, c->up, f.upstream.a);
 	}
-	ret = sbx_conn_decide(c->pol == ANY ? p_any : p_list, &f, &v);
+	ret = sbx_conn_decide(case_policy(c), &f, &v);
 	if (ret != c->ret)
 		why = "return value";
 	else if (v.allow != c->allow)
@@ -918,6 +1045,12 @@ static bool run_case(const struct conn_case *c)
 		why = "reason";
 	else if (c->has && !strstr(v.detail, c->has))
 		why = "detail";
+	else if (c->hasnt && strstr(v.detail, c->hasnt))
+		why = "detail names what it should not";
+	else if (c->fix && !strstr(v.fix, c->fix))
+		why = "fix";
+	else if (v.allow == !!v.fix[0])
+		why = v.allow ? "an allow with a fix" : "a refusal without a fix";
 	else if (c->host && strcmp(v.host, c->host))
 		why = "host";
 	else if (c->hs >= 0 && v.host_service != (c->hs == 1))
@@ -928,11 +1061,14 @@ static bool run_case(const struct conn_case *c)
 		why = "an allow without a rule";
 	else if (!v.detail[0])
 		why = "no detail";
+	else if (!ret)
+		why = fix_fails(c, &f, &v);
 	if (why)
 		fprintf(stderr,
-			"  %s: %s: ret %d allow %d reason %s host '%s' hs %d detail \"%s\"\n",
+			"  %s: %s: ret %d allow %d reason %s host '%s' hs %d detail \"%s\" "
+			"fix \"%s\"\n",
 			c->name, why, ret, v.allow, sbx_reason_name(v.reason), v.host,
-			v.host_service, v.detail);
+			v.host_service, v.detail, v.fix);
 	return !why;
 }
 
@@ -987,11 +1123,33 @@ static void test_later_facts_only_narrow_a_connect(void)
 	CHECK_STR(v.rule ? v.rule->name : "", "bad-addr");
 }
 
+/* A name that leads to the host: the fix's rule opens the host service it names instead. */
+static void test_host_service_fix_opens_host_docker_internal(void)
+{
+	struct sbx_conn_facts f = { .kind = SBX_CONN_CONNECT, .target = "loop.example", .port = 80,
+				    .upstream = addr("127.0.0.1"), .up_class = SBX_ADDR_HOST };
+	struct sbx_policy *q;
+	struct sbx_conn_verdict v;
+
+	policies_init();
+	CHECK_INT(sbx_conn_decide(p_any, &f, &v), 0);
+	CHECK(!v.allow);
+	CHECK_STR(v.fix, "sbx policy allow network localhost:80  # then connect to "
+			 "host.docker.internal:80");
+	q = policy_edit(p_any, NULL, "localhost:80");
+	f.target = "host.docker.internal";
+	CHECK_INT(sbx_conn_decide(q, &f, &v), 0);
+	CHECK(v.allow && v.host_service);
+	CHECK_STR(v.fix, "");
+	sbx_policy_free(q);
+}
+
 static void test_cleanup(void)
 {
 	sbx_policy_free(p_any);
 	sbx_policy_free(p_list);
-	p_any = p_list = NULL;
+	sbx_policy_free(p_org);
+	p_any = p_list = p_org = NULL;
 }
 
 static const struct test tests[] = {
@@ -1008,6 +1166,7 @@ static const struct test tests[] = {
 	T(test_connection_cases_decide_as_a_user_expects),
 	T(test_decide_refuses_null_facts),
 	T(test_later_facts_only_narrow_a_connect),
+	T(test_host_service_fix_opens_host_docker_internal),
 	T(test_cleanup),
 };
 

@@ -324,6 +324,14 @@ static void test_setup(void)
 		  0);
 	CHECK_INT(sbx_policy_add(policy, &r), 0);
 	sbx_rule_release(&r);
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "test-ported");
+	r.type = SBX_TYPE_NETWORK;
+	CHECK_INT(sbx_resource_list_parse(SBX_TYPE_NETWORK, "ported.test:443", &r.res, &r.nres,
+					  err, sizeof(err)),
+		  0);
+	CHECK_INT(sbx_policy_add(policy, &r), 0);
+	sbx_rule_release(&r);
 	CHECK_INT(sbx_policy_compile(policy), 0);
 
 	cfg.bind_ip4 = htonl(INADDR_LOOPBACK);
@@ -369,9 +377,15 @@ static void test_forward_denied_gets_403_and_origin_sees_nothing(void)
 
 	clear_seen();
 	got = exchange(fwd_port, req, sizeof(req) - 1, &reset);
-	CHECK_HAS(got, "HTTP/1.1 403 Forbidden");
-	CHECK_HAS(got, "Blocked by network policy: domain denied.test\n");
-	CHECK_HAS(got, "detail: no matching allow rule - blocked by default deny policy\n");
+	CHECK_HAS(got, "HTTP/1.1 403 Blocked by network policy; fix: sbx policy allow network "
+		       "denied.test:80\r\n");
+	CHECK_HAS(got, "\r\nX-Sbx-Blocked: 1\r\n");
+	CHECK_HAS(got, "\r\nX-Sbx-Fix: sbx policy allow network denied.test:80\r\n");
+	CHECK_HAS(got, "\r\n\r\nBlocked by network policy: domain denied.test\n"
+		       "rule: -\n"
+		       "origin: default policy\n"
+		       "detail: no matching allow rule - blocked by default deny policy\n"
+		       "fix: sbx policy allow network denied.test:80\n");
 	CHECK(!seen_has("GET"));
 	CHECK(verdict_has("forward:denied.test:block:default-deny;"));
 }
@@ -440,13 +454,33 @@ static void test_connect_matching_sni_passes(void)
 	CHECK_HAS(got, "origin got");
 }
 
-static void test_connect_denied_host_gets_403(void)
+/* curl shows only the status of a refused CONNECT: the fix is in it, and in a header */
+static void test_connect_denied_host_gets_403_naming_the_fix(void)
 {
 	static const char req[] = "CONNECT denied.test:443 HTTP/1.1\r\n\r\n";
 	int reset;
+	const char *got;
 
 	clear_seen();
-	CHECK_HAS(exchange(fwd_port, req, sizeof(req) - 1, &reset), "403 Forbidden");
+	got = exchange(fwd_port, req, sizeof(req) - 1, &reset);
+	CHECK_HAS(got, "HTTP/1.1 403 Blocked by network policy; fix: sbx policy allow network "
+		       "denied.test:443\r\n");
+	CHECK_HAS(got, "\r\nX-Sbx-Fix: sbx policy allow network denied.test:443\r\n");
+	CHECK_HAS(got, "\nfix: sbx policy allow network denied.test:443\n");
+}
+
+/* The allowed port of a host is named, with the rule for the port asked for. */
+static void test_connect_on_another_port_says_which_port_is_allowed(void)
+{
+	static const char req[] = "CONNECT ported.test:80 HTTP/1.1\r\n\r\n";
+	int reset;
+	const char *got;
+
+	clear_seen();
+	got = exchange(fwd_port, req, sizeof(req) - 1, &reset);
+	CHECK_HAS(got, "\ndetail: ported.test is allowed on port 443 (test-ported), not on port "
+		       "80\n");
+	CHECK_HAS(got, "\r\nX-Sbx-Fix: sbx policy allow network ported.test:80\r\n");
 }
 
 static void test_garbage_to_forward_proxy_gets_400(void)
@@ -524,8 +558,11 @@ static void test_internal_address_refused_without_address_rule(void)
 	allow_internal = false;
 	got = exchange(fwd_port, req, sizeof(req) - 1, &reset);
 	allow_internal = true;
-	CHECK_HAS(got, "403 Forbidden");
-	CHECK_HAS(got, "127.0.0.1");
+	CHECK_HAS(got, "HTTP/1.1 403 Blocked by network policy; fix: sbx policy allow network "
+		       "127.0.0.1:");
+	CHECK_HAS(got, "detail: other.test resolves to a private address 127.0.0.1: refused by "
+		       "the private-address rule");
+	CHECK(!strstr(got, "test-allow")); /* the private-address rule decided, not the allow */
 	CHECK(verdict_has("forward:other.test:block:private-ip;"));
 }
 
@@ -958,7 +995,8 @@ static const struct test tests[] = {
 	T(test_connect_tunnels_after_200),
 	T(test_connect_with_other_sni_is_reset),
 	T(test_connect_matching_sni_passes),
-	T(test_connect_denied_host_gets_403),
+	T(test_connect_denied_host_gets_403_naming_the_fix),
+	T(test_connect_on_another_port_says_which_port_is_allowed),
 	T(test_garbage_to_forward_proxy_gets_400),
 	T(test_transparent_tls_uses_sni),
 	T(test_transparent_http_uses_host),
