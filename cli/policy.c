@@ -518,12 +518,13 @@ static bool known_option(const char *w, const char *shortopts, const struct opti
 /*
  * Copy the verb (@argv[-1]) and its @argc words into @av for getopt; return
  * the count. getopt reads '-a.com' after `allow network` as options, and
- * permutes: "unknown option 'network'". So the word in the resource's place
- * (the second operand) that starts with one '-' and is no option of the verb
- * goes last, behind a "--": the resource, which the grammar then judges.
+ * permutes: "unknown option 'network'". So a word in an operand's place that
+ * starts with one '-' and is no option of the verb goes last, behind a "--":
+ * the operand it stands in the place of, which the grammar then judges.
+ * Bit N of @places is operand N (0: the first); the first such word moves.
  */
 static int operands_first(int argc, char **argv, const char *shortopts,
-			  const struct option *opts, char **av)
+			  const struct option *opts, unsigned places, char **av)
 {
 	int n = 0, operands = 0, moved = -1;
 	bool value;
@@ -540,7 +541,7 @@ static int operands_first(int argc, char **argv, const char *shortopts,
 			} else if (known_option(w, shortopts, opts, &value)) {
 				if (value && i + 1 < argc)
 					av[n++] = argv[i++];
-			} else if (w[1] != '-' && operands == 1) {
+			} else if (w[1] != '-' && operands < 8 && (places & 1u << operands)) {
 				moved = i;
 				continue;
 			}
@@ -574,7 +575,7 @@ static int do_add(const char *decision, int argc, char **argv)
 	char **rest, *av[argc + 3];
 
 	reset_opts(argc, argv);
-	ac = operands_first(argc, argv, ":s:gn:jh", opts, av);
+	ac = operands_first(argc, argv, ":s:gn:jh", opts, 1u << 1, av); /* TYPE RESOURCES */
 	while ((opt = next_opt(ac, av, ":s:gn:jh", opts)) != -1) {
 		switch (opt) {
 		case 's':
@@ -905,14 +906,16 @@ static int do_check(int argc, char **argv)
 		{ 0 },
 	};
 	const char *sandbox = NULL, *target;
-	char host[1024];
+	char host[1024], *av[argc + 3];
 	cJSON *args, *reply;
 	const cJSON *rule;
-	int opt, ret, port, nargs;
+	int opt, ret, port, nargs, ac;
 	char **rest;
 
 	reset_opts(argc, argv);
-	while ((opt = next_opt(argc + 1, argv - 1, ":s:jh", opts)) != -1) {
+	/* [network] TARGET: '-a.com' is the target, whichever place it has */
+	ac = operands_first(argc, argv, ":s:jh", opts, 1u << 0 | 1u << 1, av);
+	while ((opt = next_opt(ac, av, ":s:jh", opts)) != -1) {
 		switch (opt) {
 		case 's':
 			sandbox = optarg;
@@ -929,11 +932,11 @@ static int do_check(int argc, char **argv)
 			       "With --sandbox, rules scoped to that sandbox count too.\n");
 			return EXIT_OK;
 		default:
-			return bad_option(opt, argv - 1);
+			return bad_option(opt, av);
 		}
 	}
-	rest = argv - 1 + optind;
-	nargs = argc + 1 - optind;
+	rest = av + optind;
+	nargs = ac - optind;
 	if (nargs == 2 && strcmp(rest[0], "network") == 0) {
 		rest++;
 		nargs--;

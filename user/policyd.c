@@ -416,19 +416,25 @@ static cJSON *do_add(struct sbx_policyd *pd, const cJSON *args)
 
 #define CANDIDATES_SHOWN 5
 
-/* "  NAME  APPLIES_TO  TYPE DECISION RESOURCES  (ID id)", resources cut short. */
+#define DESCRIBE_RES_MAX 48 /* bytes of resources in one line of a candidate list */
+
+/* "\n  NAME  APPLIES_TO  TYPE DECISION RES,RES,…  (ID id)" into @out; returns its length. */
 static size_t describe(const struct sbx_rule *r, char *out, size_t len)
 {
-	char res[80] = "";
+	char res[DESCRIBE_RES_MAX + 8] = "";
 	size_t used = 0;
 	int n;
 
-	for (size_t i = 0; i < r->nres && used + 4 < sizeof(res); i++) {
-		n = snprintf(res + used, sizeof(res) - used, "%s%s", i ? "," : "", r->res[i].text);
-		used += n > 0 ? (size_t)n : 0;
+	for (size_t i = 0; i < r->nres; i++) {
+		size_t add = strlen(r->res[i].text) + (i ? 1 : 0);
+
+		if (used + add > DESCRIBE_RES_MAX) {
+			strcpy(res + used, i ? ",…" : "…");
+			break;
+		}
+		used += (size_t)snprintf(res + used, sizeof(res) - used, "%s%s", i ? "," : "",
+					 r->res[i].text);
 	}
-	if (used >= sizeof(res))
-		strcpy(res + sizeof(res) - 4, "…");
 	n = snprintf(out, len, "\n  %s  %s%s  %s %s %s  (ID %s)", r->name,
 		     r->sandbox[0] ? "sandbox:" : "all", r->sandbox, sbx_type_name(r->type),
 		     sbx_decision_name(r->decision), res, r->id);

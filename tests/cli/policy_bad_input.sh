@@ -175,6 +175,8 @@ both check_port_range 'port' policy check 'x.com:99999'
 both check_port_zero 'port' policy check 'x.com:0'
 both check_empty 'not a host' policy check ''
 both check_bad_char 'contains|not allowed' policy check 'exa%mple.com'
+both check_dash_target "(^|sbx: )'-a\.com': a label cannot start" policy check '-a.com'
+both check_dash_target_after_type "(^|sbx: )'-a\.com': a label cannot start" policy check network '-a.com' --sandbox box1
 both check_missing_target 'usage' policy check
 both check_invalid_sandbox 'sandbox name' policy check --sandbox 'bad name!' x.com
 both check_unknown_option 'unrecognized|unknown|invalid' policy check --bogus x.com
