@@ -362,7 +362,6 @@ static void ls_print(const cJSON *rules, bool inactive, bool expand)
 	    ws.ws_col > LS_WIDTH)
 		v.width = ws.ws_col;
 	mine = ls_table(rules, false, &v);
-
 	if (mine && mine < cJSON_GetArraySize(rules))
 		printf("\n");
 	ls_table(rules, true, &v);
@@ -731,7 +730,7 @@ static int do_rm(int argc, char **argv)
 		return p_err(EXIT_USAGE, "--resource needs the rule type: sbx policy rm network "
 					 "--resource %s",
 			     resource);
-	if ((resource || id) && sbx_type_parse(word ? word : "network", &t))
+	if ((resource || id) && word && sbx_type_parse(word, &t))
 		return p_err(EXIT_USAGE, "unknown rule type '%s': use network, filesystem:read or "
 					 "filesystem:write",
 			     word);

@@ -533,18 +533,19 @@ static size_t remove_resource(struct sbx_store *next, enum sbx_rule_type t,
 		struct sbx_rule *r = &next->rules[i];
 		size_t keep = 0;
 
-		if (r->type != t) {
+		for (size_t j = 0; r->type == t && j < r->nres; j++)
+			keep += strcmp(r->res[j].text, want->text) != 0;
+		if (r->type != t || keep == r->nres) {
 			i++;
 			continue;
 		}
+		hits++;
+		cJSON_AddItemToArray(ids, cJSON_CreateString(r->id));
+		cJSON_AddItemToArray(rules, sbx_rule_to_json(r, NULL, NULL)); /* as it was */
+		keep = 0;
 		for (size_t j = 0; j < r->nres; j++)
 			if (strcmp(r->res[j].text, want->text) != 0)
 				r->res[keep++] = r->res[j];
-		if (keep != r->nres) {
-			hits++;
-			cJSON_AddItemToArray(ids, cJSON_CreateString(r->id));
-			cJSON_AddItemToArray(rules, sbx_rule_to_json(r, NULL, NULL));
-		}
 		r->nres = keep;
 		if (keep) {
 			i++;

@@ -104,6 +104,15 @@ expect_exit handles.rm_id_with_type 0 sbx policy rm filesystem:read --id "${F#lo
 refused handles.rm_group_by_name 'default-ai-services is a default policy group and cannot be removed' \
 	policy rm default-ai-services
 refused handles.rm_type_alone "'network' is a rule type: give --resource RESOURCE or --id ID" policy rm network
+run sbx policy allow network "one.example.com,two.example.com,three.example.com"
+L=$(added)
+expect_exit handles.rm_resource_json 0 sbx policy rm --json network --resource two.example.com
+expect_json handles.rm_resource_json_rule_as_it_was "d['rules'][0]['name'] == '$L' and d['rules'][0]['resources'] == ['one.example.com', 'two.example.com', 'three.example.com']"
+expect_exit handles.rm_resource_says_rule 0 sbx policy rm network --resource one.example.com
+expect_out handles.rm_resource_says_rule_name "^Removed one\.example\.com from rule $L$"
+expect_exit handles.rm_last_resource 0 sbx policy rm network --resource three.example.com
+expect_out handles.rm_last_resource_says_rule_gone "^Removed three\.example\.com, and rule $L with it \(it had nothing else\)$"
+refused handles.rm_last_resource_rule_gone "no rule is named $L" policy inspect "$L"
 expect_exit handles.rm_json 0 sbx policy rm --json "$A"
 expect_json handles.rm_json_shape "d['removed'] == ['$AID'] and d['rules'][0]['name'] == '$A'"
 
