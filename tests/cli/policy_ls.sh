@@ -158,4 +158,34 @@ else
 	skip ls.tty_wide "util-linux script(1) is not installed"
 fi
 
+# ---- kit and remote rules (seed 003): --source tells them apart; governance hides rules ------
+run sbx daemon stop
+STORE=$SBX_STATE_DIR/policy.json
+rule() { # id, name, provenance, resource
+	printf '{"id": "%s", "name": "%s", "provenance": "%s", "applies_to": "all", "type": "network", "decision": "allow", "resources": ["%s"]}' "$@"
+}
+printf '{"schema": 1, "default": "balanced", "rules": [%s, %s, %s]}\n' \
+	"$(rule 11111111-0000-4000-8000-000000000001 local:11111111 local mine.example.com)" \
+	"$(rule 22222222-0000-4000-8000-000000000002 kit:docs kit kit.example.com)" \
+	"$(rule 33333333-0000-4000-8000-000000000003 org-network remote org.example.com)" >"$STORE"
+expect_exit ls.governed 0 sbx policy ls
+canon
+expect_out ls.governed_hidden_line '^Hidden 8 inactive rules\. Show with: sbx policy ls --include-inactive$'
+[ "$(awk '{print $3}' <<<"$CANON" | tr '\n' ' ')" = "org-network default-fs-read-allow-all default-fs-write-allow-all " ] &&
+	pass ls.governed_rows || { fail ls.governed_rows "rows differ"; _show_out; }
+# the STATUS cell wraps at 30 columns (seed 003), so rows are read from their first lines here
+rows() { grep -E '^(local|kit|remote) ' <<<"$STDOUT" | awk '{print $3}' | tr '\n' ' '; }
+expect_exit ls.governed_inactive 0 sbx policy ls --include-inactive
+[ "$(rows)" = "local:11111111 kit:docs org-network default-ai-services default-package-managers default-code-and-containers default-cloud-infrastructure default-os-packages default-cert-validation default-fs-read-allow-all default-fs-write-allow-all " ] &&
+	pass ls.governed_inactive_yours_kits_org_first || { fail ls.governed_inactive_yours_kits_org_first "rows: $(rows)"; _show_out; }
+grep -A1 -E '^kit +all +kit:docs +network +allow +inactive — corporate policy +kit\.example\.com$' <<<"$STDOUT" |
+	grep -Eq '^ +takes precedence and does not$' && pass ls.governed_inactive_status_wrapped ||
+	{ fail ls.governed_inactive_status_wrapped "kit row"; _show_out; }
+expect_out ls.governed_inactive_group_line '^local +all +default-ai-services +network +allow +inactive — corporate policy +45 hosts$'
+for src in user:local:11111111 kit:kit:docs remote:org-network; do
+	expect_exit "ls.source_${src%%:*}_governed" 0 sbx policy ls --include-inactive --source "${src%%:*}"
+	[ "$(rows)" = "${src#*:} " ] && pass "ls.source_${src%%:*}_only_its_rule" ||
+		{ fail "ls.source_${src%%:*}_only_its_rule" "rows: $(rows)"; _show_out; }
+done
+
 finish
