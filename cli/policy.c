@@ -264,9 +264,10 @@ static void ls_help(void)
 	       "                      both)\n"
 	       "  --include-inactive  also rules overridden by organization governance, with\n"
 	       "                      a STATUS column\n"
-	       "  --json              {\"rules\": [{\"id\", \"name\", \"provenance\", \"applies_to\",\n"
-	       "                      \"type\", \"decision\", \"resources\", \"status\", \"builtin\"}],\n"
-	       "                      \"default\"}, every entry (see sbx-policy(1))\n"
+	       "  --json              {\"rules\": [{\"id\", \"name\", \"provenance\",\n"
+	       "                      \"applies_to\", \"type\", \"decision\", \"resources\",\n"
+	       "                      \"status\", \"builtin\"}], \"default\"}, every entry (see\n"
+	       "                      sbx-policy(1))\n"
 	       "\n"
 	       "When no rule matches the filters, 'no rules match' goes to standard error\n"
 	       "and the exit status is 0.\n");
@@ -332,8 +333,9 @@ static int ls_table(const cJSON *rules, bool groups, struct ls_view *v)
 		if (cJSON_IsTrue(cJSON_GetObjectItem(rule, "builtin")) != groups)
 			continue;
 		if (groups && !v->expand) {
-			cell = group_line(res, strcmp(jstr(rule, "type"), "network") ? "paths" : "hosts",
-					  room);
+			bool net = strcmp(jstr(rule, "type"), "network") == 0;
+
+			cell = group_line(res, net ? "hosts" : "paths", room);
 			v->summarised = v->summarised || cJSON_GetArraySize(res) > 1;
 		} else {
 			cell = rule_lines(res, room, &v->cut);
@@ -680,7 +682,8 @@ static void rule_summary(const cJSON *rule, char *out, size_t len)
 	for (char *p = res; (p = strchr(p, '\n'));)
 		*p = ',';
 	snprintf(out, len, "%s: %s %s %s%s%s", jstr(rule, "name"), jstr(rule, "type"),
-		 jstr(rule, "decision"), res, scoped ? " for sandbox " : "", scoped ? applies + 8 : "");
+		 jstr(rule, "decision"), res, scoped ? " for sandbox " : "",
+		 scoped ? applies + 8 : "");
 	free(res);
 }
 
@@ -745,7 +748,10 @@ static int do_rm(int argc, char **argv)
 	if (resource || id) {
 		if (word)
 			cJSON_AddStringToObject(args, "type", word);
-		cJSON_AddStringToObject(args, resource ? "resource" : "id", resource ? resource : id);
+		if (resource)
+			cJSON_AddStringToObject(args, "resource", resource);
+		else
+			cJSON_AddStringToObject(args, "id", id);
 	} else {
 		cJSON_AddStringToObject(args, "rule", word);
 	}
@@ -808,9 +814,10 @@ static int do_inspect(int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		if (is_help(argv[i])) {
 			printf("Usage: sbx policy inspect RULE [--json]\n\n"
-			       "Shows one rule in full. RULE is its name (the POLICY/RULE column of\n"
-			       "'sbx policy ls', such as local:1a2b3c4d or default-ai-services) or its\n"
-			       "ID, with or without 'local:', or a unique ID prefix of 8+ characters.\n");
+			       "Shows one rule in full. RULE is its name (the POLICY/RULE\n"
+			       "column of 'sbx policy ls', such as local:1a2b3c4d or\n"
+			       "default-ai-services) or its ID, with or without 'local:', or a\n"
+			       "unique ID prefix of 8+ characters.\n");
 			return EXIT_OK;
 		}
 	}
@@ -987,11 +994,11 @@ static int do_check(int argc, char **argv)
 static const struct {
 	const char *said, *value;
 } preset_aliases[] = {
-	{ "open", "allow-all" },	 { "allow", "allow-all" },	{ "allowall", "allow-all" },
-	{ "allow_all", "allow-all" },	 { "balanced", "balanced" },	{ "locked down", "deny-all" },
-	{ "locked-down", "deny-all" },	 { "lockeddown", "deny-all" },	{ "locked_down", "deny-all" },
-	{ "locked", "deny-all" },	 { "lockdown", "deny-all" },	{ "deny", "deny-all" },
-	{ "denyall", "deny-all" },	 { "deny_all", "deny-all" },	{ "allow-all", "allow-all" },
+	{ "open", "allow-all" }, { "allow", "allow-all" }, { "allowall", "allow-all" },
+	{ "allow_all", "allow-all" }, { "allow-all", "allow-all" }, { "balanced", "balanced" },
+	{ "locked down", "deny-all" }, { "locked-down", "deny-all" }, { "lockeddown", "deny-all" },
+	{ "locked_down", "deny-all" }, { "locked", "deny-all" }, { "lockdown", "deny-all" },
+	{ "deny", "deny-all" }, { "denyall", "deny-all" }, { "deny_all", "deny-all" },
 	{ "deny-all", "deny-all" },
 };
 
@@ -999,8 +1006,9 @@ static int bad_preset(const char *said)
 {
 	for (size_t i = 0; i < sizeof(preset_aliases) / sizeof(preset_aliases[0]); i++)
 		if (strcasecmp(said, preset_aliases[i].said) == 0)
-			return p_err(EXIT_USAGE, "'%s' is not a value set-default takes; did you mean: "
-						 "sbx policy set-default %s",
+			return p_err(EXIT_USAGE,
+				     "'%s' is not a value set-default takes; did you mean: sbx "
+				     "policy set-default %s",
 				     said, preset_aliases[i].value);
 	return p_err(EXIT_USAGE, "unknown default '%s': use allow-all (Open), balanced or "
 				 "deny-all (Locked Down)",

@@ -197,7 +197,8 @@ int sbx_rule_name_check(const char *name, char *err, size_t errlen)
 		char c = name[i];
 
 		if (!isalnum((unsigned char)c) && c != '-' && c != '_' && c != '.')
-			return ERR("rule name '%s' may only contain letters, digits, '-', '_' and '.'",
+			return ERR("rule name '%s' may only contain letters, digits, '-', '_' "
+				   "and '.'",
 				   name);
 	}
 	/* `sbx policy rm TYPE --resource R` reads a type where a name could be */
@@ -384,8 +385,8 @@ int sbx_resource_parse(enum sbx_rule_type type, const char *text, struct sbx_res
 			   "example.com:443",
 			   text);
 	if (sbx_resource_is_path(text))
-		return ERR("'%s' is a filesystem path pattern, not a host: path rules have the type "
-			   "filesystem:read or filesystem:write",
+		return ERR("'%s' is a filesystem path pattern, not a host: path rules have the "
+			   "type filesystem:read or filesystem:write",
 			   text);
 	if (path_after_host(text))
 		return ERR("'%s': a network rule names a host, not a path; give '%.*s'", text,

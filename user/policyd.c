@@ -241,11 +241,12 @@ static cJSON *do_ls(struct sbx_policyd *pd, const cJSON *args)
 	else if (source && sbx_prov_parse(source, &want_prov) == 0)
 		src = SRC_PROV;
 	else if (source)
-		return BAD("--source must be user, default, local, kit or remote, not '%s'", source);
+		return BAD("--source must be user, default, local, kit or remote, not '%s'",
+			   source);
 	reply = sbx_ctl_ok();
 	cJSON_AddStringToObject(reply, "default", sbx_preset_name(pd->st.preset));
 	rules = cJSON_AddArrayToObject(reply, "rules");
-	/* the rules people added (or kits, or their organization) first, the built-in groups last */
+	/* the rules people (or kits, or their organization) added first, built-in groups last */
 	for (int builtin = 0; builtin < 2; builtin++) {
 		for (size_t i = 0; i < sbx_policy_count(pd->policy); i++) {
 			const struct sbx_rule *r = sbx_policy_rule(pd->policy, i);
@@ -331,10 +332,9 @@ static cJSON *path_for_network(const char *decision, const char *csv)
 		snprintf(item, sizeof(item), "%.*s", (int)len, p);
 		if (sbx_resource_is_path(item))
 			return BAD("'%s' is a filesystem path pattern, not a host; to %s reading "
-				   "it, run: sbx policy %s filesystem:read '%s' (and filesystem:write "
-				   "for writing)",
-				   item, strcmp(decision, "allow") == 0 ? "allow" : "deny", decision,
-				   item);
+				   "it, run: sbx policy %s filesystem:read '%s' (and "
+				   "filesystem:write for writing)",
+				   item, decision, decision, item);
 		p += len + (p[len] == ',');
 	}
 	return NULL;
