@@ -6,10 +6,13 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,14 +28,14 @@ static int help_policy(int argc, char **argv)
 	printf("Usage: sbx policy COMMAND [OPTIONS]\n"
 	       "\n"
 	       "Commands:\n"
-	       "  ls [SANDBOX]            list rules (--type, --include-inactive, --wide, --decision,\n"
-	       "                          --source, --json)\n"
+	       "  ls [SANDBOX]            list rules, yours first (--expand, --type, --source,\n"
+	       "                          --decision, --include-inactive, --json)\n"
 	       "  allow TYPE RESOURCES    add an allow rule; TYPE is network, filesystem:read or\n"
 	       "                          filesystem:write; RESOURCES a comma-separated list\n"
 	       "  deny TYPE RESOURCES     add a deny rule (deny beats allow, whatever the specificity)\n"
-	       "  rm TYPE (--resource R | --id ID)\n"
-	       "                          remove a local rule, or one resource from local rules\n"
-	       "  inspect ID              show one rule in full\n"
+	       "  rm RULE                 remove a rule you added, by its name or ID; or\n"
+	       "  rm TYPE --resource R    take one resource out of your rules\n"
+	       "  inspect RULE            show one rule in full\n"
 	       "  check [network] TARGET  which rule decides a host, host:port, IP or URL, and why\n"
 	       "  set-default allow-all|balanced|deny-all\n"
 	       "                          choose the baseline (Open, Balanced, Locked Down)\n"
@@ -110,6 +113,106 @@ static char *join_lines(const cJSON *arr)
 	return s;
 }
 
+/* Columns of UTF-8 text. */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xc0) != 0x80;
+	return w;
+}
+
+/* Byte offset of the character @cols columns into @s. */
+static size_t col_offset(const char *s, size_t cols)
+{
+	size_t i = 0;
+
+	for (; s[i] && cols; cols--)
+		for (i++; s[i] && ((unsigned char)s[i] & 0xc0) == 0x80;)
+			i++;
+	return i;
+}
+
+/*
+ * Append @s to @out (of @len bytes), in @room columns: a longer resource
+ * loses its middle to "…", so both its start and its port stay in sight.
+ * Returns true when it was cut.
+ */
+static bool append_fit(char *out, size_t len, const char *s, size_t room)
+{
+	size_t used = strlen(out), w = text_width(s), head, tail;
+
+	if (w <= room || room < 3) {
+		snprintf(out + used, len - used, "%s", s);
+		return false;
+	}
+	head = (room - 1) / 2;
+	tail = room - 1 - head;
+	snprintf(out + used, len - used, "%.*s…%s", (int)col_offset(s, head), s,
+		 s + col_offset(s, w - tail));
+	return true;
+}
+
+/* A user's rule: one resource per line (seed 003), each fitted to @room columns. */
+static char *rule_lines(const cJSON *arr, size_t room, bool *cut)
+{
+	size_t len = 1;
+	const cJSON *it;
+	char *s;
+
+	cJSON_ArrayForEach(it, arr)
+		len += strlen(cJSON_IsString(it) ? it->valuestring : "") + 4;
+	s = calloc(1, len);
+	if (!s)
+		abort();
+	cJSON_ArrayForEach(it, arr) {
+		if (*s)
+			strcat(s, "\n");
+		if (append_fit(s, len, cJSON_IsString(it) ? it->valuestring : "", room))
+			*cut = true;
+	}
+	return s;
+}
+
+/*
+ * A default group on one line: "58 hosts: pypi.org:443, files.pythonhosted.org:443, …",
+ * as many entries as fit in @room columns; a group of one shows it as it is.
+ */
+static char *group_line(const cJSON *arr, const char *noun, size_t room)
+{
+	int n = cJSON_GetArraySize(arr), shown = 0;
+	char head[32], *s;
+	size_t len = 64, w;
+	const cJSON *it;
+
+	if (n == 1)
+		return rule_lines(arr, room, &(bool){ false });
+	cJSON_ArrayForEach(it, arr)
+		len += strlen(it->valuestring) + 2;
+	s = calloc(1, len);
+	if (!s)
+		abort();
+	snprintf(head, sizeof(head), "%d %s", n, noun);
+	strcpy(s, head);
+	w = text_width(head);
+	cJSON_ArrayForEach(it, arr) {
+		size_t add = strlen(it->valuestring) + 2; /* ": " or ", " before it */
+		bool last = shown + 1 == n;
+
+		/* room for it, and for ", …" after it unless it is the last */
+		if (w + add + (last ? 0 : 3) > room)
+			break;
+		strcat(s, shown ? ", " : ": ");
+		strcat(s, it->valuestring);
+		w += add;
+		shown++;
+	}
+	if (shown && shown < n)
+		strcat(s, ", …");
+	return s;
+}
+
 /* "inactive — reason" wrapped at STATUS_WRAP columns, as seed 003 shows it. */
 static void wrap_status(const char *status, const char *why, char *out, size_t len)
 {
@@ -138,12 +241,151 @@ static void wrap_status(const char *status, const char *why, char *out, size_t l
 	out[o] = '\0';
 }
 
+#define LS_WIDTH 100   /* what `policy ls` fits in, or a wider terminal */
+#define LS_GAP 2       /* between its columns */
+#define LS_ROOM_MIN 16 /* RESOURCES never narrower, however long the names */
+
+static void ls_help(void)
+{
+	printf("Usage: sbx policy ls [SANDBOX] [--type network|filesystem] [--include-inactive]\n"
+	       "                     [--expand] [--decision allow|deny]\n"
+	       "                     [--source user|default|local|kit|remote] [--json]\n"
+	       "\n"
+	       "Lists the active rules: PROVENANCE APPLIES_TO POLICY/RULE TYPE DECISION\n"
+	       "RESOURCES, the rules you added first. Each default group takes one line with\n"
+	       "its number of entries; the table fits 100 columns, a resource too long for it\n"
+	       "is cut with '…'. The POLICY/RULE name is what 'sbx policy rm' and 'inspect'\n"
+	       "take.\n"
+	       "\n"
+	       "  SANDBOX             only global rules and rules scoped to SANDBOX\n"
+	       "  --expand, --wide    every entry of every rule, one per line, uncut\n"
+	       "  --source user       only the rules you added; 'default': only the built-in\n"
+	       "                      groups; local, kit, remote: by PROVENANCE (local covers\n"
+	       "                      both)\n"
+	       "  --include-inactive  also rules overridden by organization governance, with\n"
+	       "                      a STATUS column\n"
+	       "  --json              {\"rules\": [{\"id\", \"name\", \"provenance\",\n"
+	       "                      \"applies_to\", \"type\", \"decision\", \"resources\",\n"
+	       "                      \"status\", \"builtin\"}], \"default\"}, every entry (see\n"
+	       "                      sbx-policy(1))\n"
+	       "\n"
+	       "When no rule matches the filters, 'no rules match' goes to standard error\n"
+	       "and the exit status is 0.\n");
+}
+
+struct ls_view {
+	size_t width;  /* what the tables fit in */
+	bool inactive; /* a STATUS column */
+	bool expand;   /* every entry, uncut */
+	bool summarised, cut;
+};
+
+/*
+ * One table of `policy ls`: the rules of @rules whose "builtin" is @groups.
+ * Unless expanded, it fits LS_WIDTH: a group takes one line, a resource too
+ * long is cut. Returns the number of rules printed.
+ */
+static int ls_table(const cJSON *rules, bool groups, struct ls_view *v)
+{
+	const char *hdr[] = { "PROVENANCE", "APPLIES_TO", "POLICY/RULE", "TYPE", "DECISION",
+			      "STATUS",	    "RESOURCES" };
+	const char *cols[7];
+	int ncols = 0, rescol, row = 0;
+	size_t room = SIZE_MAX;
+	const cJSON *rule;
+	struct table *t;
+
+	for (int i = 0; i < 7; i++)
+		if (i != 5 || v->inactive)
+			cols[ncols++] = hdr[i];
+	rescol = ncols - 1;
+	t = table_new(ncols, cols);
+	table_set_gap(t, LS_GAP);
+	cJSON_ArrayForEach(rule, rules) {
+		const char *cells[7];
+		char status[600];
+		int n = 0;
+
+		if (cJSON_IsTrue(cJSON_GetObjectItem(rule, "builtin")) != groups)
+			continue;
+		cells[n++] = jstr(rule, "provenance");
+		cells[n++] = jstr(rule, "applies_to");
+		cells[n++] = jstr(rule, "name");
+		cells[n++] = jstr(rule, "type");
+		cells[n++] = jstr(rule, "decision");
+		if (v->inactive) {
+			wrap_status(jstr(rule, "status"), jstr(rule, "status_reason"), status,
+				    sizeof(status));
+			cells[n++] = status;
+		}
+		cells[n++] = ""; /* RESOURCES, once the room for it is known */
+		table_add(t, cells);
+	}
+	if (!v->expand) {
+		room = table_room(t, rescol, v->width);
+		if (room < LS_ROOM_MIN)
+			room = LS_ROOM_MIN;
+	}
+	cJSON_ArrayForEach(rule, rules) {
+		const cJSON *res = cJSON_GetObjectItem(rule, "resources");
+		char *cell;
+
+		if (cJSON_IsTrue(cJSON_GetObjectItem(rule, "builtin")) != groups)
+			continue;
+		if (groups && !v->expand) {
+			bool net = strcmp(jstr(rule, "type"), "network") == 0;
+
+			cell = group_line(res, net ? "hosts" : "paths", room);
+			v->summarised = v->summarised || cJSON_GetArraySize(res) > 1;
+		} else {
+			cell = rule_lines(res, room, &v->cut);
+		}
+		table_set(t, (size_t)row++, rescol, cell);
+		free(cell);
+	}
+	if (row)
+		table_print(t, stdout);
+	table_free(t);
+	return row;
+}
+
+/*
+ * Two tables with seed 003's columns: the rules people added (or kits, or
+ * their organization) first, then the built-in groups, each laid out to fit.
+ */
+static void ls_print(const cJSON *rules, bool inactive, bool expand)
+{
+	struct ls_view v = { .width = LS_WIDTH, .inactive = inactive, .expand = expand };
+	struct winsize ws;
+	int mine;
+
+	/* a wider terminal shows more of each group */
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+	    ws.ws_col > LS_WIDTH)
+		v.width = ws.ws_col;
+	mine = ls_table(rules, false, &v);
+	if (mine && mine < cJSON_GetArraySize(rules))
+		printf("\n");
+	ls_table(rules, true, &v);
+	fflush(stdout);
+	if (v.summarised && v.cut)
+		fprintf(stderr, "Default groups are summarised and long resources cut: "
+				"sbx policy ls --expand lists every entry in full.\n");
+	else if (v.summarised)
+		fprintf(stderr, "Default groups are summarised: sbx policy ls --expand lists "
+				"every entry.\n");
+	else if (v.cut)
+		fprintf(stderr, "Long resources are cut to fit: sbx policy ls --expand shows "
+				"them in full.\n");
+}
+
 static int do_ls(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "type", required_argument, NULL, 't' },
 		{ "include-inactive", no_argument, NULL, 'i' },
-		{ "wide", no_argument, NULL, 'w' },
+		{ "expand", no_argument, NULL, 'e' },
+		{ "wide", no_argument, NULL, 'e' },
 		{ "decision", required_argument, NULL, 'd' },
 		{ "source", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
@@ -151,13 +393,12 @@ static int do_ls(int argc, char **argv)
 		{ 0 },
 	};
 	cJSON *args = cJSON_CreateObject(), *reply;
-	bool wide = false, inactive = false;
-	const cJSON *rule;
-	struct table *t;
+	bool expand = false, inactive = false;
+	const cJSON *hidden, *rules;
 	int opt, ret;
 
 	reset_opts(argc, argv);
-	while ((opt = next_opt(argc + 1, argv - 1, ":t:iwd:s:jh", opts)) != -1) {
+	while ((opt = next_opt(argc + 1, argv - 1, ":t:ied:s:jh", opts)) != -1) {
 		switch (opt) {
 		case 't':
 			if (strcmp(optarg, "network") && strcmp(optarg, "filesystem")) {
@@ -170,8 +411,8 @@ static int do_ls(int argc, char **argv)
 			inactive = true;
 			cJSON_AddTrueToObject(args, "include_inactive");
 			break;
-		case 'w':
-			wide = true;
+		case 'e':
+			expand = true;
 			break;
 		case 'd':
 			cJSON_AddStringToObject(args, "decision", optarg);
@@ -184,18 +425,7 @@ static int do_ls(int argc, char **argv)
 			break;
 		case 'h':
 			cJSON_Delete(args);
-			printf("Usage: sbx policy ls [SANDBOX] [-t|--type network|filesystem] "
-			       "[-i|--include-inactive]\n"
-			       "                     [-w|--wide] [-d|--decision allow|deny]\n"
-			       "                     [-s|--source local|kit|remote] [-j|--json]\n"
-			       "\n"
-			       "Lists the active rules: PROVENANCE APPLIES_TO POLICY/RULE TYPE DECISION\n"
-			       "RESOURCES. With SANDBOX, only global rules and rules scoped to it.\n"
-			       "--wide adds the rule ID (what 'sbx policy rm --id' and 'inspect' take);\n"
-			       "--include-inactive adds rules overridden by organization governance,\n"
-			       "with a STATUS column. --json prints {\"rules\": [{\"id\", \"name\",\n"
-			       "\"provenance\", \"applies_to\", \"type\", \"decision\", \"resources\",\n"
-			       "\"status\"}]} (see sbx-policy(1)).\n");
+			ls_help();
 			return EXIT_OK;
 		default:
 			cJSON_Delete(args);
@@ -229,54 +459,15 @@ static int do_ls(int argc, char **argv)
 		print_json(out);
 		return EXIT_OK;
 	}
-	{
-		const char *hdr[8];
-		int n = 0;
-
-		if (wide)
-			hdr[n++] = "ID";
-		hdr[n++] = "PROVENANCE";
-		hdr[n++] = "APPLIES_TO";
-		hdr[n++] = "POLICY/RULE";
-		hdr[n++] = "TYPE";
-		hdr[n++] = "DECISION";
-		if (inactive)
-			hdr[n++] = "STATUS";
-		hdr[n++] = "RESOURCES";
-		t = table_new(n, hdr);
-	}
-	cJSON_ArrayForEach(rule, cJSON_GetObjectItem(reply, "rules")) {
-		const char *cells[8];
-		char status[600];
-		char *res = join_lines(cJSON_GetObjectItem(rule, "resources"));
-		int n = 0;
-
-		if (wide)
-			cells[n++] = jstr(rule, "id");
-		cells[n++] = jstr(rule, "provenance");
-		cells[n++] = jstr(rule, "applies_to");
-		cells[n++] = jstr(rule, "name");
-		cells[n++] = jstr(rule, "type");
-		cells[n++] = jstr(rule, "decision");
-		if (inactive) {
-			wrap_status(jstr(rule, "status"), jstr(rule, "status_reason"), status,
-				    sizeof(status));
-			cells[n++] = status;
-		}
-		cells[n++] = res;
-		table_add(t, cells);
-		free(res);
-	}
-	{
-		const cJSON *hidden = cJSON_GetObjectItem(reply, "hidden_inactive");
-
-		if (cJSON_IsNumber(hidden) && hidden->valueint > 0)
-			printf("Hidden %d inactive rules. Show with: sbx policy ls "
-			       "--include-inactive\n",
-			       hidden->valueint);
-	}
-	table_print(t, stdout);
-	table_free(t);
+	hidden = cJSON_GetObjectItem(reply, "hidden_inactive");
+	if (cJSON_IsNumber(hidden) && hidden->valueint > 0)
+		printf("Hidden %d inactive rules. Show with: sbx policy ls --include-inactive\n",
+		       hidden->valueint);
+	rules = cJSON_GetObjectItem(reply, "rules");
+	if (cJSON_GetArraySize(rules) == 0)
+		fprintf(stderr, "no rules match\n");
+	else
+		ls_print(rules, inactive, expand);
 	cJSON_Delete(reply);
 	return EXIT_OK;
 }
@@ -284,18 +475,86 @@ static int do_ls(int argc, char **argv)
 static void add_help(FILE *f, const char *verb)
 {
 	fprintf(f, "Usage: sbx policy %s network|filesystem:read|filesystem:write\n"
-	       "                        [-s|--sandbox NAME | -g|--global] [-n|--name NAME] "
-	       "[-j|--json]\n"
-	       "                        \"RESOURCE[,RESOURCE...]\"\n"
+	       "                        [--sandbox NAME | -g] [--name NAME] [--json] "
+	       "[--] \"RESOURCE[,RESOURCE...]\"\n"
 	       "\n"
 	       "Adds one local %s rule covering every resource in the list. Without --sandbox\n"
 	       "(or with -g/--global) it applies to all sandboxes. Changes apply to the next\n"
 	       "connection of every sandbox at once.\n"
 	       "\n"
+	       "The rule is named local: and the first 8 characters of its ID, or NAME: up to\n"
+	       "63 letters, digits, '-', '_' and '.', starting with a letter or digit, unique\n"
+	       "among the rules of its scope. 'sbx policy rm' and 'inspect' take the name.\n"
+	       "\n"
 	       "Network resources: example.com, *.example.com, **.example.com, **, HOST:PORT,\n"
 	       "localhost:PORT, IP, CIDR, [IPv6]:PORT. Filesystem resources: path patterns\n"
 	       "starting with /, ~ or *.\n",
 	       verb, verb);
+}
+
+/* Is @w exactly one of the verb's options, and does it take the next word as its value? */
+static bool known_option(const char *w, const char *shortopts, const struct option *opts,
+			 bool *takes_value)
+{
+	const char *c;
+
+	*takes_value = false;
+	if (w[1] == '-') {
+		size_t n = strcspn(w + 2, "=");
+
+		for (; opts->name; opts++) {
+			if (strlen(opts->name) == n && strncmp(opts->name, w + 2, n) == 0) {
+				*takes_value = opts->has_arg == required_argument && !w[2 + n];
+				return true;
+			}
+		}
+		return false;
+	}
+	c = w[1] && !w[2] && w[1] != ':' ? strchr(shortopts, w[1]) : NULL;
+	if (c)
+		*takes_value = c[1] == ':';
+	return c != NULL;
+}
+
+/*
+ * Copy the verb (@argv[-1]) and its @argc words into @av for getopt; return
+ * the count. getopt reads '-a.com' after `allow network` as options, and
+ * permutes: "unknown option 'network'". So a word in an operand's place that
+ * starts with one '-' and is no option of the verb goes last, behind a "--":
+ * the operand it stands in the place of, which the grammar then judges.
+ * Bit N of @places is operand N (0: the first); the first such word moves.
+ */
+static int operands_first(int argc, char **argv, const char *shortopts,
+			  const struct option *opts, unsigned places, char **av)
+{
+	int n = 0, operands = 0, moved = -1;
+	bool value;
+
+	av[n++] = argv[-1];
+	for (int i = 0; i < argc; i++) {
+		const char *w = argv[i];
+
+		if (moved < 0 && operands >= 0) {
+			if (strcmp(w, "--") == 0) {
+				operands = -1; /* the rest is operands already */
+			} else if (w[0] != '-' || !w[1]) {
+				operands++;
+			} else if (known_option(w, shortopts, opts, &value)) {
+				if (value && i + 1 < argc)
+					av[n++] = argv[i++];
+			} else if (w[1] != '-' && operands < 8 && (places & 1u << operands)) {
+				moved = i;
+				continue;
+			}
+		}
+		av[n++] = argv[i];
+	}
+	if (moved >= 0) {
+		av[n++] = "--";
+		av[n++] = argv[moved];
+	}
+	av[n] = NULL;
+	return n;
 }
 
 static int do_add(const char *decision, int argc, char **argv)
@@ -313,11 +572,12 @@ static int do_add(const char *decision, int argc, char **argv)
 	bool global = false;
 	cJSON *args, *reply, *rule, *skipped;
 	const cJSON *it;
-	int opt, ret, nargs;
-	char **rest;
+	int opt, ret, nargs, ac;
+	char **rest, *av[argc + 3];
 
 	reset_opts(argc, argv);
-	while ((opt = next_opt(argc + 1, argv - 1, ":s:gn:jh", opts)) != -1) {
+	ac = operands_first(argc, argv, ":s:gn:jh", opts, 1u << 1, av); /* TYPE RESOURCES */
+	while ((opt = next_opt(ac, av, ":s:gn:jh", opts)) != -1) {
 		switch (opt) {
 		case 's':
 			sandbox = optarg;
@@ -335,13 +595,13 @@ static int do_add(const char *decision, int argc, char **argv)
 			add_help(stdout, decision);
 			return EXIT_OK;
 		default:
-			return bad_option(opt, argv - 1);
+			return bad_option(opt, av);
 		}
 	}
 	if (sandbox && global)
 		return p_err(EXIT_USAGE, "--sandbox and --global exclude each other");
-	rest = argv - 1 + optind;
-	nargs = argc + 1 - optind;
+	rest = av + optind;
+	nargs = ac - optind;
 	if (nargs != 2) {
 		if (!json_output)
 			add_help(stderr, decision);
@@ -396,6 +656,37 @@ static int do_deny(int argc, char **argv)
 	return do_add("deny", argc, argv);
 }
 
+static void rm_help(void)
+{
+	printf("Usage: sbx policy rm RULE [--json]\n"
+	       "       sbx policy rm [TYPE] --id ID [--json]\n"
+	       "       sbx policy rm TYPE --resource RESOURCE [--json]\n"
+	       "\n"
+	       "RULE is a rule's name, the POLICY/RULE column of 'sbx policy ls' (local:1a2b3c4d,\n"
+	       "or the --name you gave), or its ID. An ID may be cut to a unique prefix of at\n"
+	       "least 8 characters, with or without 'local:'. A name that several rules have\n"
+	       "(in different scopes) is refused with the list of them: give the ID.\n"
+	       "--resource takes RESOURCE out of every local rule of TYPE that lists it (a rule\n"
+	       "left empty goes away). TYPE is network, filesystem:read or filesystem:write;\n"
+	       "with --id it only checks the rule's type.\n"
+	       "Default policy groups cannot be removed: deny their hosts instead.\n");
+}
+
+/* "local:1a2b3c4d: network deny ads.example.com for sandbox docs" */
+static void rule_summary(const cJSON *rule, char *out, size_t len)
+{
+	char *res = join_lines(cJSON_GetObjectItem(rule, "resources"));
+	const char *applies = jstr(rule, "applies_to");
+	bool scoped = strncmp(applies, "sandbox:", 8) == 0;
+
+	for (char *p = res; (p = strchr(p, '\n'));)
+		*p = ',';
+	snprintf(out, len, "%s: %s %s %s%s%s", jstr(rule, "name"), jstr(rule, "type"),
+		 jstr(rule, "decision"), res, scoped ? " for sandbox " : "",
+		 scoped ? applies + 8 : "");
+	free(res);
+}
+
 static int do_rm(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -405,10 +696,12 @@ static int do_rm(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *resource = NULL, *id = NULL;
+	const char *resource = NULL, *id = NULL, *word = NULL;
+	enum sbx_rule_type t;
 	cJSON *args, *reply;
-	const cJSON *it;
+	const cJSON *rule;
 	int opt, ret;
+	char line[2048];
 
 	reset_opts(argc, argv);
 	while ((opt = next_opt(argc + 1, argv - 1, ":r:i:jh", opts)) != -1) {
@@ -423,39 +716,60 @@ static int do_rm(int argc, char **argv)
 			json_output = true;
 			break;
 		case 'h':
-			printf("Usage: sbx policy rm network|filesystem:read|filesystem:write\n"
-			       "                     (-r|--resource RESOURCE | -i|--id UUID) "
-			       "[-j|--json]\n"
-			       "\n"
-			       "--resource takes the resource out of every local rule that lists it\n"
-			       "(a rule left empty goes away); --id removes one rule. The id is the\n"
-			       "UUID from 'sbx policy ls --wide', with or without the 'local:' prefix.\n"
-			       "Default policy groups cannot be removed: deny their hosts instead.\n");
+			rm_help();
 			return EXIT_OK;
 		default:
 			return bad_option(opt, argv - 1);
 		}
 	}
-	if (argc + 1 - optind != 1)
-		return p_err(EXIT_USAGE, "usage: sbx policy rm TYPE (--resource R | --id UUID)");
-	if (!!resource == !!id)
+	if (argc + 1 - optind > 1)
+		return p_err(EXIT_USAGE, "usage: sbx policy rm RULE, sbx policy rm [TYPE] --id ID, "
+					 "or sbx policy rm TYPE --resource RESOURCE");
+	if (argc + 1 - optind == 1)
+		word = argv[optind - 1];
+	if (resource && id)
 		return p_err(EXIT_USAGE, "give exactly one of --resource or --id");
+	if (resource && !word)
+		return p_err(EXIT_USAGE, "--resource needs the rule type: sbx policy rm network "
+					 "--resource %s",
+			     resource);
+	if ((resource || id) && word && sbx_type_parse(word, &t))
+		return p_err(EXIT_USAGE, "unknown rule type '%s': use network, filesystem:read or "
+					 "filesystem:write",
+			     word);
+	if (!resource && !id && !word)
+		return p_err(EXIT_USAGE, "give the rule to remove: sbx policy rm RULE (its name or "
+					 "ID, see sbx policy ls)");
+	if (!resource && !id && sbx_type_parse(word, &t) == 0)
+		return p_err(EXIT_USAGE, "'%s' is a rule type: give --resource RESOURCE or --id ID "
+					 "after it, or remove a rule by name: sbx policy rm RULE",
+			     word);
 	args = cJSON_CreateObject();
-	cJSON_AddStringToObject(args, "type", argv[optind - 1]);
-	if (resource)
-		cJSON_AddStringToObject(args, "resource", resource);
-	else
-		cJSON_AddStringToObject(args, "id", id);
+	if (resource || id) {
+		if (word)
+			cJSON_AddStringToObject(args, "type", word);
+		if (resource)
+			cJSON_AddStringToObject(args, "resource", resource);
+		else
+			cJSON_AddStringToObject(args, "id", id);
+	} else {
+		cJSON_AddStringToObject(args, "rule", word);
+	}
 	ret = daemon_call("policy.rm", args, true, &reply);
 	if (ret)
 		return ret;
 	if (json_reply(reply))
 		return EXIT_OK;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(reply, "removed")) {
-		if (resource)
-			printf("Removed %s from rule %s\n", resource, it->valuestring);
-		else
-			printf("Removed rule %s\n", it->valuestring);
+	cJSON_ArrayForEach(rule, cJSON_GetObjectItem(reply, "rules")) {
+		if (!resource) {
+			rule_summary(rule, line, sizeof(line));
+			printf("Removed %s\n", line);
+		} else if (cJSON_GetArraySize(cJSON_GetObjectItem(rule, "resources")) == 1) {
+			printf("Removed %s, and rule %s with it (it had nothing else)\n", resource,
+			       jstr(rule, "name"));
+		} else {
+			printf("Removed %s from rule %s\n", resource, jstr(rule, "name"));
+		}
 	}
 	cJSON_Delete(reply);
 	return EXIT_OK;
@@ -499,16 +813,18 @@ static int do_inspect(int argc, char **argv)
 	argc = take_json(argc, argv);
 	for (int i = 0; i < argc; i++) {
 		if (is_help(argv[i])) {
-			printf("Usage: sbx policy inspect ID [--json]\n\n"
-			       "Shows one rule in full. ID is the UUID from 'sbx policy ls --wide'\n"
-			       "(with or without 'local:'), or a unique prefix of 8+ characters.\n");
+			printf("Usage: sbx policy inspect RULE [--json]\n\n"
+			       "Shows one rule in full. RULE is its name (the POLICY/RULE\n"
+			       "column of 'sbx policy ls', such as local:1a2b3c4d or\n"
+			       "default-ai-services) or its ID, with or without 'local:', or a\n"
+			       "unique ID prefix of 8+ characters.\n");
 			return EXIT_OK;
 		}
 	}
 	if (argc != 1)
-		return p_err(EXIT_USAGE, "usage: sbx policy inspect ID [--json]");
+		return p_err(EXIT_USAGE, "usage: sbx policy inspect RULE [--json]");
 	args = cJSON_CreateObject();
-	cJSON_AddStringToObject(args, "id", argv[0]);
+	cJSON_AddStringToObject(args, "rule", argv[0]);
 	ret = daemon_call("policy.inspect", args, true, &reply);
 	if (ret)
 		return ret;
@@ -596,14 +912,16 @@ static int do_check(int argc, char **argv)
 		{ 0 },
 	};
 	const char *sandbox = NULL, *target;
-	char host[1024];
+	char host[1024], *av[argc + 3];
 	cJSON *args, *reply;
 	const cJSON *rule;
-	int opt, ret, port, nargs;
+	int opt, ret, port, nargs, ac;
 	char **rest;
 
 	reset_opts(argc, argv);
-	while ((opt = next_opt(argc + 1, argv - 1, ":s:jh", opts)) != -1) {
+	/* [network] TARGET: '-a.com' is the target, whichever place it has */
+	ac = operands_first(argc, argv, ":s:jh", opts, 1u << 0 | 1u << 1, av);
+	while ((opt = next_opt(ac, av, ":s:jh", opts)) != -1) {
 		switch (opt) {
 		case 's':
 			sandbox = optarg;
@@ -623,11 +941,11 @@ static int do_check(int argc, char **argv)
 			       "rule can), as the proxy's 403 page shows it.\n");
 			return EXIT_OK;
 		default:
-			return bad_option(opt, argv - 1);
+			return bad_option(opt, av);
 		}
 	}
-	rest = argv - 1 + optind;
-	nargs = argc + 1 - optind;
+	rest = av + optind;
+	nargs = ac - optind;
 	if (nargs == 2 && strcmp(rest[0], "network") == 0) {
 		rest++;
 		nargs--;
@@ -677,6 +995,31 @@ static int do_check(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* The chooser's names (seed 000) and other spellings, for the value they mean. */
+static const struct {
+	const char *said, *value;
+} preset_aliases[] = {
+	{ "open", "allow-all" }, { "allow", "allow-all" }, { "allowall", "allow-all" },
+	{ "allow_all", "allow-all" }, { "allow-all", "allow-all" }, { "balanced", "balanced" },
+	{ "locked down", "deny-all" }, { "locked-down", "deny-all" }, { "lockeddown", "deny-all" },
+	{ "locked_down", "deny-all" }, { "locked", "deny-all" }, { "lockdown", "deny-all" },
+	{ "deny", "deny-all" }, { "denyall", "deny-all" }, { "deny_all", "deny-all" },
+	{ "deny-all", "deny-all" },
+};
+
+static int bad_preset(const char *said)
+{
+	for (size_t i = 0; i < sizeof(preset_aliases) / sizeof(preset_aliases[0]); i++)
+		if (strcasecmp(said, preset_aliases[i].said) == 0)
+			return p_err(EXIT_USAGE,
+				     "'%s' is not a value set-default takes; did you mean: sbx "
+				     "policy set-default %s",
+				     said, preset_aliases[i].value);
+	return p_err(EXIT_USAGE, "unknown default '%s': use allow-all (Open), balanced or "
+				 "deny-all (Locked Down)",
+		     said);
+}
+
 static int do_set_default(int argc, char **argv)
 {
 	enum sbx_preset preset;
@@ -699,8 +1042,11 @@ static int do_set_default(int argc, char **argv)
 			return EXIT_OK;
 		}
 	}
-	if (argc != 1 || sbx_preset_parse(argv[0], &preset))
-		return p_err(EXIT_USAGE, "usage: sbx policy set-default allow-all|balanced|deny-all");
+	if (argc != 1)
+		return p_err(EXIT_USAGE, "give one default: allow-all (Open), balanced or deny-all "
+					 "(Locked Down), as in: sbx policy set-default balanced");
+	if (sbx_preset_parse(argv[0], &preset))
+		return bad_preset(argv[0]);
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "value", argv[0]);
 	ret = daemon_call("policy.set_default", args, true, &reply);

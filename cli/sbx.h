@@ -54,6 +54,12 @@ int daemon_wait_exit(int ms);
 struct table;
 struct table *table_new(int ncols, const char *const *headers);
 void table_add(struct table *t, const char *const *cells);
+/* Columns @gap spaces apart (3 unless set). */
+void table_set_gap(struct table *t, int gap);
+/* Replace cell @col of data row @row (0 is the first row after the headers). */
+void table_set(struct table *t, size_t row, int col, const char *text);
+/* What is left of @width for column @col once the other columns and the gaps are laid out. */
+size_t table_room(const struct table *t, int col, size_t width);
 void table_print(struct table *t, FILE *f);
 void table_free(struct table *t);
 

@@ -9,6 +9,7 @@
 
 struct table {
 	int ncols;
+	int gap; /* spaces between columns */
 	size_t nrows, cap;
 	char **cells; /* nrows * ncols, row 0 the headers */
 };
@@ -20,8 +21,14 @@ struct table *table_new(int ncols, const char *const *headers)
 	if (!t)
 		return NULL;
 	t->ncols = ncols;
+	t->gap = TABLE_GAP;
 	table_add(t, headers);
 	return t;
+}
+
+void table_set_gap(struct table *t, int gap)
+{
+	t->gap = gap;
 }
 
 void table_add(struct table *t, const char *const *cells)
@@ -46,6 +53,39 @@ void table_add(struct table *t, const char *const *cells)
 }
 
 /* Width of the widest line of @s, counting UTF-8 characters, not bytes. */
+static size_t cell_width(const char *s, size_t *nlines);
+
+void table_set(struct table *t, size_t row, int col, const char *text)
+{
+	char **cell = &t->cells[(row + 1) * (size_t)t->ncols + (size_t)col];
+	char *s = strdup(text ? text : "");
+
+	if (!s)
+		abort();
+	free(*cell);
+	*cell = s;
+}
+
+size_t table_room(const struct table *t, int col, size_t width)
+{
+	size_t used = 0, n;
+
+	for (int c = 0; c < t->ncols; c++) {
+		size_t w = 0;
+
+		if (c == col)
+			continue;
+		for (size_t r = 0; r < t->nrows; r++) {
+			size_t cw = cell_width(t->cells[r * (size_t)t->ncols + (size_t)c], &n);
+
+			if (cw > w)
+				w = cw;
+		}
+		used += w + (size_t)t->gap;
+	}
+	return used < width ? width - used : 0;
+}
+
 static size_t cell_width(const char *s, size_t *nlines)
 {
 	size_t w = 0, cur = 0;
@@ -114,7 +154,7 @@ void table_print(struct table *t, FILE *f)
 				w = cell_width(tmp, &dummy);
 				fputs(tmp, f);
 				if (c < last)
-					fprintf(f, "%*s", (int)(width[c] - w + TABLE_GAP), "");
+					fprintf(f, "%*s", (int)(width[c] - w) + t->gap, "");
 			}
 			fputc('\n', f);
 		}

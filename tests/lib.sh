@@ -12,7 +12,7 @@
 #   expect_json NAME PY    PASS when the python expression PY holds for d = json.loads($STDOUT)
 #   wait_for [-n N] CMD... poll CMD up to N times (default 50) 0.1 s apart
 #   pid_dead PID           PID has exited (gone or a zombie)
-#   ls_canon               `sbx policy ls` table on stdin -> one line per rule, columns single
+#   ls_canon               `sbx policy ls` tables on stdin -> one line per rule, columns single
 #                          spaced, resources joined with ','
 #   finish                 exit 1 if any check failed, else 0
 #
@@ -156,8 +156,9 @@ wait_for() {
 ls_canon() {
 	LC_ALL=C awk '
 	function flush() { if (cur != "") print cur; cur = "" }
-	!hdr && /^(ID +)?PROVENANCE +APPLIES_TO/ { hdr = 1; col = index($0, "RESOURCES"); next }
+	/^(ID +)?PROVENANCE +APPLIES_TO/ { flush(); hdr = 1; col = index($0, "RESOURCES"); next }
 	!hdr { next }
+	/^$/ { flush(); next }
 	{
 		pre = substr($0, 1, col - 1); res = substr($0, col)
 		if (pre ~ /^ *$/) { cur = cur "," res; next }

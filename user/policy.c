@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <openssl/evp.h>
 
@@ -181,7 +182,61 @@ int sbx_sandbox_name_check(const char *name, char *err, size_t errlen)
 	return 0;
 }
 
+int sbx_rule_name_check(const char *name, char *err, size_t errlen)
+{
+	size_t n = name ? strlen(name) : 0;
+	enum sbx_rule_type t;
+
+	if (n == 0)
+		return ERR("empty rule name");
+	if (n > SBX_RULE_NAME_MAX)
+		return ERR("rule name '%.20s...' is longer than %d bytes", name, SBX_RULE_NAME_MAX);
+	if (!isalnum((unsigned char)name[0]))
+		return ERR("rule name '%s' must start with a letter or digit", name);
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!isalnum((unsigned char)c) && c != '-' && c != '_' && c != '.')
+			return ERR("rule name '%s' may only contain letters, digits, '-', '_' "
+				   "and '.'",
+				   name);
+	}
+	/* `sbx policy rm TYPE --resource R` reads a type where a name could be */
+	if (sbx_type_parse(name, &t) == 0 || strcmp(name, "filesystem") == 0)
+		return ERR("'%s' is a rule type; give the rule another name", name);
+	if (strncmp(name, "default-", 8) == 0)
+		return ERR("rule name '%s': names starting with 'default-' are kept for the "
+			   "built-in groups",
+			   name);
+	return 0;
+}
+
 /* ---- resources ----------------------------------------------------------- */
+
+bool sbx_resource_is_path(const char *s)
+{
+	return s[0] == '/' || s[0] == '~' || strncmp(s, "./", 2) == 0 ||
+	       strncmp(s, "../", 3) == 0 || strncmp(s, "*/", 2) == 0 || strncmp(s, "**/", 3) == 0;
+}
+
+/* "example.com/api": a host with a path; NULL unless what precedes the '/' is no address. */
+static const char *path_after_host(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char head[64];
+	size_t n;
+
+	if (!slash || s[0] == '[')
+		return NULL;
+	n = (size_t)(slash - s);
+	if (n < sizeof(head)) {
+		memcpy(head, s, n);
+		head[n] = '\0';
+		if (ip_parse(head, &(int){ 0 }, (uint8_t[16]){ 0 }) == 0)
+			return NULL; /* a CIDR */
+	}
+	return slash;
+}
 
 static int port_parse(const char *s, uint16_t *port, char *err, size_t errlen)
 {
@@ -329,6 +384,13 @@ int sbx_resource_parse(enum sbx_rule_type type, const char *text, struct sbx_res
 		return ERR("'%s' looks like a URL; give the host only, e.g. example.com or "
 			   "example.com:443",
 			   text);
+	if (sbx_resource_is_path(text))
+		return ERR("'%s' is a filesystem path pattern, not a host: path rules have the "
+			   "type filesystem:read or filesystem:write",
+			   text);
+	if (path_after_host(text))
+		return ERR("'%s': a network rule names a host, not a path; give '%.*s'", text,
+			   (int)(path_after_host(text) - text), text);
 	if (lower_copy(text, buf, sizeof(buf)))
 		return ERR("resource too long");
 	/* lower_copy dropped a trailing dot on the whole text; a port after it stays */
@@ -732,6 +794,52 @@ const struct sbx_rule *sbx_policy_find_id(const struct sbx_policy *p, const char
 		if (strcmp(p->rules[i].id, id) == 0)
 			return &p->rules[i];
 	return NULL;
+}
+
+/* Could @s be the start of a rule ID? */
+static bool id_like(const char *s)
+{
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s) && *s != '-')
+			return false;
+	return true;
+}
+
+static size_t note_match(const struct sbx_rule *r, const struct sbx_rule **out, size_t max,
+			 size_t n)
+{
+	if (n < max)
+		out[n] = r;
+	return n + 1;
+}
+
+size_t sbx_policy_find(const struct sbx_policy *p, const char *handle, bool ids_only,
+		       const struct sbx_rule **out, size_t max, enum sbx_match *how)
+{
+	const char *id = strncmp(handle, SBX_AUTO_NAME_PREFIX, strlen(SBX_AUTO_NAME_PREFIX)) == 0
+				 ? handle + strlen(SBX_AUTO_NAME_PREFIX)
+				 : handle;
+	size_t len = strlen(id), n = 0;
+
+	*how = SBX_MATCH_NONE;
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct sbx_rule *r = &p->rules[i];
+
+		if ((!ids_only && strcmp(r->name, handle) == 0) || strcasecmp(r->id, id) == 0)
+			n = note_match(r, out, max, n);
+	}
+	if (n) {
+		*how = SBX_MATCH_EXACT;
+		return n;
+	}
+	if (!len || !id_like(id))
+		return 0;
+	for (size_t i = 0; i < p->nrules; i++)
+		if (strncasecmp(p->rules[i].id, id, len) == 0)
+			n = note_match(&p->rules[i], out, max, n);
+	if (n)
+		*how = len >= SBX_ID_PREFIX_MIN ? SBX_MATCH_PREFIX : SBX_MATCH_SHORT;
+	return n;
 }
 
 bool sbx_policy_rule_active(const struct sbx_policy *p, const struct sbx_rule *r,

@@ -51,6 +51,34 @@ static struct sbx_policy *policy_build(const struct sbx_store *st)
 	return p;
 }
 
+/* Is @id's first SBX_ID_PREFIX_MIN characters the start of another rule's ID? */
+static bool prefix_shared(const struct sbx_rule *rules, size_t n, const char *id, size_t self)
+{
+	for (size_t i = 0; i < n; i++)
+		if (i != self && strncmp(rules[i].id, id, SBX_ID_PREFIX_MIN) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Rules added before names were short are called "local:" + their whole ID;
+ * they get the short name new rules get. The old name still finds them,
+ * as an ID. Saved with the next change.
+ */
+static void shorten_auto_names(struct sbx_store *st)
+{
+	for (size_t i = 0; i < st->nrules; i++) {
+		struct sbx_rule *r = &st->rules[i];
+		const char *tail = r->name + strlen(SBX_AUTO_NAME_PREFIX);
+
+		if (strncmp(r->name, SBX_AUTO_NAME_PREFIX, strlen(SBX_AUTO_NAME_PREFIX)) ||
+		    strcmp(tail, r->id) || prefix_shared(st->rules, st->nrules, r->id, i))
+			continue;
+		snprintf(r->name, sizeof(r->name), "%s%.*s", SBX_AUTO_NAME_PREFIX,
+			 SBX_ID_PREFIX_MIN, r->id);
+	}
+}
+
 int sbx_policyd_open(const char *state_dir, struct sbx_policyd **out, char *err, size_t errlen)
 {
 	struct sbx_policyd *pd = calloc(1, sizeof(*pd));
@@ -66,6 +94,7 @@ int sbx_policyd_open(const char *state_dir, struct sbx_policyd **out, char *err,
 		ret = 0;
 	}
 	if (!ret) {
+		shorten_auto_names(&pd->st);
 		pd->policy = policy_build(&pd->st);
 		if (!pd->policy) {
 			snprintf(err, errlen, "cannot build the policy (built-in data broken?)");
@@ -173,6 +202,23 @@ static cJSON *rule_json(const struct sbx_policyd *pd, const struct sbx_rule *r)
 	return sbx_rule_to_json(r, active ? "active" : "inactive", active ? NULL : why);
 }
 
+/* --source: a provenance, or "user" (rules you added) and "default" (the built-in groups). */
+enum ls_source { SRC_ANY, SRC_PROV, SRC_USER, SRC_DEFAULT };
+
+static bool source_has(enum ls_source src, enum sbx_provenance prov, const struct sbx_rule *r)
+{
+	switch (src) {
+	case SRC_PROV:
+		return r->prov == prov;
+	case SRC_USER:
+		return r->prov == SBX_PROV_LOCAL && !r->builtin;
+	case SRC_DEFAULT:
+		return r->builtin;
+	default:
+		return true;
+	}
+}
+
 static cJSON *do_ls(struct sbx_policyd *pd, const cJSON *args)
 {
 	const char *sandbox = sbx_json_arg(args, "sandbox"), *type = sbx_json_arg(args, "type");
@@ -180,6 +226,7 @@ static cJSON *do_ls(struct sbx_policyd *pd, const cJSON *args)
 	bool inactive = arg_bool(args, "include_inactive");
 	enum sbx_decision want_dec = SBX_ALLOW;
 	enum sbx_provenance want_prov = SBX_PROV_LOCAL;
+	enum ls_source src = SRC_ANY;
 	cJSON *reply, *rules;
 	size_t hidden = 0;
 
@@ -187,27 +234,39 @@ static cJSON *do_ls(struct sbx_policyd *pd, const cJSON *args)
 		return BAD("--type must be network or filesystem, not '%s'", type);
 	if (decision && sbx_decision_parse(decision, &want_dec))
 		return BAD("--decision must be allow or deny, not '%s'", decision);
-	if (source && sbx_prov_parse(source, &want_prov))
-		return BAD("--source must be local, kit or remote, not '%s'", source);
+	if (source && strcmp(source, "user") == 0)
+		src = SRC_USER;
+	else if (source && strcmp(source, "default") == 0)
+		src = SRC_DEFAULT;
+	else if (source && sbx_prov_parse(source, &want_prov) == 0)
+		src = SRC_PROV;
+	else if (source)
+		return BAD("--source must be user, default, local, kit or remote, not '%s'",
+			   source);
 	reply = sbx_ctl_ok();
 	cJSON_AddStringToObject(reply, "default", sbx_preset_name(pd->st.preset));
 	rules = cJSON_AddArrayToObject(reply, "rules");
-	for (size_t i = 0; i < sbx_policy_count(pd->policy); i++) {
-		const struct sbx_rule *r = sbx_policy_rule(pd->policy, i);
+	/* the rules people (or kits, or their organization) added first, built-in groups last */
+	for (int builtin = 0; builtin < 2; builtin++) {
+		for (size_t i = 0; i < sbx_policy_count(pd->policy); i++) {
+			const struct sbx_rule *r = sbx_policy_rule(pd->policy, i);
 
-		if (sandbox && r->sandbox[0] && strcmp(sandbox, r->sandbox))
-			continue;
-		if (type && (strcmp(type, "network") == 0) != (r->type == SBX_TYPE_NETWORK))
-			continue;
-		if (decision && r->decision != want_dec)
-			continue;
-		if (source && r->prov != want_prov)
-			continue;
-		if (!inactive && !sbx_policy_rule_active(pd->policy, r, NULL)) {
-			hidden++;
-			continue;
+			if (r->builtin != builtin)
+				continue;
+			if (sandbox && r->sandbox[0] && strcmp(sandbox, r->sandbox))
+				continue;
+			if (type && (strcmp(type, "network") == 0) != (r->type == SBX_TYPE_NETWORK))
+				continue;
+			if (decision && r->decision != want_dec)
+				continue;
+			if (!source_has(src, want_prov, r))
+				continue;
+			if (!inactive && !sbx_policy_rule_active(pd->policy, r, NULL)) {
+				hidden++;
+				continue;
+			}
+			cJSON_AddItemToArray(rules, rule_json(pd, r));
 		}
-		cJSON_AddItemToArray(rules, rule_json(pd, r));
 	}
 	cJSON_AddNumberToObject(reply, "hidden_inactive", (double)hidden);
 	return reply;
@@ -230,11 +289,63 @@ static bool already_present(const struct sbx_store *st, const struct sbx_rule *w
 	return false;
 }
 
+/* A rule named @name in @sandbox's scope ("" for all), or NULL. */
+static const struct sbx_rule *name_in_scope(const struct sbx_policyd *pd, const char *name,
+					    const char *sandbox)
+{
+	for (size_t i = 0; i < sbx_policy_count(pd->policy); i++) {
+		const struct sbx_rule *r = sbx_policy_rule(pd->policy, i);
+
+		if (strcmp(r->name, name) == 0 && strcmp(r->sandbox, sandbox) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+/* A fresh ID whose first characters no other rule's ID starts with, and its short name. */
+static void new_identity(const struct sbx_policyd *pd, struct sbx_rule *rule)
+{
+	enum sbx_match how;
+	char prefix[SBX_ID_PREFIX_MIN + 1];
+
+	/* 2^32 prefixes: a second try is already rare, a seventeenth never happens */
+	for (int tries = 0; tries < 16; tries++) {
+		sbx_uuid_random(rule->id);
+		snprintf(prefix, sizeof(prefix), "%s", rule->id);
+		if (!sbx_policy_find(pd->policy, prefix, true, NULL, 0, &how))
+			break;
+	}
+	snprintf(rule->name, sizeof(rule->name), "%s%s", SBX_AUTO_NAME_PREFIX, prefix);
+}
+
+/*
+ * `allow network '~/src'`: a path where a host should be. Say which type
+ * takes it, as the command to run.
+ */
+static cJSON *path_for_network(const char *decision, const char *csv)
+{
+	char item[SBX_RESOURCE_MAX];
+
+	for (const char *p = csv; *p;) {
+		size_t len = strcspn(p, ",");
+
+		snprintf(item, sizeof(item), "%.*s", (int)len, p);
+		if (sbx_resource_is_path(item))
+			return BAD("'%s' is a filesystem path pattern, not a host; to %s reading "
+				   "it, run: sbx policy %s filesystem:read '%s' (and "
+				   "filesystem:write for writing)",
+				   item, decision, decision, item);
+		p += len + (p[len] == ',');
+	}
+	return NULL;
+}
+
 static cJSON *do_add(struct sbx_policyd *pd, const cJSON *args)
 {
 	const char *decision = sbx_json_arg(args, "decision"), *type = sbx_json_arg(args, "type");
 	const char *resources = sbx_json_arg(args, "resources"), *sandbox = sbx_json_arg(args, "sandbox");
 	const char *name = sbx_json_arg(args, "name");
+	const struct sbx_rule *same;
 	struct sbx_rule rule = { 0 };
 	struct sbx_resource *res = NULL;
 	struct sbx_store next;
@@ -253,8 +364,19 @@ static cJSON *do_add(struct sbx_policyd *pd, const cJSON *args)
 			return BAD("%s", err);
 		snprintf(rule.sandbox, sizeof(rule.sandbox), "%s", sandbox);
 	}
-	if (name && (strlen(name) >= SBX_RULE_NAME_LEN || strchr(name, '\n')))
-		return BAD("rule name must be one line under %d bytes", SBX_RULE_NAME_LEN);
+	if (name && sbx_rule_name_check(name, err, sizeof(err)))
+		return BAD("%s", err);
+	same = name ? name_in_scope(pd, name, rule.sandbox) : NULL;
+	if (same)
+		return BAD("a rule named %s already applies to %s%s; names are unique in their "
+			   "scope: choose another --name, or remove that rule first (sbx policy rm "
+			   "--id %.*s)",
+			   name, sandbox ? "sandbox " : "all sandboxes", sandbox ? sandbox : "",
+			   SBX_ID_PREFIX_MIN, same->id);
+	fail = rule.type == SBX_TYPE_NETWORK && resources ? path_for_network(decision, resources)
+							    : NULL;
+	if (fail)
+		return fail;
 	if (sbx_resource_list_parse(rule.type, resources, &res, &nres, err, sizeof(err)))
 		return BAD("%s", err);
 	reply = sbx_ctl_ok();
@@ -269,11 +391,9 @@ static cJSON *do_add(struct sbx_policyd *pd, const cJSON *args)
 		free(res);
 		return reply;
 	}
-	sbx_uuid_random(rule.id);
+	new_identity(pd, &rule);
 	if (name)
 		snprintf(rule.name, sizeof(rule.name), "%s", name);
-	else
-		snprintf(rule.name, sizeof(rule.name), "local:%s", rule.id);
 	rule.prov = SBX_PROV_LOCAL;
 	rule.created = (int64_t)time(NULL);
 	rule.res = res;
@@ -294,30 +414,72 @@ static cJSON *do_add(struct sbx_policyd *pd, const cJSON *args)
 	return reply;
 }
 
-/* Accept "local:UUID" as well as the bare UUID seed 001 asks for. */
-static const char *strip_local(const char *id)
+#define CANDIDATES_SHOWN 5
+
+#define DESCRIBE_RES_MAX 48 /* bytes of resources in one line of a candidate list */
+
+/* "\n  NAME  APPLIES_TO  TYPE DECISION RES,RES,…  (ID id)" into @out; returns its length. */
+static size_t describe(const struct sbx_rule *r, char *out, size_t len)
 {
-	return strncmp(id, "local:", 6) == 0 ? id + 6 : id;
+	char res[DESCRIBE_RES_MAX + 8] = "";
+	size_t used = 0;
+	int n;
+
+	for (size_t i = 0; i < r->nres; i++) {
+		size_t add = strlen(r->res[i].text) + (i ? 1 : 0);
+
+		if (used + add > DESCRIBE_RES_MAX) {
+			strcpy(res + used, i ? ",…" : "…");
+			break;
+		}
+		used += (size_t)snprintf(res + used, sizeof(res) - used, "%s%s", i ? "," : "",
+					 r->res[i].text);
+	}
+	n = snprintf(out, len, "\n  %s  %s%s  %s %s %s  (ID %s)", r->name,
+		     r->sandbox[0] ? "sandbox:" : "all", r->sandbox, sbx_type_name(r->type),
+		     sbx_decision_name(r->decision), res, r->id);
+	return n < 0 ? 0 : (size_t)n >= len ? len - 1 : (size_t)n;
 }
 
-static const struct sbx_rule *find_rule(const struct sbx_policyd *pd, const char *id)
+/*
+ * The one rule @handle names (a name or an ID, or only an ID with
+ * @ids_only), or an error reply that lists what it matched and says how to
+ * name one rule.
+ */
+static cJSON *resolve(const struct sbx_policyd *pd, const char *handle, bool ids_only,
+		      const struct sbx_rule **found)
 {
-	const struct sbx_rule *found = NULL;
-	size_t n;
+	const struct sbx_rule *m[CANDIDATES_SHOWN];
+	char list[900] = "";
+	enum sbx_match how;
+	size_t n = sbx_policy_find(pd->policy, handle, ids_only, m, CANDIDATES_SHOWN, &how);
+	size_t used = 0;
 
-	id = strip_local(id);
-	n = strlen(id);
-	/* a unique prefix of 8 or more characters is as good as the whole id */
-	for (size_t i = 0; n >= 8 && i < sbx_policy_count(pd->policy); i++) {
-		const struct sbx_rule *r = sbx_policy_rule(pd->policy, i);
-
-		if (strncmp(r->id, id, n) == 0) {
-			if (found)
-				return NULL;
-			found = r;
-		}
+	if (n == 1 && how != SBX_MATCH_SHORT) {
+		*found = m[0];
+		return NULL;
 	}
-	return found;
+	for (size_t i = 0; i < n && i < CANDIDATES_SHOWN; i++)
+		used += describe(m[i], list + used, sizeof(list) - used);
+	if (n > CANDIDATES_SHOWN)
+		snprintf(list + used, sizeof(list) - used, "\n  and %zu more",
+			 n - CANDIDATES_SHOWN);
+	if (how == SBX_MATCH_SHORT)
+		return BAD("ID prefix '%s' is too short: give at least %d characters of the ID (or "
+			   "the rule's name); it matches %zu rule%s:%s",
+			   handle, SBX_ID_PREFIX_MIN, n, n == 1 ? "" : "s", list);
+	if (how == SBX_MATCH_PREFIX)
+		return BAD("ID prefix '%s' matches %zu rules; give more of the ID:%s", handle, n,
+			   list);
+	if (how == SBX_MATCH_EXACT)
+		return BAD("'%s' names %zu rules; give the ID of the one you mean (--id ID):%s",
+			   handle, n, list);
+	if (ids_only)
+		return BAD("no rule has the ID %s (sbx policy inspect NAME shows a rule's ID)",
+			   handle);
+	return BAD("no rule is named %s or has that ID (names are in the POLICY/RULE column "
+		   "of sbx policy ls)",
+		   handle);
 }
 
 static cJSON *cannot_remove(const struct sbx_rule *r)
@@ -335,95 +497,130 @@ static cJSON *cannot_remove(const struct sbx_rule *r)
 		   r->name);
 }
 
+/* `rm --resource`, nothing removed: say why, naming the default group that lists it. */
+static cJSON *resource_not_found(const struct sbx_policyd *pd, enum sbx_rule_type t,
+				 const struct sbx_resource *want)
+{
+	for (size_t i = 0; i < sbx_policy_count(pd->policy); i++) {
+		const struct sbx_rule *r = sbx_policy_rule(pd->policy, i);
+
+		for (size_t j = 0; r->type == t && j < r->nres; j++)
+			if (strcmp(r->res[j].text, want->text) == 0)
+				return cannot_remove(r);
+	}
+	/* "rm --resource pypi.org" where a default group lists pypi.org:443 */
+	for (size_t i = 0; want->host[0] && i < sbx_policy_count(pd->policy); i++) {
+		const struct sbx_rule *r = sbx_policy_rule(pd->policy, i);
+
+		for (size_t j = 0; r->builtin && r->type == t && j < r->nres; j++)
+			if (r->res[j].kind == want->kind && strcmp(r->res[j].host, want->host) == 0)
+				return BAD("no local rule has %s; the default group %s lists %s "
+					   "and default groups cannot be removed (to block it: "
+					   "sbx policy deny network %s)",
+					   want->text, r->name, r->res[j].text, want->text);
+	}
+	return BAD("no local %s rule has the resource %s (see sbx policy ls)", sbx_type_name(t),
+		   want->text);
+}
+
+/* Take @want out of every local rule of type @t in @next; note each rule changed. */
+static size_t remove_resource(struct sbx_store *next, enum sbx_rule_type t,
+			      const struct sbx_resource *want, cJSON *ids, cJSON *rules)
+{
+	size_t hits = 0;
+
+	for (size_t i = 0; i < next->nrules;) {
+		struct sbx_rule *r = &next->rules[i];
+		size_t keep = 0;
+
+		for (size_t j = 0; r->type == t && j < r->nres; j++)
+			keep += strcmp(r->res[j].text, want->text) != 0;
+		if (r->type != t || keep == r->nres) {
+			i++;
+			continue;
+		}
+		hits++;
+		cJSON_AddItemToArray(ids, cJSON_CreateString(r->id));
+		cJSON_AddItemToArray(rules, sbx_rule_to_json(r, NULL, NULL)); /* as it was */
+		keep = 0;
+		for (size_t j = 0; j < r->nres; j++)
+			if (strcmp(r->res[j].text, want->text) != 0)
+				r->res[keep++] = r->res[j];
+		r->nres = keep;
+		if (keep) {
+			i++;
+			continue;
+		}
+		sbx_rule_release(r);
+		memmove(r, r + 1, (next->nrules - i - 1) * sizeof(*r));
+		next->nrules--;
+	}
+	return hits;
+}
+
+static void remove_rule(struct sbx_store *next, const char *id)
+{
+	for (size_t i = 0; i < next->nrules; i++) {
+		struct sbx_rule *r = &next->rules[i];
+
+		if (strcmp(r->id, id) == 0) {
+			sbx_rule_release(r);
+			memmove(r, r + 1, (next->nrules - i - 1) * sizeof(*r));
+			next->nrules--;
+			return;
+		}
+	}
+}
+
+/*
+ * rm RULE (a name or an ID), rm [TYPE] --id ID, rm TYPE --resource R.
+ * Seed 000 has the last two with a type; the type only checks the rule.
+ */
 static cJSON *do_rm(struct sbx_policyd *pd, const cJSON *args)
 {
 	const char *type = sbx_json_arg(args, "type"), *resource = sbx_json_arg(args, "resource");
-	const char *id = sbx_json_arg(args, "id");
-	enum sbx_rule_type t;
+	const char *id = sbx_json_arg(args, "id"), *handle = sbx_json_arg(args, "rule");
+	const struct sbx_rule *r = NULL;
+	enum sbx_rule_type t = SBX_TYPE_NETWORK;
 	struct sbx_resource want;
 	struct sbx_store next;
-	char err[SBX_ERR_MAX], target[SBX_ID_LEN + 1] = "";
-	cJSON *reply, *removed, *fail;
-	size_t hits = 0;
+	char err[SBX_ERR_MAX];
+	cJSON *reply, *ids, *rules, *fail;
 
-	if (!type || sbx_type_parse(type, &t))
+	if (type && sbx_type_parse(type, &t))
 		return BAD("unknown rule type '%s': use network, filesystem:read or "
 			   "filesystem:write",
-			   type ? type : "");
-	if (!!resource == !!id)
-		return BAD("give exactly one of --resource or --id");
+			   type);
+	if (!!resource + !!id + !!handle != 1)
+		return BAD("give one rule (its name or ID), --id ID, or TYPE --resource RESOURCE");
+	if (resource && !type)
+		return BAD("--resource needs the rule type: sbx policy rm network --resource %s",
+			   resource);
 	if (resource && sbx_resource_parse(t, resource, &want, err, sizeof(err)))
 		return BAD("%s", err);
-	if (id) {
-		const struct sbx_rule *r = find_rule(pd, id);
-
-		if (!r)
-			return BAD("no rule with id %s (see sbx policy ls --wide)", id);
-		if (r->type != t)
-			return BAD("rule %s is a %s rule, not %s", id, sbx_type_name(r->type),
+	if (!resource) {
+		fail = resolve(pd, id ? id : handle, id != NULL, &r);
+		if (fail)
+			return fail;
+		if (type && r->type != t)
+			return BAD("rule %s is a %s rule, not %s", r->name, sbx_type_name(r->type),
 				   type);
 		if (r->builtin || r->prov != SBX_PROV_LOCAL)
 			return cannot_remove(r);
-		snprintf(target, sizeof(target), "%s", r->id);
 	}
 	if (store_copy(&pd->st, &next, 0))
 		return FAILED("out of memory");
 	reply = sbx_ctl_ok();
-	removed = cJSON_AddArrayToObject(reply, "removed");
-	for (size_t i = 0; i < next.nrules;) {
-		struct sbx_rule *r = &next.rules[i];
-		bool drop = false;
-
-		if (id) {
-			drop = strcmp(r->id, target) == 0;
-		} else if (r->type == t) {
-			size_t keep = 0;
-
-			for (size_t j = 0; j < r->nres; j++)
-				if (strcmp(r->res[j].text, want.text) != 0)
-					r->res[keep++] = r->res[j];
-			if (keep != r->nres) {
-				hits++;
-				cJSON_AddItemToArray(removed, cJSON_CreateString(r->id));
-			}
-			r->nres = keep;
-			drop = keep == 0;
-		}
-		if (drop) {
-			if (id) {
-				hits++;
-				cJSON_AddItemToArray(removed, cJSON_CreateString(r->id));
-			}
-			sbx_rule_release(r);
-			memmove(r, r + 1, (next.nrules - i - 1) * sizeof(*r));
-			next.nrules--;
-			continue;
-		}
-		i++;
-	}
-	if (!hits) {
+	ids = cJSON_AddArrayToObject(reply, "removed");
+	rules = cJSON_AddArrayToObject(reply, "rules");
+	if (r) {
+		cJSON_AddItemToArray(ids, cJSON_CreateString(r->id));
+		cJSON_AddItemToArray(rules, sbx_rule_to_json(r, NULL, NULL));
+		remove_rule(&next, r->id);
+	} else if (!remove_resource(&next, t, &want, ids, rules)) {
 		sbx_store_release(&next);
 		cJSON_Delete(reply);
-		for (size_t i = 0; i < sbx_policy_count(pd->policy); i++) {
-			const struct sbx_rule *r = sbx_policy_rule(pd->policy, i);
-
-			for (size_t j = 0; r->type == t && j < r->nres; j++)
-				if (strcmp(r->res[j].text, want.text) == 0)
-					return cannot_remove(r);
-		}
-		/* "rm --resource pypi.org" where a default group lists pypi.org:443 */
-		for (size_t i = 0; want.host[0] && i < sbx_policy_count(pd->policy); i++) {
-			const struct sbx_rule *r = sbx_policy_rule(pd->policy, i);
-
-			for (size_t j = 0; r->builtin && r->type == t && j < r->nres; j++)
-				if (r->res[j].kind == want.kind && strcmp(r->res[j].host, want.host) == 0)
-					return BAD("no local rule has %s; the default group %s lists %s "
-						   "and default groups cannot be removed (to block it: "
-						   "sbx policy deny network %s)",
-						   want.text, r->name, r->res[j].text, want.text);
-		}
-		return BAD("no local %s rule has the resource %s (see sbx policy ls)", type,
-			   want.text);
+		return resource_not_found(pd, t, &want);
 	}
 	fail = commit(pd, &next);
 	if (fail) {
@@ -433,16 +630,18 @@ static cJSON *do_rm(struct sbx_policyd *pd, const cJSON *args)
 	return reply;
 }
 
+/* inspect RULE: a name or an ID ("id", from older clients: an ID only). */
 static cJSON *do_inspect(struct sbx_policyd *pd, const cJSON *args)
 {
-	const char *id = sbx_json_arg(args, "id");
-	const struct sbx_rule *r = id ? find_rule(pd, id) : NULL;
-	cJSON *reply;
+	const char *handle = sbx_json_arg(args, "rule"), *id = sbx_json_arg(args, "id");
+	const struct sbx_rule *r = NULL;
+	cJSON *reply, *fail;
 
-	if (!id)
-		return BAD("give a rule id (see sbx policy ls --wide)");
-	if (!r)
-		return BAD("no rule with id %s (see sbx policy ls --wide)", id);
+	if (!handle && !id)
+		return BAD("give a rule's name or ID (see sbx policy ls)");
+	fail = resolve(pd, handle ? handle : id, !handle, &r);
+	if (fail)
+		return fail;
 	reply = sbx_ctl_ok();
 	cJSON_AddItemToObject(reply, "rule", rule_json(pd, r));
 	return reply;

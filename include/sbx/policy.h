@@ -21,7 +21,10 @@
 #define SBX_RESOURCE_MAX 512	/* longest resource text we accept */
 #define SBX_RESOURCES_PER_RULE 1024
 #define SBX_RULE_NAME_LEN 128	/* rule and sandbox names */
+#define SBX_RULE_NAME_MAX 63	/* a name given with --name: fits a verdict's rule field */
 #define SBX_ID_LEN 36		/* a UUID in text form */
+#define SBX_ID_PREFIX_MIN 8	/* the shortest ID prefix that names a rule */
+#define SBX_AUTO_NAME_PREFIX "local:" /* unnamed local rules: "local:" + 8 hex digits of the id */
 #define SBX_ERR_MAX 256
 
 enum sbx_rule_type {
@@ -113,6 +116,13 @@ int sbx_resource_list_parse(enum sbx_rule_type type, const char *csv, struct sbx
 			    size_t *n, char *err, size_t errlen);
 /* Validate a sandbox name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 63 bytes. */
 int sbx_sandbox_name_check(const char *name, char *err, size_t errlen);
+/*
+ * Validate a rule name given with --name: as a sandbox name, and neither a
+ * rule type nor in the "default-" space of the built-in groups.
+ */
+int sbx_rule_name_check(const char *name, char *err, size_t errlen);
+/* Does a network resource look like a filesystem path pattern (~/src/..., /opt, ./x)? */
+bool sbx_resource_is_path(const char *text);
 /* localhost and host.docker.internal: the host's own services, opened by localhost:PORT. */
 bool sbx_host_is_service(const char *h);
 /* Normalise a host name or IP literal for lookups: lowercase, no trailing dot. */
@@ -135,6 +145,22 @@ int sbx_policy_add(struct sbx_policy *p, const struct sbx_rule *r);
 size_t sbx_policy_count(const struct sbx_policy *p);
 const struct sbx_rule *sbx_policy_rule(const struct sbx_policy *p, size_t i);
 const struct sbx_rule *sbx_policy_find_id(const struct sbx_policy *p, const char *id);
+
+/* How a handle (what `policy rm` and `inspect` take) matched. */
+enum sbx_match {
+	SBX_MATCH_NONE,
+	SBX_MATCH_EXACT,  /* a rule's name, or its whole ID (with or without "local:") */
+	SBX_MATCH_PREFIX, /* no exact match; a prefix of SBX_ID_PREFIX_MIN+ characters of IDs */
+	SBX_MATCH_SHORT,  /* no exact match; a prefix of IDs, too short to name a rule */
+};
+
+/*
+ * The rules @handle names: exact matches if there are any, else the rules
+ * whose ID starts with it. With @ids_only, names are not looked at. Stores
+ * up to @max of them in @out and returns how many there are in all.
+ */
+size_t sbx_policy_find(const struct sbx_policy *p, const char *handle, bool ids_only,
+		       const struct sbx_rule **out, size_t max, enum sbx_match *how);
 int sbx_policy_compile(struct sbx_policy *p);
 
 /*

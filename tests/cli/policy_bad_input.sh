@@ -16,7 +16,7 @@ STORE=$SBX_STATE_DIR/policy.json
 run sbx policy set-default balanced
 run sbx policy deny network ads.example.com
 run sbx policy allow --sandbox box1 network "*.example.org,10.0.0.0/8"
-ID=$(grep -Eo '[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}' <<<"$STDOUT" | head -n1)
+ID=$(grep -Eo 'local:[0-9a-f]{8}' <<<"$STDOUT" | head -n1 | cut -d: -f2) # a prefix of its ID
 SUM=$(file_sum "$STORE")
 if [ "$SUM" = absent ] || [ -z "$ID" ]; then
 	fail bad.setup "could not set up a store ($STDOUT)"
@@ -116,6 +116,20 @@ both numeric_tld 'address|host' policy allow network "999.1.1.1"
 both ipv6_unclosed "']'|bracket" policy allow network "[2001:db8::1:22"
 both fs_relative_path "start with" policy allow filesystem:read "relative/path"
 both extra_argument 'expected|usage' policy allow network a.com b.com
+# a resource that starts with '-' is the resource, not options (getopt permutes: it used to
+# say "unknown option 'network'"); and "--" ends the options
+both dash_resource "(^|sbx: )'-a\.com': a label cannot start" policy allow network '-a.com'
+both dash_resource_options_after "(^|sbx: )'-a\.com': a label cannot start" policy deny network '-a.com' --sandbox box1
+both dash_resource_global_first "(^|sbx: )'-a\.com': a label cannot start" policy allow -g network '-a.com'
+both dash_resource_after_dashes "(^|sbx: )'-a\.com': a label cannot start" policy allow network -- '-a.com'
+both dash_single_letter "(^|sbx: )'-x': a label cannot start" policy allow network -x
+both dash_unknown_long_option "unknown option '--bogus'" policy allow network --bogus
+# a filesystem pattern given as a network resource: say so, and the command that takes it
+both path_as_network "(^|sbx: )'~/src/\*\*' is a filesystem path pattern, not a host; to allow reading it, run: sbx policy allow filesystem:read '~/src/\*\*'" policy allow network '~/src/**'
+both path_as_network_deny "run: sbx policy deny filesystem:read '/etc/shadow'" policy deny network /etc/shadow
+both path_in_network_list "'\./build' is a filesystem path pattern" policy allow network 'a.com,./build'
+both path_rm_resource 'filesystem path pattern, not a host' policy rm network --resource '~/src/**'
+both host_with_path "names a host, not a path; give 'example\.com'" policy allow network example.com/api
 
 # ---- types, arguments, options -----------------------------------------------------------
 both unknown_type 'unknown rule type' policy allow net x.com
@@ -126,6 +140,13 @@ both sandbox_invalid_name 'sandbox name' policy allow --sandbox 'bad name!' netw
 both sandbox_name_too_long 'sandbox name.*63|63' policy allow --sandbox "$L64" network x.com
 both sandbox_and_global 'exclude|--global' policy allow --sandbox box1 -g network x.com
 both rule_name_newline 'name' policy allow --name "$(printf 'a\nb')" network x.com
+# a name is a handle for rm and inspect: one word, not a type, not a built-in group's
+both rule_name_space 'may only contain' policy allow --name 'my rule' network x.com
+both rule_name_colon 'may only contain' policy allow --name 'local:mine' network x.com
+both rule_name_dash_first 'start with a letter or digit' policy allow --name=-x network x.com
+both rule_name_over_63 'longer than 63' policy allow --name "$L64" network x.com
+both rule_name_is_a_type 'is a rule type' policy allow --name network network x.com
+both rule_name_default_space "'default-'" policy deny --name default-ai-services network x.com
 both unknown_option 'unrecognized|unknown|invalid' policy allow --bogus network x.com
 both ls_unknown_option 'unrecognized|unknown|invalid' policy ls --bogus
 both ls_bad_type '--type' policy ls --type bogus
@@ -134,16 +155,18 @@ both ls_bad_source '--source|source' policy ls --source elsewhere
 both ls_invalid_sandbox 'sandbox name' policy ls 'bad name!'
 both ls_two_sandboxes 'at most one|SANDBOX' policy ls box1 box2
 both rm_both_resource_and_id 'exactly one' policy rm network --resource ads.example.com --id "$ID"
-both rm_neither_resource_nor_id 'exactly one' policy rm network
+both rm_type_alone 'rule type.*--resource.*--id' policy rm network
 both rm_unknown_id 'no rule' policy rm network --id 12345678-1234-4234-8234-123456789012
 both rm_unknown_short_id 'no rule' policy rm network --id 1234
 both rm_wrong_type_for_id 'not|type' policy rm filesystem:read --id "$ID"
 both rm_unknown_type 'unknown rule type' policy rm net --resource ads.example.com
-both rm_missing_type 'usage|type' policy rm --resource ads.example.com
+both rm_missing_type 'needs the rule type' policy rm --resource ads.example.com
+both rm_nothing 'give the rule' policy rm
 both rm_invalid_resource 'contains|not allowed' policy rm network --resource 'bad!.com'
 both rm_resource_not_present 'no local' policy rm network --resource nowhere.example.com
 both rm_unknown_option 'unrecognized|unknown|invalid' policy rm network --bogus x
 both inspect_unknown_id 'no rule' policy inspect 12345678-1234-4234-8234-123456789012
+both inspect_unknown_name 'no rule is named nope' policy inspect nope
 both inspect_missing_id 'usage|id' policy inspect
 both inspect_two_ids 'usage' policy inspect "$ID" "$ID"
 both check_space 'space' policy check 'foo bar'
@@ -152,6 +175,8 @@ both check_port_range 'port' policy check 'x.com:99999'
 both check_port_zero 'port' policy check 'x.com:0'
 both check_empty 'not a host' policy check ''
 both check_bad_char 'contains|not allowed' policy check 'exa%mple.com'
+both check_dash_target "(^|sbx: )'-a\.com': a label cannot start" policy check '-a.com'
+both check_dash_target_after_type "(^|sbx: )'-a\.com': a label cannot start" policy check network '-a.com' --sandbox box1
 both check_missing_target 'usage' policy check
 both check_invalid_sandbox 'sandbox name' policy check --sandbox 'bad name!' x.com
 both check_unknown_option 'unrecognized|unknown|invalid' policy check --bogus x.com
@@ -170,6 +195,13 @@ both rule_hex_wildcard 'neither a host name' policy deny network '*.0x7f000001'
 both set_default_bogus 'allow-all.*balanced.*deny-all' policy set-default bogus
 both set_default_missing 'allow-all.*balanced.*deny-all' policy set-default
 both set_default_none 'allow-all.*balanced.*deny-all' policy set-default none
+# the chooser's names (seed 000) are not values: say which value they stand for
+both set_default_open "did you mean: sbx policy set-default allow-all$" policy set-default open
+both set_default_open_capital "did you mean: sbx policy set-default allow-all$" policy set-default Open
+both set_default_locked_down "did you mean: sbx policy set-default deny-all$" policy set-default 'locked down'
+both set_default_locked_dash "did you mean: sbx policy set-default deny-all$" policy set-default Locked-Down
+both set_default_balanced_capital "did you mean: sbx policy set-default balanced$" policy set-default Balanced
+both set_default_two_words 'give one default' policy set-default balanced deny-all
 both reset_unknown_argument 'unknown argument' policy reset --bogus
 both daemon_status_unknown_argument 'unknown argument' daemon status --bogus
 
@@ -202,6 +234,6 @@ expect_exit bad.limit_63_accepted 0 sbx policy allow network "$L63.com"
 
 # after all that, the daemon still serves the same rules
 expect_exit bad.daemon_still_serves 0 sbx policy ls --json
-expect_json bad.rules_intact "any(r[\"id\"] == \"$ID\" and r[\"resources\"] == [\"*.example.org\", \"10.0.0.0/8\"] for r in d[\"rules\"]) and any(r[\"resources\"] == [\"ads.example.com\"] for r in d[\"rules\"])"
+expect_json bad.rules_intact "any(r[\"id\"].startswith(\"$ID-\") and r[\"resources\"] == [\"*.example.org\", \"10.0.0.0/8\"] for r in d[\"rules\"]) and any(r[\"resources\"] == [\"ads.example.com\"] for r in d[\"rules\"])"
 
 finish

@@ -12,6 +12,8 @@ sbx_require_bins seeds
 sbx_instance_setup
 STORE=$SBX_STATE_DIR/policy.json
 UUID='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+ID8='[0-9a-f]{8}'
+UUID_TAIL='[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' # a rule you add is named local: + the first 8 characters of its ID
 BALANCED_GROUPS="default-ai-services default-package-managers default-code-and-containers
 default-cloud-infrastructure default-os-packages default-cert-validation"
 
@@ -43,7 +45,8 @@ expect_verdict() { # name, ALLOWED|BLOCKED, rule-name ERE, check args...
 		_show_out
 	fi
 }
-added_id() { grep -Eo "Added local:$UUID" <<<"$STDOUT" | tail -n1 | cut -d: -f2; }
+# the 8 hex digits of the last rule added: its name after "local:", and a prefix of its ID
+added_id() { grep -Eo "Added local:$ID8" <<<"$STDOUT" | tail -n1 | cut -d: -f2; }
 
 # ---- seed 000: first start without a terminal --------------------------------------------
 expect_exit seeds.first_use_noninteractive_exit2 2 sbx policy ls
@@ -80,8 +83,10 @@ grep -qxF 'local all default-fs-read-allow-all filesystem:read allow **' <<<"$CA
 	pass seeds.ls_fs_read_row || fail seeds.ls_fs_read_row "no 'local all default-fs-read-allow-all filesystem:read allow **'"
 grep -qxF 'local all default-fs-write-allow-all filesystem:write allow **' <<<"$CANON" &&
 	pass seeds.ls_fs_write_row || fail seeds.ls_fs_write_row "no 'local all default-fs-write-allow-all filesystem:write allow **'"
-# seed 003: api.anthropic.com:443 and api.openai.com:443 in default-ai-services, and a
-# multi-resource rule continues on lines holding only the resource, under RESOURCES
+# seed 003: api.anthropic.com:443 and api.openai.com:443 in default-ai-services; with --expand
+# a multi-resource rule continues on lines holding only the resource, under RESOURCES
+expect_exit seeds.ls_expand 0 sbx policy ls --expand
+canon
 ai=$(grep '^local all default-ai-services ' <<<"$CANON")
 grep -q ',api.anthropic.com:443\(,\|$\)\| api.anthropic.com:443\(,\|$\)' <<<"$ai" &&
 	grep -q ',api.openai.com:443\(,\|$\)\| api.openai.com:443\(,\|$\)' <<<"$ai" &&
@@ -103,14 +108,14 @@ expect_out seeds.check_default_deny_reason 'reason: +default-deny'
 
 # ---- seed 000: allow / deny, comma lists --------------------------------------------------
 expect_exit seeds.allow_api_anthropic 0 sbx policy allow network api.anthropic.com
-expect_out seeds.allow_prints_added "^Added local:$UUID: network allow api.anthropic.com$"
+expect_out seeds.allow_prints_added "^Added local:$ID8: network allow api.anthropic.com$"
 ANTHROPIC=$(added_id)
 expect_exit seeds.deny_ads 0 sbx policy deny network ads.example.com
-expect_out seeds.deny_prints_added "^Added local:$UUID: network deny ads.example.com$"
+expect_out seeds.deny_prints_added "^Added local:$ID8: network deny ads.example.com$"
 ADS=$(added_id)
 expect_exit seeds.allow_comma_list 0 sbx policy allow network "api.anthropic.com,*.npmjs.org,*.pypi.org"
 expect_out seeds.allow_comma_list_skips_duplicate 'api.anthropic.com is already allowed'
-expect_out seeds.allow_comma_list_added "^Added local:$UUID: network allow \*\.npmjs\.org,\*\.pypi\.org$"
+expect_out seeds.allow_comma_list_added "^Added local:$ID8: network allow \*\.npmjs\.org,\*\.pypi\.org$"
 LIST=$(added_id)
 expect_exit seeds.ls_after_adds 0 sbx policy ls
 canon
@@ -122,7 +127,7 @@ grep -Eq '^ +\*\.pypi\.org$' <<<"$STDOUT" && pass seeds.ls_list_rule_continuatio
 expect_verdict seeds.check_comma_list_member ALLOWED "local:$LIST" files.pypi.org
 # seed 000 "Common patterns"
 expect_exit seeds.allow_common_patterns 0 sbx policy allow network "*.npmjs.org,*.pypi.org,files.pythonhosted.org,github.com"
-expect_out seeds.allow_common_patterns_added "^Added local:$UUID: network allow files\.pythonhosted\.org,github\.com$"
+expect_out seeds.allow_common_patterns_added "^Added local:$ID8: network allow files\.pythonhosted\.org,github\.com$"
 COMMON=$(added_id)
 # seed 001: sbx policy allow network localhost:11434 (reached as host.docker.internal)
 expect_exit seeds.allow_localhost_port 0 sbx policy allow network localhost:11434
@@ -132,7 +137,7 @@ expect_verdict seeds.check_localhost_other_port BLOCKED - localhost:11435
 
 # ---- seed 000: allow network "**", deny still wins ----------------------------------------
 expect_exit seeds.allow_everything 0 sbx policy allow network "**"
-expect_out seeds.allow_everything_added "^Added local:$UUID: network allow \*\*$"
+expect_out seeds.allow_everything_added "^Added local:$ID8: network allow \*\*$"
 expect_verdict seeds.star_star_allows_any ALLOWED "local:$(added_id)" anything.example.net
 expect_verdict seeds.deny_beats_star_star BLOCKED "local:$ADS" ads.example.com
 expect_out seeds.deny_reason_domain_blocked 'reason: +domain-blocked'
@@ -149,7 +154,7 @@ local all default-fs-write-allow-all filesystem:write allow **" ] &&
 
 # ---- rm by resource and by id -----------------------------------------------------------
 expect_exit seeds.rm_resource 0 sbx policy rm network --resource ads.example.com
-expect_out seeds.rm_resource_says "Removed ads.example.com from rule $ADS"
+expect_out seeds.rm_resource_says "^Removed ads\\.example\\.com, and rule local:$ADS with it"
 run sbx policy ls
 canon
 no_row seeds.rm_resource_gone 'ads\.example\.com'
@@ -161,17 +166,15 @@ expect_verdict seeds.pypi_allowed_by_default ALLOWED default-package-managers py
 expect_exit seeds.deny_pypi 0 sbx policy deny network pypi.org
 PYPI=$(added_id)
 expect_exit seeds.ls_after_deny_pypi 0 sbx policy ls
-last=$(tail -n1 <<<"$STDOUT" | tr -s ' ' ' ')
+# the newest of your rules is the last of them (seed 001: "at the bottom"); the groups follow
+last=$(sed '/^$/,$d' <<<"$STDOUT" | tail -n1 | tr -s ' ' ' ')
 [[ "$last" == "local all local:$PYPI network deny pypi.org" ]] &&
-	pass seeds.deny_pypi_bottom_row || fail seeds.deny_pypi_bottom_row "last row: '$last'"
+	pass seeds.deny_pypi_last_of_your_rules || fail seeds.deny_pypi_last_of_your_rules "last row: '$last'"
 expect_verdict seeds.local_deny_beats_default_allow BLOCKED "local:$PYPI" pypi.org
 expect_verdict seeds.local_deny_beats_default_allow_url BLOCKED "local:$PYPI" https://pypi.org/simple/requests/
-expect_exit seeds.ls_wide 0 sbx policy ls --wide
-expect_out seeds.ls_wide_header '^ID +PROVENANCE +APPLIES_TO +POLICY/RULE +TYPE +DECISION +RESOURCES$'
-expect_out seeds.ls_wide_shows_local_id "^$PYPI +local +all +local:$PYPI +network +deny +pypi\.org$"
-expect_out seeds.ls_wide_shows_default_ids "^$UUID +local +all +default-ai-services +network"
+# seed 001: "copy its UUID (the part after local:)" and rm network --id it
 expect_exit seeds.rm_id_without_local_prefix 0 sbx policy rm network --id "$PYPI"
-expect_out seeds.rm_id_says "Removed rule $PYPI"
+expect_out seeds.rm_id_says "^Removed local:$PYPI: network deny pypi\\.org$"
 run sbx policy ls
 canon
 no_row seeds.rm_id_gone "local:$PYPI"
@@ -197,7 +200,7 @@ expect_exit seeds.rm_default_fs_exit2 2 sbx policy rm filesystem:read --resource
 expect_out seeds.rm_default_fs_says_default 'default'
 [ "$(file_sum "$STORE")" = "$before" ] && pass seeds.rm_default_store_unchanged ||
 	fail seeds.rm_default_store_unchanged "policy.json changed"
-run sbx policy ls
+run sbx policy ls --expand
 canon
 has_row seeds.rm_default_group_still_there '^local all default-ai-services network allow .*api\.anthropic\.com:443'
 
@@ -233,8 +236,8 @@ isinstance(d, dict) and isinstance(d.get("rules"), list) and len(d["rules"]) >= 
   and isinstance(r["resources"], list) and r["resources"] and all(isinstance(x, str) for x in r["resources"])
   and r["decision"] in ("allow", "deny") and r["provenance"] in ("local", "kit", "remote")
   for r in d["rules"])'
-expect_json seeds.ls_json_local_rule "any(r[\"id\"] == \"$GLOBAL\" and r[\"name\"] == \"local:$GLOBAL\" and r[\"provenance\"] == \"local\" and r[\"applies_to\"] == \"all\" and r[\"type\"] == \"network\" and r[\"decision\"] == \"deny\" and r[\"resources\"] == [\"global-deny.example.com\"] and r[\"status\"] == \"active\" for r in d[\"rules\"])"
-expect_json seeds.ls_json_scoped_rule "any(r[\"id\"] == \"$MINE\" and r[\"applies_to\"] == \"sandbox:my-sandbox\" for r in d[\"rules\"])"
+expect_json seeds.ls_json_local_rule "any(r[\"id\"].startswith(\"$GLOBAL-\") and r[\"name\"] == \"local:$GLOBAL\" and r[\"provenance\"] == \"local\" and r[\"applies_to\"] == \"all\" and r[\"type\"] == \"network\" and r[\"decision\"] == \"deny\" and r[\"resources\"] == [\"global-deny.example.com\"] and r[\"status\"] == \"active\" for r in d[\"rules\"])"
+expect_json seeds.ls_json_scoped_rule "any(r[\"id\"].startswith(\"$MINE-\") and r[\"applies_to\"] == \"sandbox:my-sandbox\" for r in d[\"rules\"])"
 expect_json seeds.ls_json_fs_rule 'any(r["name"] == "default-fs-write-allow-all" and r["type"] == "filesystem:write" and r["resources"] == ["**"] for r in d["rules"])'
 expect_exit seeds.ls_json_type_network 0 sbx policy ls --json --type network
 expect_json seeds.ls_json_type_network_only 'd["rules"] and all(r["type"] == "network" for r in d["rules"])'
@@ -277,16 +280,16 @@ fi
 
 # ---- inspect ------------------------------------------------------------------------------
 expect_exit seeds.inspect 0 sbx policy inspect "$GLOBAL"
-expect_out seeds.inspect_id "^ID: +$GLOBAL$"
+expect_out seeds.inspect_id "^ID: +$GLOBAL-$UUID_TAIL$"
 expect_out seeds.inspect_decision '^Decision: +deny$'
 expect_out seeds.inspect_resources '^Resources: +global-deny\.example\.com$'
 expect_out seeds.inspect_not_builtin '^Built-in: +no'
 expect_exit seeds.inspect_local_prefix 0 sbx policy inspect "local:$GLOBAL"
-expect_out seeds.inspect_local_prefix_same "^ID: +$GLOBAL$"
+expect_out seeds.inspect_local_prefix_same "^ID: +$GLOBAL-$UUID_TAIL$"
 expect_exit seeds.inspect_builtin 0 sbx policy inspect "$AI_ID"
 expect_out seeds.inspect_builtin_says_so '^Built-in: +yes'
 expect_exit seeds.inspect_json 0 sbx policy inspect --json "$MINE"
-expect_json seeds.inspect_json_rule "d[\"id\"] == \"$MINE\" and d[\"applies_to\"] == \"sandbox:my-sandbox\" and d[\"resources\"] == [\"mine.sandbox.test\"] and d[\"decision\"] == \"allow\""
+expect_json seeds.inspect_json_rule "d[\"id\"].startswith(\"$MINE-\") and d[\"applies_to\"] == \"sandbox:my-sandbox\" and d[\"resources\"] == [\"mine.sandbox.test\"] and d[\"decision\"] == \"allow\""
 
 # ---- check: which rule decides -------------------------------------------------------------
 run sbx policy allow network "**.example.com"
@@ -330,7 +333,7 @@ NET=$(added_id)
 expect_verdict check.cidr_matches ALLOWED "local:$NET" 10.1.2.3
 expect_verdict check.cidr_outside BLOCKED - 11.1.2.3
 expect_exit check.json 0 sbx policy check --json ads.example.com
-expect_json check.json_fields "d[\"decision\"] == \"deny\" and d[\"host\"] == \"ads.example.com\" and d[\"port\"] == 443 and d[\"reason\"] == \"domain-blocked\" and d[\"rule\"][\"id\"] == \"$ADS\" and d[\"resource\"] == \"ads.example.com\""
+expect_json check.json_fields "d[\"decision\"] == \"deny\" and d[\"host\"] == \"ads.example.com\" and d[\"port\"] == 443 and d[\"reason\"] == \"domain-blocked\" and d[\"rule\"][\"id\"].startswith(\"$ADS-\") and d[\"resource\"] == \"ads.example.com\""
 expect_exit check.json_default_deny 0 sbx policy check --json nothing.example.invalid
 expect_json check.json_default_deny_fields 'd["decision"] == "deny" and d["rule"] is None and d["reason"] == "default-deny"'
 

@@ -432,6 +432,95 @@ static void test_names_round_trip(void)
 	CHECK_INT(sbx_sandbox_name_check("-x", err, sizeof(err)), -EINVAL);
 }
 
+static void test_rule_names_are_one_word_and_not_a_type(void)
+{
+	char l64[65];
+
+	memset(l64, 'a', 64);
+	l64[64] = '\0';
+	CHECK_INT(sbx_rule_name_check("ci-cache", err, sizeof(err)), 0);
+	CHECK_INT(sbx_rule_name_check("Team_1.rules", err, sizeof(err)), 0);
+	CHECK_INT(sbx_rule_name_check(l64 + 1, err, sizeof(err)), 0); /* 63 bytes */
+	CHECK_INT(sbx_rule_name_check(l64, err, sizeof(err)), -EINVAL);
+	CHECK_HAS(err, "longer than 63");
+	CHECK_INT(sbx_rule_name_check("my rule", err, sizeof(err)), -EINVAL);
+	CHECK_HAS(err, "may only contain");
+	CHECK_INT(sbx_rule_name_check("local:mine", err, sizeof(err)), -EINVAL);
+	CHECK_INT(sbx_rule_name_check("-x", err, sizeof(err)), -EINVAL);
+	CHECK_HAS(err, "start with a letter or digit");
+	CHECK_INT(sbx_rule_name_check("network", err, sizeof(err)), -EINVAL);
+	CHECK_HAS(err, "is a rule type");
+	CHECK_INT(sbx_rule_name_check("filesystem", err, sizeof(err)), -EINVAL);
+	CHECK_INT(sbx_rule_name_check("default-ai-services", err, sizeof(err)), -EINVAL);
+	CHECK_HAS(err, "'default-'");
+	CHECK_INT(sbx_rule_name_check("", err, sizeof(err)), -EINVAL);
+}
+
+static void test_paths_are_not_network_resources(void)
+{
+	CHECK(rejected("~/src/**", "'~/src/**' is a filesystem path pattern, not a host"));
+	CHECK(rejected("/etc/shadow", "filesystem path pattern"));
+	CHECK(rejected("./build", "filesystem path pattern"));
+	CHECK(rejected("**/node_modules", "filesystem path pattern"));
+	CHECK(rejected("example.com/api", "names a host, not a path; give 'example.com'"));
+	CHECK(rejected("10.0.0.0/x", "prefix length must be a number"));
+	CHECK_STR(canon("10.0.0.0/8"), "10.0.0.0/8");
+	CHECK(sbx_resource_is_path("~"));
+	CHECK(!sbx_resource_is_path("*.example.com"));
+	CHECK(!sbx_resource_is_path("**"));
+	CHECK(!sbx_resource_is_path("2001:db8::/32"));
+}
+
+/* The names sbx_policy_find found for @handle, space-separated, after @how as a letter. */
+static const char *find(const struct sbx_policy *p, const char *handle, bool ids_only)
+{
+	static char out[256];
+	const struct sbx_rule *m[4];
+	enum sbx_match how;
+	size_t n = sbx_policy_find(p, handle, ids_only, m, 4, &how);
+
+	snprintf(out, sizeof(out), "%c", "NEPS"[how]);
+	for (size_t i = 0; i < n && i < 4; i++)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), " %s", m[i]->name);
+	return out;
+}
+
+static void test_find_rules_by_name_id_or_id_prefix(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+	struct sbx_rule r;
+
+	rule_init(&r, "local:abcdef12", SBX_ALLOW, NULL, "a.example");
+	strcpy(r.id, "abcdef12-0000-4000-8000-000000000001");
+	CHECK_INT(sbx_policy_add(p, &r), 0);
+	sbx_rule_release(&r);
+	rule_init(&r, "twin", SBX_ALLOW, NULL, "b.example");
+	strcpy(r.id, "abcdef12-0001-4000-8000-000000000002");
+	CHECK_INT(sbx_policy_add(p, &r), 0);
+	sbx_rule_release(&r);
+	rule_init(&r, "ci", SBX_ALLOW, "box", "c.example");
+	strcpy(r.id, "12345678-0000-4000-8000-000000000003");
+	CHECK_INT(sbx_policy_add(p, &r), 0);
+	sbx_rule_release(&r);
+	rule_init(&r, "ci", SBX_DENY, NULL, "c.example");
+	strcpy(r.id, "ffffffff-0000-4000-8000-000000000004");
+	CHECK_INT(sbx_policy_add(p, &r), 0);
+	sbx_rule_release(&r);
+
+	CHECK_STR(find(p, "local:abcdef12", false), "E local:abcdef12");  /* its name */
+	CHECK_STR(find(p, "twin", false), "E twin");
+	CHECK_STR(find(p, "twin", true), "N");				   /* names not asked for */
+	CHECK_STR(find(p, "abcdef12-0001-4000-8000-000000000002", true), "E twin");
+	CHECK_STR(find(p, "local:ABCDEF12-0001-4000-8000-000000000002", false), "E twin");
+	CHECK_STR(find(p, "abcdef12", true), "P local:abcdef12 twin");	   /* a shared prefix */
+	CHECK_STR(find(p, "abcdef12-0001", false), "P twin");
+	CHECK_STR(find(p, "1234", false), "S ci");			   /* too short */
+	CHECK_STR(find(p, "ci", false), "E ci ci");			   /* two scopes */
+	CHECK_STR(find(p, "nothing", false), "N");
+	CHECK_STR(find(p, "local:", false), "N");
+	sbx_policy_free(p);
+}
+
 static const struct test tests[] = {
 	T(test_exact_hosts_are_lowercased_without_trailing_dot),
 	T(test_wildcards_parse_to_their_kinds),
@@ -456,6 +545,9 @@ static const struct test tests[] = {
 	T(test_may_allow_ignores_ports_for_allows_not_for_denies),
 	T(test_uuids),
 	T(test_names_round_trip),
+	T(test_rule_names_are_one_word_and_not_a_type),
+	T(test_paths_are_not_network_resources),
+	T(test_find_rules_by_name_id_or_id_prefix),
 };
 
 TEST_MAIN("policy", tests)
