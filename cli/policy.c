@@ -52,7 +52,11 @@ static int help_policy(int argc, char **argv)
 	return EXIT_OK;
 }
 
-/* getopt over argv with the verb as argv[0]; returns the option or -1. */
+/*
+ * getopt over argv with the verb as argv[0]; returns the option or -1. Only -h and -g are
+ * short: the long names are the interface the seeds document, and undocumented letters had
+ * come to mean different things in different verbs (-s was --sandbox or --source).
+ */
 static int next_opt(int argc, char **argv, const char *shortopts, const struct option *opts)
 {
 	return getopt_long(argc, argv, shortopts, opts, NULL);
@@ -398,7 +402,7 @@ static int do_ls(int argc, char **argv)
 	int opt, ret;
 
 	reset_opts(argc, argv);
-	while ((opt = next_opt(argc + 1, argv - 1, ":t:ied:s:jh", opts)) != -1) {
+	while ((opt = next_opt(argc + 1, argv - 1, ":h", opts)) != -1) {
 		switch (opt) {
 		case 't':
 			if (strcmp(optarg, "network") && strcmp(optarg, "filesystem")) {
@@ -577,7 +581,7 @@ static int do_add(const char *decision, int argc, char **argv)
 
 	reset_opts(argc, argv);
 	ac = operands_first(argc, argv, ":s:gn:jh", opts, 1u << 1, av); /* TYPE RESOURCES */
-	while ((opt = next_opt(ac, av, ":s:gn:jh", opts)) != -1) {
+	while ((opt = next_opt(ac, av, ":gh", opts)) != -1) {
 		switch (opt) {
 		case 's':
 			sandbox = optarg;
@@ -704,7 +708,7 @@ static int do_rm(int argc, char **argv)
 	char line[2048];
 
 	reset_opts(argc, argv);
-	while ((opt = next_opt(argc + 1, argv - 1, ":r:i:jh", opts)) != -1) {
+	while ((opt = next_opt(argc + 1, argv - 1, ":h", opts)) != -1) {
 		switch (opt) {
 		case 'r':
 			resource = optarg;
@@ -921,7 +925,7 @@ static int do_check(int argc, char **argv)
 	reset_opts(argc, argv);
 	/* [network] TARGET: '-a.com' is the target, whichever place it has */
 	ac = operands_first(argc, argv, ":s:jh", opts, 1u << 0 | 1u << 1, av);
-	while ((opt = next_opt(ac, av, ":s:jh", opts)) != -1) {
+	while ((opt = next_opt(ac, av, ":h", opts)) != -1) {
 		switch (opt) {
 		case 's':
 			sandbox = optarg;
@@ -930,8 +934,8 @@ static int do_check(int argc, char **argv)
 			json_output = true;
 			break;
 		case 'h':
-			printf("Usage: sbx policy check [network] TARGET [-s|--sandbox NAME] "
-			       "[-j|--json]\n"
+			printf("Usage: sbx policy check [network] TARGET [--sandbox NAME] "
+			       "[--json]\n"
 			       "\n"
 			       "Shows whether a connection to TARGET would be allowed, the rule that\n"
 			       "decides it and why. TARGET is a host (port 443), host:port, an IP\n"

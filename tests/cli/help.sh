@@ -16,6 +16,7 @@ sbx_require_bins help
 sbx_instance_setup
 SRC=$(cd "$(dirname "$0")/../../cli" && pwd)
 BOGUS=--zz-no-such-option
+BOGUS_SHORT=-Q # no parser takes -Q
 
 # ---- the commands: the entries of each `struct cmd` table, under the word that selects it ------
 declare -A prefix_of=([top_cmds]="" [policy_cmds]="policy " [daemon_cmds]="daemon ")
@@ -62,13 +63,18 @@ answer() { # file, option, command words...
 
 # The options the command's parser knows, one a line, into file $1.
 accepted() { # file, command words...
-	local out=$1 bogus opt
+	local out=$1 bogus bogus_short opt
 	shift
 	answer "$out.tmp" "$BOGUS" "$@"
 	bogus=$ANSWER
+	# a command that takes "-x" as an operand (a host to check) answers a short option no
+	# parser knows the same way as an unknown one of its letters
+	answer "$out.tmp" "$BOGUS_SHORT" "$@"
+	bogus_short=$ANSWER
 	for opt in "${opts[@]}"; do
 		answer "$out.tmp" "$opt" "$@"
-		[ "$ANSWER" = "$bogus" ] || printf '%s\n' "$opt" >>"$out"
+		[ "$ANSWER" = "$bogus" ] || [ "$ANSWER" = "$bogus_short" ] ||
+			printf '%s\n' "$opt" >>"$out"
 	done
 	rm -f "$out.tmp"
 }
