@@ -77,7 +77,6 @@ static int take_json(int argc, char **argv)
 {
 	int kept = 0;
 
-	json_output = false;
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json_output = true;
@@ -825,6 +824,9 @@ static int do_inspect(int argc, char **argv)
 			return EXIT_OK;
 		}
 	}
+	for (int i = 0; i < argc; i++) /* no name or ID starts with '-' */
+		if (argv[i][0] == '-')
+			return p_err(EXIT_USAGE, "unknown option '%s' (see --help)", argv[i]);
 	if (argc != 1)
 		return p_err(EXIT_USAGE, "usage: sbx policy inspect RULE [--json]");
 	args = cJSON_CreateObject();
@@ -1046,6 +1048,9 @@ static int do_set_default(int argc, char **argv)
 			return EXIT_OK;
 		}
 	}
+	for (int i = 0; i < argc; i++)
+		if (argv[i][0] == '-')
+			return p_err(EXIT_USAGE, "unknown option '%s' (see --help)", argv[i]);
 	if (argc != 1)
 		return p_err(EXIT_USAGE, "give one default: allow-all (Open), balanced or deny-all "
 					 "(Locked Down), as in: sbx policy set-default balanced");
@@ -1091,7 +1096,7 @@ static int do_reset(int argc, char **argv)
 	cJSON *reply;
 	int fd, ret;
 
-	json_output = false;
+	reset_opts(argc, argv); /* --json anywhere: errors in JSON too */
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--force") == 0 || strcmp(argv[i], "-f") == 0) {
 			force = true;

@@ -1096,6 +1096,7 @@ int do_sandbox_ls(int argc, char **argv)
 	struct table *t;
 	int ret;
 
+	reset_opts(argc, argv); /* --json anywhere: errors in JSON too */
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json_output = true;
@@ -1147,6 +1148,7 @@ static int each_name(const char *op, int argc, char **argv, bool allow_force, in
 	int n = 0, ret = EXIT_OK;
 	char err[SBX_ERR_MAX];
 
+	reset_opts(argc, argv); /* --json anywhere: errors in JSON too */
 	for (int i = 0; i < argc; i++) {
 		if (is_help(argv[i]))
 			return help();

@@ -151,11 +151,18 @@ while read -r cmd; do
 	# shellcheck disable=SC2086
 	SBX_RUN_DIR=/dev/null/run SBX_STATE_DIR=/dev/null/state SBX_BPF_DIR=/dev/null/bpf \
 		run sbx $cmd --json "$BOGUS"
-	# (inspect and set-default take it for their argument: any error will do, as long as
-	# it is JSON on standard output with the exit status as its code)
+	# (any error will do, as long as it is JSON on standard output with the exit status as
+	# its code)
 	[ -z "$STDERR" ] && json_ok 'set(d) == {"error", "code"} and d["code"] == '"$RC" 2>/dev/null &&
 		pass "help.json_error.${cmd// /_}" ||
 		{ fail "help.json_error.${cmd// /_}" "sbx $cmd --json $BOGUS: exit $RC"; _show_out; }
+	# and when the bad option comes first: every such command refuses it, in JSON
+	# shellcheck disable=SC2086
+	SBX_RUN_DIR=/dev/null/run SBX_STATE_DIR=/dev/null/state SBX_BPF_DIR=/dev/null/bpf \
+		run sbx $cmd "$BOGUS" --json
+	[ -z "$STDERR" ] && [ "$RC" = 2 ] && json_ok 'set(d) == {"error", "code"} and d["code"] == 2 and "'"$BOGUS"'" in d["error"]' 2>/dev/null &&
+		pass "help.json_error_after_bad_option.${cmd// /_}" ||
+		{ fail "help.json_error_after_bad_option.${cmd// /_}" "sbx $cmd $BOGUS --json: exit $RC"; _show_out; }
 done <<<"$jsoners"
 
 # -h and `help` are --help too
