@@ -157,6 +157,24 @@ static const char *rule_text(const struct entry *e, char *buf, size_t len)
 	return buf[0] ? buf : "-";
 }
 
+/* The fields a verdict has in both JSON forms, the table's and --follow's. */
+static cJSON *entry_json(const struct entry *e)
+{
+	char rule[SBX_VERDICT_RULE_MAX + 1];
+	cJSON *j = cJSON_CreateObject();
+
+	rule_text(e, rule, sizeof(rule));
+	cJSON_AddStringToObject(j, "host", e->host);
+	if (e->k.port)
+		cJSON_AddNumberToObject(j, "port", e->k.port);
+	cJSON_AddStringToObject(j, "sandbox", e->sandbox);
+	cJSON_AddStringToObject(j, "type", "network");
+	cJSON_AddStringToObject(j, "proxy_type", sbx_proxy_kind_name(e->k.proxy_kind));
+	cJSON_AddStringToObject(j, "rule", strcmp(rule, "-") ? rule : "");
+	cJSON_AddStringToObject(j, "reason", sbx_reason_name(e->k.reason));
+	return j;
+}
+
 /*
  * One sentence for what stops the log, which reads the pinned maps itself: a group member
  * may use the control socket, but the pin directory is root's.
@@ -258,24 +276,13 @@ static void print_json_log(const struct snapshot *s, size_t limit)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct entry *e = &s->e[i];
 		bool is_blocked = e->k.decision == SBX_DECISION_BLOCK;
-		char rule[SBX_VERDICT_RULE_MAX + 1];
 		cJSON *j;
-
 		size_t *seen = is_blocked ? &nb : &na;
 
 		if (*seen >= limit)
 			continue;
 		(*seen)++;
-		j = cJSON_CreateObject();
-		rule_text(e, rule, sizeof(rule));
-		cJSON_AddStringToObject(j, "host", e->host);
-		if (e->k.port)
-			cJSON_AddNumberToObject(j, "port", e->k.port);
-		cJSON_AddStringToObject(j, "sandbox", e->sandbox);
-		cJSON_AddStringToObject(j, "type", "network");
-		cJSON_AddStringToObject(j, "proxy_type", sbx_proxy_kind_name(e->k.proxy_kind));
-		cJSON_AddStringToObject(j, "rule", strcmp(rule, "-") ? rule : "");
-		cJSON_AddStringToObject(j, "reason", sbx_reason_name(e->k.reason));
+		j = entry_json(e);
 		cJSON_AddNumberToObject(j, "last_seen", when_unix(e->when_ns));
 		cJSON_AddNumberToObject(j, "count", (double)e->v.count);
 		cJSON_AddItemToArray(is_blocked ? blocked : allowed, j);
@@ -303,19 +310,11 @@ static uint64_t old_count(const struct snapshot *old, const struct entry *e)
 
 static void follow_json(const struct entry *e)
 {
-	cJSON *j = cJSON_CreateObject();
+	cJSON *j = entry_json(e);
 	char *line;
 
 	cJSON_AddStringToObject(j, "decision",
 				e->k.decision == SBX_DECISION_BLOCK ? "blocked" : "allowed");
-	cJSON_AddStringToObject(j, "host", e->host);
-	if (e->k.port)
-		cJSON_AddNumberToObject(j, "port", e->k.port);
-	cJSON_AddStringToObject(j, "sandbox", e->sandbox);
-	cJSON_AddStringToObject(j, "type", "network");
-	cJSON_AddStringToObject(j, "proxy_type", sbx_proxy_kind_name(e->k.proxy_kind));
-	cJSON_AddStringToObject(j, "rule", e->k.rule);
-	cJSON_AddStringToObject(j, "reason", sbx_reason_name(e->k.reason));
 	cJSON_AddNumberToObject(j, "time", when_unix(e->when_ns));
 	line = cJSON_PrintUnformatted(j);
 	if (line)
