@@ -72,6 +72,16 @@ X curl -s -m 5 http://host.docker.internal:18080/
 [[ $OUT == *$'\nfix: sbx policy allow network localhost:18080' ]] &&
 	P host_service_names_localhost_rule || F host_service_names_localhost_rule "$OUT"
 
+# an address the forward proxy is asked for by IP gets check's answer, not a fix that fails
+gw=$(sb_field t1 gateway)
+X curl -s -m 5 "http://$gw:3128/"
+[[ $OUT == *$'\nfix: no rule can allow this: the proxy never dials sbx\'s own listeners' ]] &&
+	P forward_own_listener_no_rule || F forward_own_listener_no_rule "$OUT"
+X curl -s -m 5 "http://$gw:18080/"
+[[ $OUT == *"detail: $gw is an address of this host: only a localhost:18080 rule opens it"* ]] &&
+	[[ $OUT == *$'\nfix: sbx policy allow network localhost:18080' ]] &&
+	P forward_gateway_names_localhost_rule || F forward_gateway_names_localhost_rule "$OUT"
+
 X curl -s -m 5 http://rebind.example/
 [[ $OUT == *$'\nrule: -\n'* ]] && [[ $OUT != *local:* ]] &&
 	[[ $OUT == *"detail: rebind.example resolves to a private address 10.77.0.5: refused by the private-address rule"* ]] &&
