@@ -472,7 +472,8 @@ static cJSON *resolve(const struct sbx_policyd *pd, const char *handle, bool ids
 		return BAD("ID prefix '%s' matches %zu rules; give more of the ID:%s", handle, n,
 			   list);
 	if (how == SBX_MATCH_EXACT)
-		return BAD("'%s' names %zu rules; give the ID of the one you mean (--id ID):%s",
+		return BAD("'%s' names %zu rules; give the ID of the one you mean (its first 8 "
+			   "characters are enough):%s",
 			   handle, n, list);
 	if (ids_only)
 		return BAD("no rule has the ID %s (sbx policy inspect NAME shows a rule's ID)",
