@@ -62,6 +62,12 @@ expect_fix refusals.host_service_names_localhost 'sbx policy allow network local
 	host.docker.internal:18080
 fix_works refusals.host_service_fix_works host.docker.internal:18080
 
+# sbx's own port as a host service: no localhost rule opens it, so none is offered
+expect_fix refusals.own_port_host_service_is_a_limit \
+	"no rule can allow this: the proxy never dials sbx's own listeners" host.docker.internal:3128
+expect_fix refusals.own_port_localhost_is_a_limit \
+	"no rule can allow this: the proxy never dials sbx's own listeners" localhost:3128
+
 # ---- a deny rule ----------------------------------------------------------------------------------
 run sbx policy deny network '*.ads.example'
 expect_fix refusals.deny_names_the_resource_to_remove \
