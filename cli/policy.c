@@ -561,6 +561,44 @@ static int operands_first(int argc, char **argv, const char *shortopts,
 	return n;
 }
 
+/*
+ * allow/deny with other than TYPE and one list: say what to write instead, the
+ * resources given apart (allow network a.com b.com) joined into the one list.
+ */
+static int add_usage(const char *decision, char **rest, int nargs)
+{
+	char list[1024] = "";
+	size_t used = 0;
+	enum sbx_rule_type t;
+
+	if (nargs == 0) {
+		if (!json_output)
+			add_help(stderr, decision);
+		return p_err(EXIT_USAGE, "expected a rule type and a resource list");
+	}
+	if (sbx_type_parse(rest[0], &t))
+		return p_err(EXIT_USAGE, "'%s' is not a rule type: give network, filesystem:read or "
+					 "filesystem:write first, as in: sbx policy %s network %s",
+			     rest[0], decision, rest[0]);
+	if (nargs == 1)
+		return p_err(EXIT_USAGE, "no resources given: sbx policy %s %s RESOURCE[,RESOURCE...]",
+			     decision, rest[0]);
+	for (int i = 1; i < nargs && used < sizeof(list); i++) {
+		const char *r = rest[i];
+		size_t n;
+
+		r += strspn(r, ",");
+		for (n = strlen(r); n && r[n - 1] == ','; n--)
+			;
+		if (n)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%.*s",
+						 used ? "," : "", (int)n, r);
+	}
+	return p_err(EXIT_USAGE, "one rule takes one comma-separated list of resources: sbx policy "
+				 "%s %s '%s'",
+		     decision, rest[0], list);
+}
+
 static int do_add(const char *decision, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -606,11 +644,8 @@ static int do_add(const char *decision, int argc, char **argv)
 		return p_err(EXIT_USAGE, "--sandbox and --global exclude each other");
 	rest = av + optind;
 	nargs = ac - optind;
-	if (nargs != 2) {
-		if (!json_output)
-			add_help(stderr, decision);
-		return p_err(EXIT_USAGE, "expected a rule type and a resource list");
-	}
+	if (nargs != 2)
+		return add_usage(decision, rest, nargs);
 	type = rest[0];
 	resources = rest[1];
 	if (sbx_type_parse(type, &t))

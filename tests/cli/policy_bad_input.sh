@@ -115,7 +115,7 @@ both cidr_prefix_not_number 'prefix' policy allow network "10.0.0.0/x"
 both numeric_tld 'address|host' policy allow network "999.1.1.1"
 both ipv6_unclosed "']'|bracket" policy allow network "[2001:db8::1:22"
 both fs_relative_path "start with" policy allow filesystem:read "relative/path"
-both extra_argument 'expected|usage' policy allow network a.com b.com
+both extra_argument "one comma-separated list of resources: sbx policy allow network 'a\.com,b\.com'" policy allow network a.com b.com
 # a resource that starts with '-' is the resource, not options (getopt permutes: it used to
 # say "unknown option 'network'"); and "--" ends the options
 both dash_resource "(^|sbx: )'-a\.com': a label cannot start" policy allow network '-a.com'
@@ -134,7 +134,10 @@ both host_with_path "names a host, not a path; give 'example\.com'" policy allow
 # ---- types, arguments, options -----------------------------------------------------------
 both unknown_type 'unknown rule type' policy allow net x.com
 both unknown_type_deny 'unknown rule type' policy deny filesystem x.com
-both missing_resources 'expected|usage' policy allow network
+both missing_resources 'no resources given: sbx policy allow network RESOURCE\[,RESOURCE\.\.\.\]' policy allow network
+# resources given apart, or no type: the message says what to write
+both resources_apart "one comma-separated list of resources: sbx policy allow network 'x\.com,y\.com'$" policy allow network x.com, y.com
+both type_missing "'x\.com' is not a rule type: .* as in: sbx policy deny network x\.com$" policy deny x.com
 both missing_type_and_resources 'expected|usage' policy deny
 both sandbox_invalid_name 'sandbox name' policy allow --sandbox 'bad name!' network x.com
 both sandbox_name_too_long 'sandbox name.*63|63' policy allow --sandbox "$L64" network x.com
