@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "log.h"
@@ -63,12 +64,23 @@ const char *jstr(const cJSON *j, const char *key)
 	return v ? v : "";
 }
 
+/*
+ * Bad usage: the usage that follows goes to standard error, as every complaint
+ * does; nothing else is printed on standard output after it.
+ */
+void usage_to_stderr(void)
+{
+	fflush(stdout);
+	dup2(STDERR_FILENO, STDOUT_FILENO);
+}
+
 int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **))
 {
 	const struct cmd *found = NULL;
 	size_t n;
 
 	if (argc < 1) {
+		usage_to_stderr();
 		help(0, NULL);
 		return EXIT_USAGE;
 	}
@@ -181,6 +193,7 @@ int main(int argc, char **argv)
 	if (sbx_paths_init(&paths, err, sizeof(err)))
 		return p_err(EXIT_USAGE, "%s", err);
 	if (argc == 0) {
+		usage_to_stderr();
 		do_help(0, NULL);
 		return EXIT_USAGE;
 	}

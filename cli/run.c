@@ -1165,7 +1165,10 @@ static int each_name(const char *op, int argc, char **argv, bool allow_force, in
 		}
 	}
 	if (n == 0) {
-		help();
+		if (!json_output) {
+			usage_to_stderr();
+			help();
+		}
 		return p_err(EXIT_USAGE, "a sandbox name is required");
 	}
 	for (int i = 0; i < n; i++) {

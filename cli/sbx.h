@@ -23,6 +23,7 @@ extern bool json_output;
 extern struct sbx_paths paths;
 
 /* Run the command named by argv[0] from @cmds (exact or unique prefix). */
+void usage_to_stderr(void);
 int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **));
 /* Print an error (as {"error": ...} in JSON mode) and return @code. */
 int p_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
