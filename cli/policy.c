@@ -1187,8 +1187,9 @@ static int do_reset(int argc, char **argv)
 		cJSON_AddBoolToObject(j, "reset", 1);
 		print_json(j);
 	} else {
-		printf("Policy reset. The next sbx command asks for a default network policy\n"
-		       "(or run: sbx policy set-default allow-all|balanced|deny-all).\n");
+		printf("Policy reset. The next sbx command asks for a default network policy;\n"
+		       "to choose one now (allow-all, balanced or deny-all): sbx policy set-default "
+		       "balanced\n");
 	}
 	return EXIT_OK;
 }

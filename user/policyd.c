@@ -190,8 +190,8 @@ static bool arg_bool(const cJSON *args, const char *key)
 static cJSON *no_default(void)
 {
 	return sbx_ctl_error(2, "no-default",
-			     "no default network policy has been chosen yet; run 'sbx policy "
-			     "set-default allow-all|balanced|deny-all' first");
+			     "no default network policy has been chosen yet; choose one (allow-all, "
+			     "balanced or deny-all) first: sbx policy set-default balanced");
 }
 
 static cJSON *rule_json(const struct sbx_policyd *pd, const struct sbx_rule *r)

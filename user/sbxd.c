@@ -279,8 +279,9 @@ static cJSON *dispatch(const char *line, const struct peer *peer, bool *shutdown
 			sbx_sandboxes_stop_all(d.sandboxes);
 	} else if (needs_default(v->op, args)) {
 		reply = sbx_ctl_error(2, "no-default",
-				      "no default network policy has been chosen yet; run 'sbx policy "
-				      "set-default allow-all|balanced|deny-all' first");
+				      "no default network policy has been chosen yet; choose one "
+				      "(allow-all, balanced or deny-all) first: sbx policy "
+				      "set-default balanced");
 	} else if (strncmp(v->op, "sandbox.", 8) == 0 && d.sandboxes) {
 		reply = sbx_sandboxes_handle(d.sandboxes, v->op, args, shutdown);
 	} else {
