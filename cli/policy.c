@@ -407,7 +407,8 @@ static int do_ls(int argc, char **argv)
 		case 't':
 			if (strcmp(optarg, "network") && strcmp(optarg, "filesystem")) {
 				cJSON_Delete(args);
-				return p_err(EXIT_USAGE, "--type must be network or filesystem");
+				return p_err(EXIT_USAGE, "--type must be network or filesystem, not '%s'",
+					     optarg);
 			}
 			cJSON_AddStringToObject(args, "type", optarg);
 			break;

@@ -152,7 +152,7 @@ both rule_name_is_a_type 'is a rule type' policy allow --name network network x.
 both rule_name_default_space "'default-'" policy deny --name default-ai-services network x.com
 both unknown_option 'unrecognized|unknown|invalid' policy allow --bogus network x.com
 both ls_unknown_option 'unrecognized|unknown|invalid' policy ls --bogus
-both ls_bad_type '--type' policy ls --type bogus
+both ls_bad_type "--type must be network or filesystem, not 'bogus'$" policy ls --type bogus
 both ls_bad_decision '--decision|decision' policy ls --decision maybe
 both ls_bad_source '--source|source' policy ls --source elsewhere
 both ls_invalid_sandbox 'sandbox name' policy ls 'bad name!'
