@@ -550,8 +550,9 @@ int sbx_conn_decide(const struct sbx_policy *p, const struct sbx_conn_facts *f,
 	 * A refusal no rule decided offers a rule as its fix: where no rule can open what would
 	 * be dialled (sbx's own ports, another sandbox), say that instead.
 	 */
-	if (f->upstream.family && (v->allow || (!v->rule && (f->up_class == SBX_ADDR_OWN ||
-							     f->up_class == SBX_ADDR_SANDBOX))))
+	if (f->upstream.family &&
+	    (v->allow || (!v->rule && v->reason == SBX_REASON_DEFAULT_DENY &&
+			  (f->up_class == SBX_ADDR_OWN || f->up_class == SBX_ADDR_SANDBOX))))
 		judge_upstream(p, f, v);
 	if (!v->allow)
 		v->host_service = false; /* nothing is dialled */

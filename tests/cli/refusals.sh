@@ -90,6 +90,8 @@ check_fix 10.0.0.5:5432
 fix_works refusals.private_ip_fix_works 10.0.0.5:5432
 expect_fix refusals.sandbox_address_is_a_limit 'no rule can allow this: sandboxes never reach each other' \
 	10.209.0.6:22
+[ "$DETAIL" = "10.209.0.6 is a sandbox's address: sandboxes never reach each other, and no rule changes that" ] &&
+	pass refusals.sandbox_address_detail || fail refusals.sandbox_address_detail "detail '$DETAIL'"
 expect_fix refusals.own_port_is_a_limit "no rule can allow this: the proxy never dials sbx's own listeners" \
 	127.0.0.1:3128
 
