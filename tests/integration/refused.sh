@@ -100,6 +100,20 @@ hint=$(sed -n '/^Blocked requests:/,/^Allowed requests:/p' <<<"$log")
 [[ $hint == *$'\n\nTo allow a blocked host: sbx policy allow network HOST:PORT\nWhat decides it now, and the fix: sbx policy check HOST:PORT\nNo rule allows what was refused as udp-blocked (see sbx-policy(1), Reasons).\n\nAllowed requests:'* ]] &&
 	P log_hint_under_blocked_table || F log_hint_under_blocked_table "$log"
 
+# ---- IPv6: the sandbox has none, yet the forward proxy dials an address rule's IPv6 --------------
+X curl -s -m 5 -g --noproxy '*' "http://[2001:db8:100::10]/"
+[ "$RC" != 0 ] && [[ $OUT != *origin* ]] && P ipv6_direct_refused || F ipv6_direct_refused "rc=$RC $OUT"
+X curl -s -m 5 -g "http://[2001:db8:100::10]/"
+[[ $OUT == *$'\nfix: sbx policy allow network \'[2001:db8:100::10]:80\'' ]] &&
+	P ipv6_forward_names_the_fix || F ipv6_forward_names_the_fix "$OUT"
+S policy allow network '[2001:db8:100::10]:80' >/dev/null 2>&1
+X curl -s -m 5 -g "http://[2001:db8:100::10]/"
+[[ $OUT == *"addr=2001:db8:100::10 port=80"* ]] && P ipv6_forward_rule_opens_it ||
+	F ipv6_forward_rule_opens_it "$OUT"
+X curl -s -m 5 -g --noproxy '*' "http://[2001:db8:100::10]/"
+[ "$RC" != 0 ] && [[ $OUT != *origin* ]] && P ipv6_direct_refused_with_rule ||
+	F ipv6_direct_refused_with_rule "rc=$RC $OUT"
+
 # ---- --follow with two sandboxes ----------------------------------------------------------------------
 follow() { # OUTFILE ARGS...: a follower for 4 s
 	local out=$1
