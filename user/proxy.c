@@ -1031,7 +1031,12 @@ static void on_resolved(void *arg, int err, int rcode, const struct sbx_dns_rr *
 			return;
 		}
 	}
-	snprintf(why, sizeof(why), "the name does not resolve (rcode %d)", err ? -1 : rcode);
+	if (!err && rcode == 0)
+		snprintf(why, sizeof(why), "the name has no IPv4 address (A record)");
+	else if (!err && rcode == 3)
+		snprintf(why, sizeof(why), "no such name (NXDOMAIN)");
+	else
+		snprintf(why, sizeof(why), "the name does not resolve (rcode %d)", err ? -1 : rcode);
 	upstream_failed(s, 502, "Bad Gateway", why);
 }
 

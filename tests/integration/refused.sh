@@ -110,6 +110,11 @@ S policy allow network '[2001:db8:100::10]:80' >/dev/null 2>&1
 X curl -s -m 5 -g "http://[2001:db8:100::10]/"
 [[ $OUT == *"addr=2001:db8:100::10 port=80"* ]] && P ipv6_forward_rule_opens_it ||
 	F ipv6_forward_rule_opens_it "$OUT"
+# a name with only an IPv6 address: the proxy resolves A records only, and says so
+S policy allow network v6only.example >/dev/null 2>&1
+X curl -s -m 5 http://v6only.example/
+[[ $OUT == "cannot reach v6only.example:80: the name has no IPv4 address (A record)"* ]] &&
+	P v6only_name_says_no_ipv4 || F v6only_name_says_no_ipv4 "$OUT"
 X curl -s -m 5 -g --noproxy '*' "http://[2001:db8:100::10]/"
 [ "$RC" != 0 ] && [[ $OUT != *origin* ]] && P ipv6_direct_refused_with_rule ||
 	F ipv6_direct_refused_with_rule "rc=$RC $OUT"
