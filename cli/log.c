@@ -409,7 +409,8 @@ int do_policy_log(int argc, char **argv)
 	int opt, err;
 
 	reset_opts(argc, argv);
-	while ((opt = getopt_long(argc + 1, argv - 1, ":n:jt:fh", opts, NULL)) != -1) {
+	/* long options only, as in every policy command (-h aside) */
+	while ((opt = getopt_long(argc + 1, argv - 1, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': {
 			char *end;
@@ -435,8 +436,8 @@ int do_policy_log(int argc, char **argv)
 			want_follow = true;
 			break;
 		case 'h':
-			printf("Usage: sbx policy log [SANDBOX] [-n|--limit N] [-j|--json] "
-			       "[-t|--type network] [-f|--follow]\n"
+			printf("Usage: sbx policy log [SANDBOX] [--limit N] [--json] [--type network] "
+			       "[--follow]\n"
 			       "\n"
 			       "Which hosts sandboxes contacted and the verdicts: Blocked and Allowed\n"
 			       "tables (SANDBOX TYPE HOST PROXY RULE REASON LAST SEEN COUNT), most recent\n"

@@ -152,6 +152,9 @@ both rule_name_is_a_type 'is a rule type' policy allow --name network network x.
 both rule_name_default_space "'default-'" policy deny --name default-ai-services network x.com
 both unknown_option 'unrecognized|unknown|invalid' policy allow --bogus network x.com
 both ls_unknown_option 'unrecognized|unknown|invalid' policy ls --bogus
+# policy commands take long options only, log too (-n and -f meant nothing elsewhere)
+bad log_no_short_limit "unknown option '-n'" policy log -n 5
+bad log_no_short_follow "unknown option '-f'" policy log -f
 both ls_bad_type "--type must be network or filesystem, not 'bogus'$" policy ls --type bogus
 both ls_bad_decision '--decision|decision' policy ls --decision maybe
 both ls_bad_source '--source|source' policy ls --source elsewhere
