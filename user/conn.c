@@ -321,6 +321,8 @@ static int judge_literal(const struct sbx_policy *p, const struct sbx_conn_facts
 			say(v, "%s is a private address: refused by the private-address rule (only "
 			       "an address rule opens it)", text);
 			fix_private(v, text, ap);
+		} else if (!err && !v->allow && !v->rule) {
+			fix_private(v, text, ap); /* what the address rule opens, said */
 		}
 		return err;
 	case SBX_ADDR_PUBLIC:

@@ -80,6 +80,10 @@ grep -q '^reason: *default-deny$' <<<"$STDOUT" && pass refusals.deny_fix_lifts_t
 	{ fail refusals.deny_fix_lifts_the_deny "$STDOUT"; _show_out; }
 
 # ---- private addresses and limits ---------------------------------------------------------------
+# no rule at all: the fix is the address rule, with the same note as under '**'
+expect_fix refusals.private_ip_default_deny_fix_has_note \
+	"sbx policy allow network 169.254.169.254:80  # only if 169.254.169.254 is meant to be reached" \
+	169.254.169.254:80
 run sbx policy set-default allow-all
 check_fix 10.0.0.5:5432
 [[ $DETAIL == "10.0.0.5 is a private address: refused by the private-address rule"* ]] &&
