@@ -737,6 +737,7 @@ static int do_rm(int argc, char **argv)
 		{ 0 },
 	};
 	const char *resource = NULL, *id = NULL, *word = NULL;
+	struct sbx_resource canon;
 	enum sbx_rule_type t;
 	cJSON *args, *reply;
 	const cJSON *rule;
@@ -800,6 +801,9 @@ static int do_rm(int argc, char **argv)
 		return ret;
 	if (json_reply(reply))
 		return EXIT_OK;
+	/* the resource as rules list it (Three.Example.com. is three.example.com) */
+	if (resource && !sbx_resource_parse(t, resource, &canon, line, sizeof(line)))
+		resource = canon.text;
 	cJSON_ArrayForEach(rule, cJSON_GetObjectItem(reply, "rules")) {
 		if (!resource) {
 			rule_summary(rule, line, sizeof(line));

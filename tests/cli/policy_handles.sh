@@ -112,7 +112,8 @@ expect_exit handles.rm_resource_json 0 sbx policy rm --json network --resource t
 expect_json handles.rm_resource_json_rule_as_it_was "d['rules'][0]['name'] == '$L' and d['rules'][0]['resources'] == ['one.example.com', 'two.example.com', 'three.example.com']"
 expect_exit handles.rm_resource_says_rule 0 sbx policy rm network --resource one.example.com
 expect_out handles.rm_resource_says_rule_name "^Removed one\.example\.com from rule $L$"
-expect_exit handles.rm_last_resource 0 sbx policy rm network --resource three.example.com
+# said as it is listed, however it was spelt
+expect_exit handles.rm_last_resource 0 sbx policy rm network --resource Three.Example.com.
 expect_out handles.rm_last_resource_says_rule_gone "^Removed three\.example\.com, and rule $L with it \(it had nothing else\)$"
 refused handles.rm_last_resource_rule_gone "no rule is named $L" policy inspect "$L"
 expect_exit handles.rm_json 0 sbx policy rm --json "$A"
