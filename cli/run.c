@@ -711,7 +711,7 @@ static void note_nobody(const char *name)
 		"sbx: sandbox %s runs commands as root of its own user namespace, which is nobody "
 		"(%d) on the host:\n"
 		"sbx: they can write only where user nobody may (such as /tmp), not your files "
-		"(sudo sbx runs them as you)\n",
+		"(sudo sbx from a user's shell runs them as that user)\n",
 		name, SBX_SANDBOX_NOBODY);
 }
 
