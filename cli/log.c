@@ -298,8 +298,11 @@ static uint64_t old_count(const struct snapshot *old, const struct entry *e)
 	return 0;
 }
 
-/* The --follow columns: fixed widths, as the lines come one at a time (a longer cell pushes). */
-#define FOLLOW_FMT "%-8s  %-10s  %-8s  %-30s  %-14s  %-18s  %s\n"
+/*
+ * The --follow columns: fixed widths, as the lines come one at a time (a longer cell pushes);
+ * the header fits in 100 columns.
+ */
+#define FOLLOW_FMT "%-8s  %-10s  %-8s  %-26s  %-14s  %-18s  %s\n"
 
 static void follow_json(const struct entry *e)
 {
