@@ -994,6 +994,13 @@ static int do_check(int argc, char **argv)
 		rest++;
 		nargs--;
 	}
+	if (nargs == 2 && strncmp(rest[0], "filesystem", 10) == 0)
+		return p_err(EXIT_USAGE, "check decides network connections only; filesystem rules "
+					 "are stored and listed, not enforced (sbx policy ls --type "
+					 "filesystem)");
+	if (nargs == 1 && strcmp(rest[0], "network") == 0)
+		return p_err(EXIT_USAGE, "give the target after 'network': sbx policy check network "
+					 "HOST[:PORT]");
 	if (nargs != 1)
 		return p_err(EXIT_USAGE, "usage: sbx policy check [network] TARGET [--sandbox "
 					 "NAME] [--json]");

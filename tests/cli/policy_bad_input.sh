@@ -184,6 +184,9 @@ both check_bad_char 'contains|not allowed' policy check 'exa%mple.com'
 both check_dash_target "(^|sbx: )'-a\.com': a label cannot start" policy check '-a.com'
 both check_dash_target_after_type "(^|sbx: )'-a\.com': a label cannot start" policy check network '-a.com' --sandbox box1
 both check_missing_target 'usage' policy check
+both check_only_the_type_word "give the target after 'network'" policy check network
+both check_filesystem 'network connections only; filesystem rules are stored and listed, not enforced' \
+	policy check filesystem:read /etc
 both check_invalid_sandbox 'sandbox name' policy check --sandbox 'bad name!' x.com
 both check_unknown_option 'unrecognized|unknown|invalid' policy check --bogus x.com
 # every spelling inet_aton() takes is an address, never a host name (issue 6, item 13)
