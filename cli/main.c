@@ -74,7 +74,8 @@ void usage_to_stderr(void)
 	dup2(STDERR_FILENO, STDOUT_FILENO);
 }
 
-int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **))
+int cmd_select(const char *what, const struct cmd *cmds, int argc, char **argv,
+	       int (*help)(int, char **))
 {
 	const struct cmd *found = NULL;
 	size_t n;
@@ -101,7 +102,7 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 	}
 	if (found)
 		return found->func(argc - 1, argv + 1);
-	return p_err(EXIT_USAGE, "unknown command '%s' (see --help)", argv[0]);
+	return p_err(EXIT_USAGE, "unknown command '%s' (see %s --help)", argv[0], what);
 }
 
 static int do_help(int argc, char **argv)
@@ -197,5 +198,5 @@ int main(int argc, char **argv)
 		do_help(0, NULL);
 		return EXIT_USAGE;
 	}
-	return cmd_select(top_cmds, argc, argv, do_help);
+	return cmd_select("sbx", top_cmds, argc, argv, do_help);
 }

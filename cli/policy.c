@@ -1222,5 +1222,5 @@ static const struct cmd policy_cmds[] = {
 
 int do_policy(int argc, char **argv)
 {
-	return cmd_select(policy_cmds, argc, argv, help_policy);
+	return cmd_select("sbx policy", policy_cmds, argc, argv, help_policy);
 }

@@ -168,6 +168,16 @@ for args in "" "policy" "daemon" "stop" "rm" "run" "exec" "policy allow"; do
 		{ fail "help.bad_usage_on_stderr.${args// /_}" "sbx $args: exit $RC, stdout '$(head -n1 <<<"$STDOUT")'"; _show_out; }
 done
 
+# an unknown command names the --help that lists the right commands
+for args in "bogus" "policy bogus" "daemon bogus"; do
+	# shellcheck disable=SC2086
+	run sbx $args
+	want="sbx: unknown command 'bogus' (see sbx ${args% bogus} --help)"
+	[ "$args" = bogus ] && want="sbx: unknown command 'bogus' (see sbx --help)"
+	[ "$RC" = 2 ] && [ "$STDERR" = "$want" ] && pass "help.unknown_command.${args// /_}" ||
+		fail "help.unknown_command.${args// /_}" "sbx $args: exit $RC, '$STDERR', want '$want'"
+done
+
 # -h and `help` are --help too
 for args in "-h" "help" "policy help" "policy ls -h" "daemon help" "version -h"; do
 	# shellcheck disable=SC2086
