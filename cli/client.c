@@ -334,8 +334,9 @@ static int no_default(const char *op, cJSON *args)
 		return choose_and_save();
 	if (strncmp(op, "sandbox.", 8) != 0)
 		return -1;
-	fprintf(stderr, "sbx: no default network policy chosen yet: every connection is blocked "
-			"until you run 'sbx policy set-default allow-all|balanced|deny-all'\n");
+	fprintf(stderr, "sbx: no default network policy chosen yet, so every connection is blocked; "
+			"choose one (allow-all, balanced or deny-all): sbx policy set-default "
+			"balanced\n");
 	cJSON_AddTrueToObject(args, "no_default_ok");
 	return 0;
 }

@@ -162,5 +162,5 @@ static const struct cmd daemon_cmds[] = {
 
 int do_daemon(int argc, char **argv)
 {
-	return cmd_select(daemon_cmds, argc, argv, help_daemon);
+	return cmd_select("sbx daemon", daemon_cmds, argc, argv, help_daemon);
 }

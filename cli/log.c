@@ -305,8 +305,11 @@ static uint64_t old_count(const struct snapshot *old, const struct entry *e)
 	return 0;
 }
 
-/* The --follow columns: fixed widths, as the lines come one at a time (a longer cell pushes). */
-#define FOLLOW_FMT "%-8s  %-10s  %-8s  %-30s  %-14s  %-18s  %s\n"
+/*
+ * The --follow columns: fixed widths, as the lines come one at a time (a longer cell pushes);
+ * the header fits in 100 columns.
+ */
+#define FOLLOW_FMT "%-8s  %-10s  %-8s  %-26s  %-14s  %-18s  %s\n"
 
 static void follow_json(const struct entry *e)
 {
@@ -408,7 +411,8 @@ int do_policy_log(int argc, char **argv)
 	int opt, err;
 
 	reset_opts(argc, argv);
-	while ((opt = getopt_long(argc + 1, argv - 1, ":n:jt:fh", opts, NULL)) != -1) {
+	/* long options only, as in every policy command (-h aside) */
+	while ((opt = getopt_long(argc + 1, argv - 1, ":h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': {
 			char *end;
@@ -434,8 +438,8 @@ int do_policy_log(int argc, char **argv)
 			want_follow = true;
 			break;
 		case 'h':
-			printf("Usage: sbx policy log [SANDBOX] [-n|--limit N] [-j|--json] "
-			       "[-t|--type network] [-f|--follow]\n"
+			printf("Usage: sbx policy log [SANDBOX] [--limit N] [--json] [--type network] "
+			       "[--follow]\n"
 			       "\n"
 			       "Which hosts sandboxes contacted and the verdicts: Blocked and Allowed\n"
 			       "tables (SANDBOX TYPE HOST PROXY RULE REASON LAST SEEN COUNT), most recent\n"

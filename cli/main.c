@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "log.h"
@@ -63,12 +64,24 @@ const char *jstr(const cJSON *j, const char *key)
 	return v ? v : "";
 }
 
-int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **))
+/*
+ * Bad usage: the usage that follows goes to standard error, as every complaint
+ * does; nothing else is printed on standard output after it.
+ */
+void usage_to_stderr(void)
+{
+	fflush(stdout);
+	dup2(STDERR_FILENO, STDOUT_FILENO);
+}
+
+int cmd_select(const char *what, const struct cmd *cmds, int argc, char **argv,
+	       int (*help)(int, char **))
 {
 	const struct cmd *found = NULL;
 	size_t n;
 
 	if (argc < 1) {
+		usage_to_stderr();
 		help(0, NULL);
 		return EXIT_USAGE;
 	}
@@ -89,7 +102,7 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, c
 	}
 	if (found)
 		return found->func(argc - 1, argv + 1);
-	return p_err(EXIT_USAGE, "unknown command '%s' (see --help)", argv[0]);
+	return p_err(EXIT_USAGE, "unknown command '%s' (see %s --help)", argv[0], what);
 }
 
 static int do_help(int argc, char **argv)
@@ -181,8 +194,9 @@ int main(int argc, char **argv)
 	if (sbx_paths_init(&paths, err, sizeof(err)))
 		return p_err(EXIT_USAGE, "%s", err);
 	if (argc == 0) {
+		usage_to_stderr();
 		do_help(0, NULL);
 		return EXIT_USAGE;
 	}
-	return cmd_select(top_cmds, argc, argv, do_help);
+	return cmd_select("sbx", top_cmds, argc, argv, do_help);
 }

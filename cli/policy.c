@@ -406,7 +406,8 @@ static int do_ls(int argc, char **argv)
 		case 't':
 			if (strcmp(optarg, "network") && strcmp(optarg, "filesystem")) {
 				cJSON_Delete(args);
-				return p_err(EXIT_USAGE, "--type must be network or filesystem");
+				return p_err(EXIT_USAGE, "--type must be network or filesystem, not '%s'",
+					     optarg);
 			}
 			cJSON_AddStringToObject(args, "type", optarg);
 			break;
@@ -560,6 +561,44 @@ static int operands_first(int argc, char **argv, const char *shortopts,
 	return n;
 }
 
+/*
+ * allow/deny with other than TYPE and one list: say what to write instead, the
+ * resources given apart (allow network a.com b.com) joined into the one list.
+ */
+static int add_usage(const char *decision, char **rest, int nargs)
+{
+	char list[1024] = "";
+	size_t used = 0;
+	enum sbx_rule_type t;
+
+	if (nargs == 0) {
+		if (!json_output)
+			add_help(stderr, decision);
+		return p_err(EXIT_USAGE, "expected a rule type and a resource list");
+	}
+	if (sbx_type_parse(rest[0], &t))
+		return p_err(EXIT_USAGE, "'%s' is not a rule type: give network, filesystem:read or "
+					 "filesystem:write first, as in: sbx policy %s network %s",
+			     rest[0], decision, rest[0]);
+	if (nargs == 1)
+		return p_err(EXIT_USAGE, "no resources given: sbx policy %s %s RESOURCE[,RESOURCE...]",
+			     decision, rest[0]);
+	for (int i = 1; i < nargs && used < sizeof(list); i++) {
+		const char *r = rest[i];
+		size_t n;
+
+		r += strspn(r, ",");
+		for (n = strlen(r); n && r[n - 1] == ','; n--)
+			;
+		if (n)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%.*s",
+						 used ? "," : "", (int)n, r);
+	}
+	return p_err(EXIT_USAGE, "one rule takes one comma-separated list of resources: sbx policy "
+				 "%s %s '%s'",
+		     decision, rest[0], list);
+}
+
 static int do_add(const char *decision, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -605,11 +644,8 @@ static int do_add(const char *decision, int argc, char **argv)
 		return p_err(EXIT_USAGE, "--sandbox and --global exclude each other");
 	rest = av + optind;
 	nargs = ac - optind;
-	if (nargs != 2) {
-		if (!json_output)
-			add_help(stderr, decision);
-		return p_err(EXIT_USAGE, "expected a rule type and a resource list");
-	}
+	if (nargs != 2)
+		return add_usage(decision, rest, nargs);
 	type = rest[0];
 	resources = rest[1];
 	if (sbx_type_parse(type, &t))
@@ -700,6 +736,7 @@ static int do_rm(int argc, char **argv)
 		{ 0 },
 	};
 	const char *resource = NULL, *id = NULL, *word = NULL;
+	struct sbx_resource canon;
 	enum sbx_rule_type t;
 	cJSON *args, *reply;
 	const cJSON *rule;
@@ -763,6 +800,9 @@ static int do_rm(int argc, char **argv)
 		return ret;
 	if (json_reply(reply))
 		return EXIT_OK;
+	/* the resource as rules list it (Three.Example.com. is three.example.com) */
+	if (resource && !sbx_resource_parse(t, resource, &canon, line, sizeof(line)))
+		resource = canon.text;
 	cJSON_ArrayForEach(rule, cJSON_GetObjectItem(reply, "rules")) {
 		if (!resource) {
 			rule_summary(rule, line, sizeof(line));
@@ -956,6 +996,13 @@ static int do_check(int argc, char **argv)
 		rest++;
 		nargs--;
 	}
+	if (nargs == 2 && strncmp(rest[0], "filesystem", 10) == 0)
+		return p_err(EXIT_USAGE, "check decides network connections only; filesystem rules "
+					 "are stored and listed, not enforced (sbx policy ls --type "
+					 "filesystem)");
+	if (nargs == 1 && strcmp(rest[0], "network") == 0)
+		return p_err(EXIT_USAGE, "give the target after 'network': sbx policy check network "
+					 "HOST[:PORT]");
 	if (nargs != 1)
 		return p_err(EXIT_USAGE, "usage: sbx policy check [network] TARGET [--sandbox "
 					 "NAME] [--json]");
@@ -1157,8 +1204,9 @@ static int do_reset(int argc, char **argv)
 		cJSON_AddBoolToObject(j, "reset", 1);
 		print_json(j);
 	} else {
-		printf("Policy reset. The next sbx command asks for a default network policy\n"
-		       "(or run: sbx policy set-default allow-all|balanced|deny-all).\n");
+		printf("Policy reset. The next sbx command asks for a default network policy;\n"
+		       "to choose one now (allow-all, balanced or deny-all): sbx policy set-default "
+		       "balanced\n");
 	}
 	return EXIT_OK;
 }
@@ -1179,5 +1227,5 @@ static const struct cmd policy_cmds[] = {
 
 int do_policy(int argc, char **argv)
 {
-	return cmd_select(policy_cmds, argc, argv, help_policy);
+	return cmd_select("sbx policy", policy_cmds, argc, argv, help_policy);
 }

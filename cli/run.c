@@ -711,7 +711,7 @@ static void note_nobody(const char *name)
 		"sbx: sandbox %s runs commands as root of its own user namespace, which is nobody "
 		"(%d) on the host:\n"
 		"sbx: they can write only where user nobody may (such as /tmp), not your files "
-		"(sudo sbx runs them as you)\n",
+		"(sudo sbx from a user's shell runs them as that user)\n",
 		name, SBX_SANDBOX_NOBODY);
 }
 
@@ -1167,7 +1167,10 @@ static int each_name(const char *op, int argc, char **argv, bool allow_force, in
 		}
 	}
 	if (n == 0) {
-		help();
+		if (!json_output) {
+			usage_to_stderr();
+			help();
+		}
 		return p_err(EXIT_USAGE, "a sandbox name is required");
 	}
 	for (int i = 0; i < n; i++) {

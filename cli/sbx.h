@@ -23,7 +23,10 @@ extern bool json_output;
 extern struct sbx_paths paths;
 
 /* Run the command named by argv[0] from @cmds (exact or unique prefix). */
-int cmd_select(const struct cmd *cmds, int argc, char **argv, int (*help)(int, char **));
+void usage_to_stderr(void);
+/* @what: the words before the command ("sbx policy"), for the error that names its --help */
+int cmd_select(const char *what, const struct cmd *cmds, int argc, char **argv,
+	       int (*help)(int, char **));
 /* Print an error (as {"error": ...} in JSON mode) and return @code. */
 int p_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print @j to stdout, pretty, then free it. */

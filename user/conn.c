@@ -321,6 +321,8 @@ static int judge_literal(const struct sbx_policy *p, const struct sbx_conn_facts
 			say(v, "%s is a private address: refused by the private-address rule (only "
 			       "an address rule opens it)", text);
 			fix_private(v, text, ap);
+		} else if (!err && !v->allow && !v->rule) {
+			fix_private(v, text, ap); /* what the address rule opens, said */
 		}
 		return err;
 	case SBX_ADDR_PUBLIC:
@@ -546,7 +548,13 @@ int sbx_conn_decide(const struct sbx_policy *p, const struct sbx_conn_facts *f,
 		if (err)
 			return err;
 	}
-	if (v->allow && f->upstream.family)
+	/*
+	 * A refusal no rule decided offers a rule as its fix: where no rule can open what would
+	 * be dialled (sbx's own ports, another sandbox), say that instead.
+	 */
+	if (f->upstream.family &&
+	    (v->allow || (!v->rule && v->reason == SBX_REASON_DEFAULT_DENY &&
+			  (f->up_class == SBX_ADDR_OWN || f->up_class == SBX_ADDR_SANDBOX))))
 		judge_upstream(p, f, v);
 	if (!v->allow)
 		v->host_service = false; /* nothing is dialled */

@@ -190,8 +190,8 @@ static bool arg_bool(const cJSON *args, const char *key)
 static cJSON *no_default(void)
 {
 	return sbx_ctl_error(2, "no-default",
-			     "no default network policy has been chosen yet; run 'sbx policy "
-			     "set-default allow-all|balanced|deny-all' first");
+			     "no default network policy has been chosen yet; choose one (allow-all, "
+			     "balanced or deny-all) first: sbx policy set-default balanced");
 }
 
 static cJSON *rule_json(const struct sbx_policyd *pd, const struct sbx_rule *r)
@@ -472,7 +472,8 @@ static cJSON *resolve(const struct sbx_policyd *pd, const char *handle, bool ids
 		return BAD("ID prefix '%s' matches %zu rules; give more of the ID:%s", handle, n,
 			   list);
 	if (how == SBX_MATCH_EXACT)
-		return BAD("'%s' names %zu rules; give the ID of the one you mean (--id ID):%s",
+		return BAD("'%s' names %zu rules; give the ID of the one you mean (its first 8 "
+			   "characters are enough):%s",
 			   handle, n, list);
 	if (ids_only)
 		return BAD("no rule has the ID %s (sbx policy inspect NAME shows a rule's ID)",

@@ -744,6 +744,7 @@ void sbx_proxy_decision_from(const struct sbx_conn_verdict *v, struct sbx_proxy_
 static void decide(struct sess *s, struct sbx_proxy_decision *d)
 {
 	const struct sbx_proxy_ops *ops = &s->w->p->ops;
+	struct sbx_conn_facts f;
 
 	memset(d, 0, sizeof(*d));
 	s->f.sandbox = s->client.sandbox;
@@ -751,7 +752,21 @@ static void decide(struct sess *s, struct sbx_proxy_decision *d)
 	s->f.stream_name = s->stream_name;
 	s->f.target = s->f.kind == SBX_CONN_TRANSPARENT ? NULL : s->target;
 	s->f.dns_name = s->dns_name[0] ? s->dns_name : NULL;
-	ops->decide(ops->ctx, &s->client, &s->f, d);
+	f = s->f;
+	/*
+	 * A target that is an address, or a host service, is what will be dialled: classify it
+	 * now, as `sbx policy check` does, so that the first refusal already names the rule
+	 * that decides (the host's, sbx's own ports) and not a fix that cannot work.
+	 */
+	if (f.kind != SBX_CONN_TRANSPARENT && !f.upstream.family) {
+		if (sbx_host_is_service(s->target))
+			sbx_addr_parse(SBX_HOST_SERVICE_ADDR, &f.upstream);
+		else if (sbx_addr_parse(s->target, &f.upstream) != 1)
+			memset(&f.upstream, 0, sizeof(f.upstream));
+		if (f.upstream.family)
+			f.up_class = ops->classify(ops->ctx, &f.upstream, s->port);
+	}
+	ops->decide(ops->ctx, &s->client, &f, d);
 }
 
 static void go_upstream(struct sess *s);
@@ -1016,7 +1031,12 @@ static void on_resolved(void *arg, int err, int rcode, const struct sbx_dns_rr *
 			return;
 		}
 	}
-	snprintf(why, sizeof(why), "the name does not resolve (rcode %d)", err ? -1 : rcode);
+	if (!err && rcode == 0)
+		snprintf(why, sizeof(why), "the name has no IPv4 address (A record)");
+	else if (!err && rcode == 3)
+		snprintf(why, sizeof(why), "no such name (NXDOMAIN)");
+	else
+		snprintf(why, sizeof(why), "the name does not resolve (rcode %d)", err ? -1 : rcode);
 	upstream_failed(s, 502, "Bad Gateway", why);
 }
 

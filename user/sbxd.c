@@ -279,8 +279,9 @@ static cJSON *dispatch(const char *line, const struct peer *peer, bool *shutdown
 			sbx_sandboxes_stop_all(d.sandboxes);
 	} else if (needs_default(v->op, args)) {
 		reply = sbx_ctl_error(2, "no-default",
-				      "no default network policy has been chosen yet; run 'sbx policy "
-				      "set-default allow-all|balanced|deny-all' first");
+				      "no default network policy has been chosen yet; choose one "
+				      "(allow-all, balanced or deny-all) first: sbx policy "
+				      "set-default balanced");
 	} else if (strncmp(v->op, "sandbox.", 8) == 0 && d.sandboxes) {
 		reply = sbx_sandboxes_handle(d.sandboxes, v->op, args, shutdown);
 	} else {
@@ -596,10 +597,20 @@ int main(int argc, char **argv)
 	int ready_fd = -1, opt, ret = 1;
 	sigset_t mask;
 
-	while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	opterr = 0; /* said below, in sbxd's words */
+	while ((opt = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
+		char *end;
+
 		switch (opt) {
 		case 'r':
-			ready_fd = atoi(optarg);
+			errno = 0;
+			ready_fd = (int)strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || ready_fd < 0) {
+				usage(stderr);
+				fprintf(stderr, "sbxd: --ready-fd takes a file descriptor number, "
+						"not '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'v':
 			sbx_log_level = SBX_LOG_DEBUG;
@@ -612,11 +623,17 @@ int main(int argc, char **argv)
 			return 0;
 		default:
 			usage(stderr);
+			if (opt == ':')
+				fprintf(stderr, "sbxd: option '%s' needs a value\n", argv[optind - 1]);
+			else
+				fprintf(stderr, "sbxd: unknown option '%s'\n", argv[optind - 1]);
 			return 2;
 		}
 	}
 	if (optind < argc) {
 		usage(stderr);
+		fprintf(stderr, "sbxd: unexpected argument '%s' (sbxd takes options only)\n",
+			argv[optind]);
 		return 2;
 	}
 	sbx_log_timestamps = 1;

@@ -104,6 +104,18 @@ expect_no_out chooser.q_no_listing 'PROVENANCE'
 check chooser.q_saves_nothing test ! -e "$SBX_STATE_DIR/policy.json"
 expect_exit chooser.q_still_no_default 2 sbx policy ls
 expect_out chooser.q_still_says_set_default 'sbx policy set-default'
+# what it says to run, after its last ': ', pastes into a shell as it is and chooses
+fix=${STDERR##*: }
+run eval "$fix"
+[ "$RC" = 0 ] && default_now balanced && pass chooser.no_default_advice_pastes ||
+	{ fail chooser.no_default_advice_pastes "'$fix': exit $RC"; _show_out; }
+run sbx policy reset --force
+fix=$(tail -n1 <<<"$STDOUT")
+fix=${fix##*: }
+run eval "$fix"
+[ "$RC" = 0 ] && default_now balanced && pass chooser.reset_advice_pastes ||
+	{ fail chooser.reset_advice_pastes "'$fix': exit $RC"; _show_out; }
+run sbx policy reset --force
 
 # ---- Ctrl-C gives up the same way, and leaves the terminal as it was -------------------------
 # the terminal after sbx: stty -a's flags, one a line

@@ -155,6 +155,15 @@ run timeout 10 "$SBXD_BIN" --help
 	fail daemon.help.sbxd "sbxd --help: exit $RC"
 run timeout 10 "$SBXD_BIN" --bogus
 [ "$RC" = 2 ] && pass daemon.sbxd_bad_option_exit2 || fail daemon.sbxd_bad_option_exit2 "exit $RC"
+# the last line says what was wrong, in sbxd's words
+[ "$(tail -n1 <<<"$STDERR")" = "sbxd: unknown option '--bogus'" ] && pass daemon.sbxd_bad_option_says ||
+	fail daemon.sbxd_bad_option_says "stderr ends '$(tail -n1 <<<"$STDERR")'"
+run timeout 10 "$SBXD_BIN" extra
+[ "$RC" = 2 ] && [ "$(tail -n1 <<<"$STDERR")" = "sbxd: unexpected argument 'extra' (sbxd takes options only)" ] &&
+	pass daemon.sbxd_argument_says || fail daemon.sbxd_argument_says "exit $RC, stderr ends '$(tail -n1 <<<"$STDERR")'"
+run timeout 10 "$SBXD_BIN" --ready-fd x
+[ "$RC" = 2 ] && [ "$(tail -n1 <<<"$STDERR")" = "sbxd: --ready-fd takes a file descriptor number, not 'x'" ] &&
+	pass daemon.sbxd_ready_fd_number || fail daemon.sbxd_ready_fd_number "exit $RC, stderr ends '$(tail -n1 <<<"$STDERR")'"
 check daemon.help_starts_no_daemon not_running
 expect_exit daemon.version 0 sbx version
 expect_out daemon.version_output '^sbx [0-9]+\.[0-9]+\.[0-9]+$'

@@ -61,4 +61,14 @@ for list in data/defaults/*.list; do
 		pass "docs_facts.man_count.$g" ||
 		fail "docs_facts.man_count.$g" "sbx-policy(1) DEFAULT GROUPS does not give $g ($n)"
 done
+
+# ---- README's Quick start: where make install puts sbx and sbxd, and sbx finds sbxd there --------
+prefix=$(sed -n 's/^PREFIX *?= *//p' Makefile)
+grep -qF 'install -m 0755 $(BUILD)/sbx $(DESTDIR)$(PREFIX)/bin/sbx' Makefile &&
+	grep -qF 'install -m 0755 $(BUILD)/sbxd $(DESTDIR)$(PREFIX)/sbin/sbxd' Makefile &&
+	grep -qF '"%s/../sbin/sbxd"' cli/client.c &&
+	sed -n '/^## Quick start/,/^## Usage/p' README.md | tr '\n' ' ' |
+	grep -qF "puts \`sbx\` in \`$prefix/bin\`, \`sbxd\` in \`$prefix/sbin\`" &&
+	pass docs_facts.quick_start_install || fail docs_facts.quick_start_install \
+	"README's Quick start does not say where make install ($prefix) puts sbx and sbxd, or sbx does not look there"
 finish

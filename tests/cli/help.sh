@@ -165,6 +165,26 @@ while read -r cmd; do
 		{ fail "help.json_error_after_bad_option.${cmd// /_}" "sbx $cmd $BOGUS --json: exit $RC"; _show_out; }
 done <<<"$jsoners"
 
+# bad usage (a command without what it needs): exit 2, the usage and the complaint on standard
+# error, nothing on standard output
+for args in "" "policy" "daemon" "stop" "rm" "run" "exec" "policy allow"; do
+	# shellcheck disable=SC2086
+	run sbx $args
+	[ "$RC" = 2 ] && [ -z "$STDOUT" ] && grep -q '^Usage: sbx' <<<"$STDERR" &&
+		pass "help.bad_usage_on_stderr.${args// /_}" ||
+		{ fail "help.bad_usage_on_stderr.${args// /_}" "sbx $args: exit $RC, stdout '$(head -n1 <<<"$STDOUT")'"; _show_out; }
+done
+
+# an unknown command names the --help that lists the right commands
+for args in "bogus" "policy bogus" "daemon bogus"; do
+	# shellcheck disable=SC2086
+	run sbx $args
+	want="sbx: unknown command 'bogus' (see sbx ${args% bogus} --help)"
+	[ "$args" = bogus ] && want="sbx: unknown command 'bogus' (see sbx --help)"
+	[ "$RC" = 2 ] && [ "$STDERR" = "$want" ] && pass "help.unknown_command.${args// /_}" ||
+		fail "help.unknown_command.${args// /_}" "sbx $args: exit $RC, '$STDERR', want '$want'"
+done
+
 # -h and `help` are --help too
 for args in "-h" "help" "policy help" "policy ls -h" "daemon help" "version -h"; do
 	# shellcheck disable=SC2086

@@ -115,7 +115,7 @@ both cidr_prefix_not_number 'prefix' policy allow network "10.0.0.0/x"
 both numeric_tld 'address|host' policy allow network "999.1.1.1"
 both ipv6_unclosed "']'|bracket" policy allow network "[2001:db8::1:22"
 both fs_relative_path "start with" policy allow filesystem:read "relative/path"
-both extra_argument 'expected|usage' policy allow network a.com b.com
+both extra_argument "one comma-separated list of resources: sbx policy allow network 'a\.com,b\.com'" policy allow network a.com b.com
 # a resource that starts with '-' is the resource, not options (getopt permutes: it used to
 # say "unknown option 'network'"); and "--" ends the options
 both dash_resource "(^|sbx: )'-a\.com': a label cannot start" policy allow network '-a.com'
@@ -134,7 +134,10 @@ both host_with_path "names a host, not a path; give 'example\.com'" policy allow
 # ---- types, arguments, options -----------------------------------------------------------
 both unknown_type 'unknown rule type' policy allow net x.com
 both unknown_type_deny 'unknown rule type' policy deny filesystem x.com
-both missing_resources 'expected|usage' policy allow network
+both missing_resources 'no resources given: sbx policy allow network RESOURCE\[,RESOURCE\.\.\.\]' policy allow network
+# resources given apart, or no type: the message says what to write
+both resources_apart "one comma-separated list of resources: sbx policy allow network 'x\.com,y\.com'$" policy allow network x.com, y.com
+both type_missing "'x\.com' is not a rule type: .* as in: sbx policy deny network x\.com$" policy deny x.com
 both missing_type_and_resources 'expected|usage' policy deny
 both sandbox_invalid_name 'sandbox name' policy allow --sandbox 'bad name!' network x.com
 both sandbox_name_too_long 'sandbox name.*63|63' policy allow --sandbox "$L64" network x.com
@@ -149,7 +152,10 @@ both rule_name_is_a_type 'is a rule type' policy allow --name network network x.
 both rule_name_default_space "'default-'" policy deny --name default-ai-services network x.com
 both unknown_option 'unrecognized|unknown|invalid' policy allow --bogus network x.com
 both ls_unknown_option 'unrecognized|unknown|invalid' policy ls --bogus
-both ls_bad_type '--type' policy ls --type bogus
+# policy commands take long options only, log too (-n and -f meant nothing elsewhere)
+bad log_no_short_limit "unknown option '-n'" policy log -n 5
+bad log_no_short_follow "unknown option '-f'" policy log -f
+both ls_bad_type "--type must be network or filesystem, not 'bogus'$" policy ls --type bogus
 both ls_bad_decision '--decision|decision' policy ls --decision maybe
 both ls_bad_source '--source|source' policy ls --source elsewhere
 both ls_invalid_sandbox 'sandbox name' policy ls 'bad name!'
@@ -178,6 +184,9 @@ both check_bad_char 'contains|not allowed' policy check 'exa%mple.com'
 both check_dash_target "(^|sbx: )'-a\.com': a label cannot start" policy check '-a.com'
 both check_dash_target_after_type "(^|sbx: )'-a\.com': a label cannot start" policy check network '-a.com' --sandbox box1
 both check_missing_target 'usage' policy check
+both check_only_the_type_word "give the target after 'network'" policy check network
+both check_filesystem 'network connections only; filesystem rules are stored and listed, not enforced' \
+	policy check filesystem:read /etc
 both check_invalid_sandbox 'sandbox name' policy check --sandbox 'bad name!' x.com
 both check_unknown_option 'unrecognized|unknown|invalid' policy check --bogus x.com
 # every spelling inet_aton() takes is an address, never a host name (issue 6, item 13)

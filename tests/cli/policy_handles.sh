@@ -83,7 +83,9 @@ print([r["id"] for r in json.load(sys.stdin)["rules"] if r["applies_to"] == "san
 # two rules answer to ci-cache now: refuse, listing both with their IDs
 refused handles.ambiguous_name "'ci-cache' names 2 rules; give the ID of the one you mean.*ci-cache  all  network allow cache\.example\.com  \(ID $CID\).*ci-cache  sandbox:build  network allow cache\.example\.com  \(ID $BID\)" \
 	policy rm ci-cache
-refused handles.ambiguous_name_inspect "'ci-cache' names 2 rules" policy inspect ci-cache
+refused handles.ambiguous_name_inspect "'ci-cache' names 2 rules; give the ID of the one you mean \\(its first 8 characters are enough\\):" policy inspect ci-cache
+# what it says to give works for inspect (which has no --id) as for rm
+expect_exit handles.ambiguous_advice_works 0 sbx policy inspect "${BID:0:8}"
 expect_exit handles.rm_id_without_type 0 sbx policy rm --id "${BID:0:8}"
 expect_out handles.rm_id_says '^Removed ci-cache: network allow cache\.example\.com for sandbox build$'
 expect_exit handles.rm_by_name 0 sbx policy rm ci-cache
@@ -110,7 +112,8 @@ expect_exit handles.rm_resource_json 0 sbx policy rm --json network --resource t
 expect_json handles.rm_resource_json_rule_as_it_was "d['rules'][0]['name'] == '$L' and d['rules'][0]['resources'] == ['one.example.com', 'two.example.com', 'three.example.com']"
 expect_exit handles.rm_resource_says_rule 0 sbx policy rm network --resource one.example.com
 expect_out handles.rm_resource_says_rule_name "^Removed one\.example\.com from rule $L$"
-expect_exit handles.rm_last_resource 0 sbx policy rm network --resource three.example.com
+# said as it is listed, however it was spelt
+expect_exit handles.rm_last_resource 0 sbx policy rm network --resource Three.Example.com.
 expect_out handles.rm_last_resource_says_rule_gone "^Removed three\.example\.com, and rule $L with it \(it had nothing else\)$"
 refused handles.rm_last_resource_rule_gone "no rule is named $L" policy inspect "$L"
 expect_exit handles.rm_json 0 sbx policy rm --json "$A"

@@ -62,6 +62,12 @@ expect_fix refusals.host_service_names_localhost 'sbx policy allow network local
 	host.docker.internal:18080
 fix_works refusals.host_service_fix_works host.docker.internal:18080
 
+# sbx's own port as a host service: no localhost rule opens it, so none is offered
+expect_fix refusals.own_port_host_service_is_a_limit \
+	"no rule can allow this: the proxy never dials sbx's own listeners" host.docker.internal:3128
+expect_fix refusals.own_port_localhost_is_a_limit \
+	"no rule can allow this: the proxy never dials sbx's own listeners" localhost:3128
+
 # ---- a deny rule ----------------------------------------------------------------------------------
 run sbx policy deny network '*.ads.example'
 expect_fix refusals.deny_names_the_resource_to_remove \
@@ -74,6 +80,10 @@ grep -q '^reason: *default-deny$' <<<"$STDOUT" && pass refusals.deny_fix_lifts_t
 	{ fail refusals.deny_fix_lifts_the_deny "$STDOUT"; _show_out; }
 
 # ---- private addresses and limits ---------------------------------------------------------------
+# no rule at all: the fix is the address rule, with the same note as under '**'
+expect_fix refusals.private_ip_default_deny_fix_has_note \
+	"sbx policy allow network 169.254.169.254:80  # only if 169.254.169.254 is meant to be reached" \
+	169.254.169.254:80
 run sbx policy set-default allow-all
 check_fix 10.0.0.5:5432
 [[ $DETAIL == "10.0.0.5 is a private address: refused by the private-address rule"* ]] &&
@@ -84,6 +94,8 @@ check_fix 10.0.0.5:5432
 fix_works refusals.private_ip_fix_works 10.0.0.5:5432
 expect_fix refusals.sandbox_address_is_a_limit 'no rule can allow this: sandboxes never reach each other' \
 	10.209.0.6:22
+[ "$DETAIL" = "10.209.0.6 is a sandbox's address: sandboxes never reach each other, and no rule changes that" ] &&
+	pass refusals.sandbox_address_detail || fail refusals.sandbox_address_detail "detail '$DETAIL'"
 expect_fix refusals.own_port_is_a_limit "no rule can allow this: the proxy never dials sbx's own listeners" \
 	127.0.0.1:3128
 

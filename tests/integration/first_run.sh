@@ -21,10 +21,10 @@ integ_init -i fr first_run f ip nsenter script
 
 # sbx as root without sudo, whatever the environment of the test run (SUDO_* unset)
 R() { in_world env -u SUDO_UID -u SUDO_GID -u SUDO_USER "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
-NO_DEFAULT="sbx: no default network policy chosen yet: every connection is blocked until you run 'sbx policy set-default allow-all|balanced|deny-all'"
+NO_DEFAULT="sbx: no default network policy chosen yet, so every connection is blocked; choose one (allow-all, balanced or deny-all): sbx policy set-default balanced"
 nobody_note() { # SANDBOX: the two lines a sandbox created as root without sudo prints
 	printf '%s\n' "sbx: sandbox $1 runs commands as root of its own user namespace, which is nobody (65534) on the host:" \
-		"sbx: they can write only where user nobody may (such as /tmp), not your files (sudo sbx runs them as you)"
+		"sbx: they can write only where user nobody may (such as /tmp), not your files (sudo sbx from a user's shell runs them as that user)"
 }
 exists() { S ls --json | "$PYTHON" -c 'import json,sys
 sys.exit(0 if any(s["name"] == sys.argv[1] for s in json.load(sys.stdin)["sandboxes"]) else 1)' "$1"; }

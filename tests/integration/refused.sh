@@ -72,6 +72,16 @@ X curl -s -m 5 http://host.docker.internal:18080/
 [[ $OUT == *$'\nfix: sbx policy allow network localhost:18080' ]] &&
 	P host_service_names_localhost_rule || F host_service_names_localhost_rule "$OUT"
 
+# an address the forward proxy is asked for by IP gets check's answer, not a fix that fails
+gw=$(sb_field t1 gateway)
+X curl -s -m 5 "http://$gw:3128/"
+[[ $OUT == *$'\nfix: no rule can allow this: the proxy never dials sbx\'s own listeners' ]] &&
+	P forward_own_listener_no_rule || F forward_own_listener_no_rule "$OUT"
+X curl -s -m 5 "http://$gw:18080/"
+[[ $OUT == *"detail: $gw is an address of this host: only a localhost:18080 rule opens it"* ]] &&
+	[[ $OUT == *$'\nfix: sbx policy allow network localhost:18080' ]] &&
+	P forward_gateway_names_localhost_rule || F forward_gateway_names_localhost_rule "$OUT"
+
 X curl -s -m 5 http://rebind.example/
 [[ $OUT == *$'\nrule: -\n'* ]] && [[ $OUT != *local:* ]] &&
 	[[ $OUT == *"detail: rebind.example resolves to a private address 10.77.0.5: refused by the private-address rule"* ]] &&
@@ -89,6 +99,25 @@ log=$(S policy log)
 hint=$(sed -n '/^Blocked requests:/,/^Allowed requests:/p' <<<"$log")
 [[ $hint == *$'\n\nTo allow a blocked host: sbx policy allow network HOST:PORT\nWhat decides it now, and the fix: sbx policy check HOST:PORT\nNo rule allows what was refused as udp-blocked (see sbx-policy(1), Reasons).\n\nAllowed requests:'* ]] &&
 	P log_hint_under_blocked_table || F log_hint_under_blocked_table "$log"
+
+# ---- IPv6: the sandbox has none, yet the forward proxy dials an address rule's IPv6 --------------
+X curl -s -m 5 -g --noproxy '*' "http://[2001:db8:100::10]/"
+[ "$RC" != 0 ] && [[ $OUT != *origin* ]] && P ipv6_direct_refused || F ipv6_direct_refused "rc=$RC $OUT"
+X curl -s -m 5 -g "http://[2001:db8:100::10]/"
+[[ $OUT == *$'\nfix: sbx policy allow network \'[2001:db8:100::10]:80\'' ]] &&
+	P ipv6_forward_names_the_fix || F ipv6_forward_names_the_fix "$OUT"
+S policy allow network '[2001:db8:100::10]:80' >/dev/null 2>&1
+X curl -s -m 5 -g "http://[2001:db8:100::10]/"
+[[ $OUT == *"addr=2001:db8:100::10 port=80"* ]] && P ipv6_forward_rule_opens_it ||
+	F ipv6_forward_rule_opens_it "$OUT"
+# a name with only an IPv6 address: the proxy resolves A records only, and says so
+S policy allow network v6only.example >/dev/null 2>&1
+X curl -s -m 5 http://v6only.example/
+[[ $OUT == "cannot reach v6only.example:80: the name has no IPv4 address (A record)"* ]] &&
+	P v6only_name_says_no_ipv4 || F v6only_name_says_no_ipv4 "$OUT"
+X curl -s -m 5 -g --noproxy '*' "http://[2001:db8:100::10]/"
+[ "$RC" != 0 ] && [[ $OUT != *origin* ]] && P ipv6_direct_refused_with_rule ||
+	F ipv6_direct_refused_with_rule "rc=$RC $OUT"
 
 # ---- --follow with two sandboxes ----------------------------------------------------------------------
 follow() { # OUTFILE ARGS...: a follower for 4 s
@@ -111,7 +140,8 @@ line_t1='^[0-2][0-9]:[0-5][0-9]:[0-5][0-9] +t1 +BLOCKED +evil.example +forward +
 line_t2='^[0-2][0-9]:[0-5][0-9]:[0-5][0-9] +t2 +ALLOWED +allowed.test +forward +domain-allowed +local:'
 [ "$(cat "$T/all.err")" = "Following new verdicts of all sandboxes (Ctrl-C to stop)" ] &&
 	head -1 "$T/all" | grep -Eq "$hdr" && grep -Eq "$line_t1" "$T/all" && grep -Eq "$line_t2" "$T/all" &&
-	[ "$(wc -l <"$T/all")" = 3 ] && P follow_two_sandboxes_time_sandbox_header ||
+	[ "$(wc -l <"$T/all")" = 3 ] && [ "$(head -1 "$T/all" | wc -L)" -le 100 ] &&
+	P follow_two_sandboxes_time_sandbox_header ||
 	F follow_two_sandboxes_time_sandbox_header "$(cat "$T/all.err" "$T/all")"
 [ "$(cat "$T/t1.err")" = "Following new verdicts of sandbox t1 (Ctrl-C to stop)" ] &&
 	head -1 "$T/t1" | grep -Eq "$hdr" && grep -Eq "$line_t1" "$T/t1" && ! grep -q ' t2 ' "$T/t1" &&
