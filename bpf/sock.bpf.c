@@ -80,6 +80,12 @@ static __always_inline struct sbx_sandbox_cfg *current_sandbox(void)
 	return found;
 }
 
+/* The protocol as a verdict key holds it (IPPROTO_MPTCP does not fit a byte). */
+static __always_inline __u8 l4proto_of(__u32 protocol)
+{
+	return protocol <= 255 ? (__u8)protocol : 0;
+}
+
 /*
  * "<prefix> <n>" (n < 1000) into a verdict's host: what a socket() refusal names, having no
  * destination. prefix is a string literal of at most 10 characters.
@@ -104,7 +110,7 @@ static __always_inline int deny_socket(const struct sbx_sandbox_cfg *cfg, __u8 r
 
 	b.sandbox_id = cfg->sandbox_id;
 	b.reason = reason;
-	b.l4proto = protocol <= 255 ? (__u8)protocol : 0;
+	b.l4proto = l4proto_of(protocol);
 	if (family == AF_NETLINK)
 		sbx_host_number(b.host, "netlink", protocol & 0xff);
 	else if (family == AF_INET || family == AF_INET6) {
@@ -136,12 +142,6 @@ static __always_inline int deny(const struct sbx_sandbox_cfg *cfg, __u8 reason, 
 	}
 	sbx_count_block(&b);
 	return SBX_SOCK_DENY;
-}
-
-/* The protocol as a verdict key holds it (IPPROTO_MPTCP does not fit a byte). */
-static __always_inline __u8 l4proto_of(__u32 protocol)
-{
-	return protocol <= 255 ? (__u8)protocol : 0;
 }
 
 static __always_inline void remember_orig(void *ctx, const struct sbx_sandbox_cfg *cfg,
