@@ -26,8 +26,7 @@ nobody_note() { # SANDBOX: the two lines a sandbox created as root without sudo 
 	printf '%s\n' "sbx: sandbox $1 runs commands as root of its own user namespace, which is nobody (65534) on the host:" \
 		"sbx: they can write only where user nobody may (such as /tmp), not your files (sudo sbx from a user's shell runs them as that user)"
 }
-exists() { S ls --json | "$PYTHON" -c 'import json,sys
-sys.exit(0 if any(s["name"] == sys.argv[1] for s in json.load(sys.stdin)["sandboxes"]) else 1)' "$1"; }
+exists() { sb_field "$1" name >/dev/null; }
 
 # on_tty KEYS CMD...: sbx CMD... as root without sudo on a pseudo-terminal, typing KEYS
 # (printf format) once the chooser shows, then `stty -a` there. RC is sbx's status, SCREEN
