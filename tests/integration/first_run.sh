@@ -57,10 +57,7 @@ on_tty() {
 	SCREEN=$(sed '/^sbx-rc=/,$d' <<<"$SCREEN")
 }
 
-cleanup() {
-	S rm a1 >/dev/null 2>&1
-	integ_cleanup t1 t2 t3 t4 t5 sh true
-}
+cleanup() { integ_cleanup a1 t1 t2 t3 t4 t5 sh true; }
 integ_traps
 integ_world_up
 
