@@ -53,39 +53,6 @@ void table_add(struct table *t, const char *const *cells)
 }
 
 /* Width of the widest line of @s, counting UTF-8 characters, not bytes. */
-static size_t cell_width(const char *s, size_t *nlines);
-
-void table_set(struct table *t, size_t row, int col, const char *text)
-{
-	char **cell = &t->cells[(row + 1) * (size_t)t->ncols + (size_t)col];
-	char *s = strdup(text ? text : "");
-
-	if (!s)
-		abort();
-	free(*cell);
-	*cell = s;
-}
-
-size_t table_room(const struct table *t, int col, size_t width)
-{
-	size_t used = 0, n;
-
-	for (int c = 0; c < t->ncols; c++) {
-		size_t w = 0;
-
-		if (c == col)
-			continue;
-		for (size_t r = 0; r < t->nrows; r++) {
-			size_t cw = cell_width(t->cells[r * (size_t)t->ncols + (size_t)c], &n);
-
-			if (cw > w)
-				w = cw;
-		}
-		used += w + (size_t)t->gap;
-	}
-	return used < width ? width - used : 0;
-}
-
 static size_t cell_width(const char *s, size_t *nlines)
 {
 	size_t w = 0, cur = 0;
@@ -103,6 +70,41 @@ static size_t cell_width(const char *s, size_t *nlines)
 			w = cur;
 	}
 	return w;
+}
+
+/* Width of column @c: its widest cell. */
+static size_t col_width(const struct table *t, int c)
+{
+	size_t w = 0, n;
+
+	for (size_t r = 0; r < t->nrows; r++) {
+		size_t cw = cell_width(t->cells[r * (size_t)t->ncols + (size_t)c], &n);
+
+		if (cw > w)
+			w = cw;
+	}
+	return w;
+}
+
+void table_set(struct table *t, size_t row, int col, const char *text)
+{
+	char **cell = &t->cells[(row + 1) * (size_t)t->ncols + (size_t)col];
+	char *s = strdup(text ? text : "");
+
+	if (!s)
+		abort();
+	free(*cell);
+	*cell = s;
+}
+
+size_t table_room(const struct table *t, int col, size_t width)
+{
+	size_t used = 0;
+
+	for (int c = 0; c < t->ncols; c++)
+		if (c != col)
+			used += col_width(t, c) + (size_t)t->gap;
+	return used < width ? width - used : 0;
 }
 
 static const char *line_of(const char *s, size_t i, size_t *len)
@@ -123,13 +125,8 @@ void table_print(struct table *t, FILE *f)
 
 	if (!width)
 		abort();
-	for (size_t r = 0; r < t->nrows; r++)
-		for (int c = 0; c < t->ncols; c++) {
-			size_t w = cell_width(t->cells[r * (size_t)t->ncols + (size_t)c], &n);
-
-			if (w > width[c])
-				width[c] = w;
-		}
+	for (int c = 0; c < t->ncols; c++)
+		width[c] = col_width(t, c);
 	for (size_t r = 0; r < t->nrows; r++) {
 		char **row = &t->cells[r * (size_t)t->ncols];
 		size_t lines = 1;

@@ -367,6 +367,7 @@ int sbx_resource_parse(enum sbx_rule_type type, const char *text, struct sbx_res
 		       char *err, size_t errlen)
 {
 	char buf[SBX_RESOURCE_MAX], *host, *colon;
+	const char *slash;
 	size_t n;
 	int ret;
 
@@ -388,9 +389,10 @@ int sbx_resource_parse(enum sbx_rule_type type, const char *text, struct sbx_res
 		return ERR("'%s' is a filesystem path pattern, not a host: path rules have the "
 			   "type filesystem:read or filesystem:write",
 			   text);
-	if (path_after_host(text))
+	slash = path_after_host(text);
+	if (slash)
 		return ERR("'%s': a network rule names a host, not a path; give '%.*s'", text,
-			   (int)(path_after_host(text) - text), text);
+			   (int)(slash - text), text);
 	if (lower_copy(text, buf, sizeof(buf)))
 		return ERR("resource too long");
 	/* lower_copy dropped a trailing dot on the whole text; a port after it stays */

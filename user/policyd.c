@@ -524,6 +524,16 @@ static cJSON *resource_not_found(const struct sbx_policyd *pd, enum sbx_rule_typ
 		   want->text);
 }
 
+/* Take rule @i out of @next. */
+static void drop_rule(struct sbx_store *next, size_t i)
+{
+	struct sbx_rule *r = &next->rules[i];
+
+	sbx_rule_release(r);
+	memmove(r, r + 1, (next->nrules - i - 1) * sizeof(*r));
+	next->nrules--;
+}
+
 /* Take @want out of every local rule of type @t in @next; note each rule changed. */
 static size_t remove_resource(struct sbx_store *next, enum sbx_rule_type t,
 			      const struct sbx_resource *want, cJSON *ids, cJSON *rules)
@@ -548,13 +558,10 @@ static size_t remove_resource(struct sbx_store *next, enum sbx_rule_type t,
 			if (strcmp(r->res[j].text, want->text) != 0)
 				r->res[keep++] = r->res[j];
 		r->nres = keep;
-		if (keep) {
+		if (keep)
 			i++;
-			continue;
-		}
-		sbx_rule_release(r);
-		memmove(r, r + 1, (next->nrules - i - 1) * sizeof(*r));
-		next->nrules--;
+		else
+			drop_rule(next, i);
 	}
 	return hits;
 }
@@ -562,12 +569,8 @@ static size_t remove_resource(struct sbx_store *next, enum sbx_rule_type t,
 static void remove_rule(struct sbx_store *next, const char *id)
 {
 	for (size_t i = 0; i < next->nrules; i++) {
-		struct sbx_rule *r = &next->rules[i];
-
-		if (strcmp(r->id, id) == 0) {
-			sbx_rule_release(r);
-			memmove(r, r + 1, (next->nrules - i - 1) * sizeof(*r));
-			next->nrules--;
+		if (strcmp(next->rules[i].id, id) == 0) {
+			drop_rule(next, i);
 			return;
 		}
 	}
