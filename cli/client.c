@@ -155,7 +155,7 @@ static const struct {
 	{ "Balanced", "Default deny, with common dev sites allowed.", "balanced" },
 	{ "Locked Down", "All network traffic blocked unless you allow it.", "deny-all" },
 };
-#define NCHOICES 3
+#define NCHOICES ((int)(sizeof(choices) / sizeof(choices[0])))
 #define CHOOSER_LINES 6 /* what draw_choices prints */
 
 static void draw_choices(int sel, bool redraw)
@@ -171,6 +171,8 @@ static void draw_choices(int sel, bool redraw)
 
 /* The terminal as the chooser found it, put back by a signal that ends us meanwhile. */
 static struct termios chooser_tty;
+static const int chooser_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define CHOOSER_NSIGS (sizeof(chooser_sigs) / sizeof(chooser_sigs[0]))
 
 static void chooser_signal(int sig)
 {
@@ -186,15 +188,14 @@ static void chooser_signal(int sig)
  */
 static int choose_default(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-	struct sigaction sa = { .sa_handler = chooser_signal }, old_sa[4];
+	struct sigaction sa = { .sa_handler = chooser_signal }, old_sa[CHOOSER_NSIGS];
 	struct termios raw;
 	int sel = 1, ret = -1;
 
 	if (tcgetattr(0, &chooser_tty))
 		return -1;
-	for (int i = 0; i < 4; i++)
-		sigaction(sigs[i], &sa, &old_sa[i]);
+	for (size_t i = 0; i < CHOOSER_NSIGS; i++)
+		sigaction(chooser_sigs[i], &sa, &old_sa[i]);
 	raw = chooser_tty;
 	raw.c_lflag &= ~(ICANON | ECHO | ISIG);
 	raw.c_cc[VMIN] = 1;
@@ -237,8 +238,8 @@ static int choose_default(void)
 		}
 	}
 	tcsetattr(0, TCSANOW, &chooser_tty);
-	for (int i = 0; i < 4; i++)
-		sigaction(sigs[i], &old_sa[i], NULL);
+	for (size_t i = 0; i < CHOOSER_NSIGS; i++)
+		sigaction(chooser_sigs[i], &old_sa[i], NULL);
 	return ret;
 }
 

@@ -193,10 +193,5 @@ int main(int argc, char **argv)
 	}
 	if (sbx_paths_init(&paths, err, sizeof(err)))
 		return p_err(EXIT_USAGE, "%s", err);
-	if (argc == 0) {
-		usage_to_stderr();
-		do_help(0, NULL);
-		return EXIT_USAGE;
-	}
 	return cmd_select("sbx", top_cmds, argc, argv, do_help);
 }

@@ -963,8 +963,7 @@ static int sandbox_exists(const char *name)
  */
 static int check_not_command(const struct enter_args *a)
 {
-	char typed[2048];
-	char *all[2] = { (char *)a->name, NULL };
+	char typed[2048], rest[2048];
 	int ret;
 
 	if (a->dashdash || !is_command(a->name))
@@ -972,14 +971,9 @@ static int check_not_command(const struct enter_args *a)
 	ret = sandbox_exists(a->name);
 	if (ret)
 		return ret < 0 ? -ret : 0;
-	if (a->cmd) {
-		char rest[2048];
-
-		quote_args(a->cmd, rest, sizeof(rest));
-		snprintf(typed, sizeof(typed), "%s %s", a->name, rest);
-	} else {
-		quote_args(all, typed, sizeof(typed));
-	}
+	/* the name needs no quoting: sbx_sandbox_name_check passed it */
+	quote_args(a->cmd, rest, sizeof(rest));
+	snprintf(typed, sizeof(typed), "%s%s%s", a->name, a->cmd ? " " : "", rest);
 	if (strcmp(a->verb, "exec") == 0)
 		return p_err(EXIT_USAGE, "'%s' is a command, not a sandbox: did you mean `sbx exec "
 			     "NAME -- %s`?", a->name, typed);

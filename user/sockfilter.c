@@ -15,7 +15,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #include <endian.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -79,25 +78,25 @@ static void label(struct prog *p, enum label l)
 	p->at[l] = p->n;
 }
 
-/* Jump targets are forward and near: offsets from the next instruction. */
+/* Label @l as a jump offset from instruction @i; jumps are forward and near. */
+static int offset(const struct prog *p, size_t i, uint8_t l, uint8_t *off)
+{
+	size_t t;
+
+	if (!l)
+		return 0;
+	t = p->at[l];
+	if (t <= i || t - i - 1 > 255)
+		return -EINVAL;
+	*off = (uint8_t)(t - i - 1);
+	return 0;
+}
+
 static int resolve(struct prog *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		size_t t;
-
-		if (p->jt[i]) {
-			t = p->at[p->jt[i]];
-			if (t <= i || t - i - 1 > 255)
-				return -EINVAL;
-			p->ins[i].jt = (uint8_t)(t - i - 1);
-		}
-		if (p->jf[i]) {
-			t = p->at[p->jf[i]];
-			if (t <= i || t - i - 1 > 255)
-				return -EINVAL;
-			p->ins[i].jf = (uint8_t)(t - i - 1);
-		}
-	}
+	for (size_t i = 0; i < p->n; i++)
+		if (offset(p, i, p->jt[i], &p->ins[i].jt) || offset(p, i, p->jf[i], &p->ins[i].jf))
+			return -EINVAL;
 	return 0;
 }
 
@@ -111,7 +110,6 @@ int sbx_sockfilter_build(struct sock_filter *ins, size_t max)
 	struct prog p = { .ins = ins, .max = max };
 	int err;
 
-	memset(p.at, 0, sizeof(p.at));
 	emit(&p, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch), 0, 0);
 #ifdef __x86_64__
 	jeq(&p, AUDIT_ARCH_I386, L_I386, L_NONE);
