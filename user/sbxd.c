@@ -600,17 +600,19 @@ int main(int argc, char **argv)
 	opterr = 0; /* said below, in sbxd's words */
 	while ((opt = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		char *end;
+		long fd;
 
 		switch (opt) {
 		case 'r':
 			errno = 0;
-			ready_fd = (int)strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || ready_fd < 0) {
+			fd = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || fd < 0 || fd > INT_MAX) {
 				usage(stderr);
 				fprintf(stderr, "sbxd: --ready-fd takes a file descriptor number, "
 						"not '%s'\n", optarg);
 				return 2;
 			}
+			ready_fd = (int)fd;
 			break;
 		case 'v':
 			sbx_log_level = SBX_LOG_DEBUG;

@@ -164,6 +164,9 @@ run timeout 10 "$SBXD_BIN" extra
 run timeout 10 "$SBXD_BIN" --ready-fd x
 [ "$RC" = 2 ] && [ "$(tail -n1 <<<"$STDERR")" = "sbxd: --ready-fd takes a file descriptor number, not 'x'" ] &&
 	pass daemon.sbxd_ready_fd_number || fail daemon.sbxd_ready_fd_number "exit $RC, stderr ends '$(tail -n1 <<<"$STDERR")'"
+run timeout 10 "$SBXD_BIN" --ready-fd 4294967299 # would be fd 3 cut to an int
+[ "$RC" = 2 ] && [ "$(tail -n1 <<<"$STDERR")" = "sbxd: --ready-fd takes a file descriptor number, not '4294967299'" ] &&
+	pass daemon.sbxd_ready_fd_in_range || fail daemon.sbxd_ready_fd_in_range "exit $RC, stderr ends '$(tail -n1 <<<"$STDERR")'"
 check daemon.help_starts_no_daemon not_running
 expect_exit daemon.version 0 sbx version
 expect_out daemon.version_output '^sbx [0-9]+\.[0-9]+\.[0-9]+$'
