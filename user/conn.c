@@ -177,7 +177,7 @@ static void addr_port(const struct sbx_addr *a, uint16_t port, char *out, size_t
 	char t[ADDR_TEXT_MAX];
 
 	sbx_addr_format(a, t, sizeof(t));
-	snprintf(out, len, a->family == 6 ? "[%s]:%u" : "%s:%u", t, port);
+	host_port(t, port, out, len);
 }
 
 /* Take an engine verdict as the connection's. */
