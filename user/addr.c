@@ -181,6 +181,11 @@ int sbx_addr_parse(const char *s, struct sbx_addr *out)
 	return ends_in_number(s) ? -EINVAL : 0;
 }
 
+void sbx_target_dialled_at(const char *target, struct sbx_addr *out)
+{
+	sbx_addr_parse(sbx_host_is_service(target) ? SBX_HOST_SERVICE_ADDR : target, out);
+}
+
 void sbx_addr_format(const struct sbx_addr *a, char *out, size_t len)
 {
 	if (!len)

@@ -156,6 +156,15 @@ static void fix_private(struct sbx_conn_verdict *v, const char *addr, const char
 	fix_allow(v, addr_port, note);
 }
 
+/* A host service: the localhost:PORT rule opens it, whatever name or address led there. */
+static void fix_host_service(struct sbx_conn_verdict *v, uint16_t port, const char *note)
+{
+	char res[24];
+
+	snprintf(res, sizeof(res), "localhost:%u", port);
+	fix_allow(v, res, note);
+}
+
 /* A host or IP text and a port as a rule names them: pypi.org:80, [2001:db8::1]:443. */
 static void host_port(const char *h, uint16_t port, char *out, size_t len)
 {
@@ -168,7 +177,7 @@ static void addr_port(const struct sbx_addr *a, uint16_t port, char *out, size_t
 	char t[ADDR_TEXT_MAX];
 
 	sbx_addr_format(a, t, sizeof(t));
-	snprintf(out, len, a->family == 6 ? "[%s]:%u" : "%s:%u", t, port);
+	host_port(t, port, out, len);
 }
 
 /* Take an engine verdict as the connection's. */
@@ -261,8 +270,7 @@ static int judge_name(const struct sbx_policy *p, const struct sbx_conn_facts *f
 	if (v->host_service) {
 		say(v, "%s is a host service: only a localhost:%u rule opens it, \"**\" does not",
 		    h, f->port);
-		snprintf(res, sizeof(res), "localhost:%u", f->port);
-		fix_allow(v, res, "");
+		fix_host_service(v, f->port, "");
 		return 0;
 	}
 	/* default deny here: a rule may allow the host on another port only (pypi.org:443) */
@@ -304,13 +312,10 @@ static int judge_literal(const struct sbx_policy *p, const struct sbx_conn_facts
 		err = judge_name(p, f, HOST_SERVICE, v);
 		snprintf(v->host, sizeof(v->host), "%s", text);
 		if (!err && !v->allow && !v->rule) {
-			char res[24];
-
 			refuse(v, SBX_REASON_PRIVATE_IP);
 			say(v, "%s is an address of this host: only a localhost:%u rule opens it "
 			       "(reached as %s:%u)", text, f->port, HOST_SERVICE, f->port);
-			snprintf(res, sizeof(res), "localhost:%u", f->port);
-			fix_allow(v, res, "");
+			fix_host_service(v, f->port, "");
 		}
 		return err;
 	case SBX_ADDR_INTERNAL:
@@ -477,17 +482,16 @@ static void judge_upstream(const struct sbx_policy *p, const struct sbx_conn_fac
 		return;
 	case SBX_ADDR_HOST:
 		if (!v->host_service) {
-			char res[24], note[64];
+			char note[64];
 
 			refuse(v, SBX_REASON_PRIVATE_IP);
 			say(v, "%s leads to %s, an address of this host: only a localhost:%u rule "
 			       "opens the host, reached as %s:%u",
 			    host, text, f->port, HOST_SERVICE, f->port);
 			/* a rule opens the host service, not this name: it must be asked for */
-			snprintf(res, sizeof(res), "localhost:%u", f->port);
 			snprintf(note, sizeof(note), "then connect to %s:%u", HOST_SERVICE,
 				 f->port);
-			fix_allow(v, res, note);
+			fix_host_service(v, f->port, note);
 			return;
 		}
 		break;

@@ -673,10 +673,7 @@ static cJSON *do_check(struct sbx_policyd *pd, const cJSON *args)
 	f.port = (uint16_t)port->valueint;
 	f.target = norm;
 	/* an address is dialled as it is, a host service on loopback: classify as the proxy would */
-	if (sbx_host_is_service(norm))
-		sbx_addr_parse(SBX_HOST_SERVICE_ADDR, &f.upstream);
-	else
-		sbx_addr_parse(norm, &f.upstream);
+	sbx_target_dialled_at(norm, &f.upstream);
 	if (f.upstream.family)
 		f.up_class = sbx_addr_classify(&pd->env, &f.upstream, f.port);
 	if (sbx_conn_decide(pd->policy, &f, &v))

@@ -759,10 +759,7 @@ static void decide(struct sess *s, struct sbx_proxy_decision *d)
 	 * that decides (the host's, sbx's own ports) and not a fix that cannot work.
 	 */
 	if (f.kind != SBX_CONN_TRANSPARENT && !f.upstream.family) {
-		if (sbx_host_is_service(s->target))
-			sbx_addr_parse(SBX_HOST_SERVICE_ADDR, &f.upstream);
-		else if (sbx_addr_parse(s->target, &f.upstream) != 1)
-			memset(&f.upstream, 0, sizeof(f.upstream));
+		sbx_target_dialled_at(s->target, &f.upstream);
 		if (f.upstream.family)
 			f.up_class = ops->classify(ops->ctx, &f.upstream, s->port);
 	}

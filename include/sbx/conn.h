@@ -173,6 +173,12 @@ int sbx_addr_parse(const char *s, struct sbx_addr *out);
 /* Where a host service (localhost:PORT, host.docker.internal:PORT) is dialled. */
 #define SBX_HOST_SERVICE_ADDR "127.0.0.1"
 
+/*
+ * The address a named target is dialled at, before any lookup: SBX_HOST_SERVICE_ADDR for a
+ * host service, the address for an IP literal; family 0 for a name to resolve (or none).
+ */
+void sbx_target_dialled_at(const char *target, struct sbx_addr *out);
+
 /* Text form of an address (IPv6 without brackets; "" for family 0). */
 void sbx_addr_format(const struct sbx_addr *a, char *out, size_t len);
 
