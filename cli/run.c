@@ -57,7 +57,7 @@ static void help_run(FILE *f)
 		"Usage: sbx run NAME [--] [CMD [ARG...]]\n"
 		"\n"
 		"Creates sandbox NAME if it does not exist, starts it, and runs CMD in it\n"
-		"(default: $SHELL, or /bin/sh -i). sbx exits with CMD's status (128+N if signal\n"
+		"(default: $SHELL, or /bin/sh). sbx exits with CMD's status (128+N if signal\n"
 		"N killed it); stdin, stdout and stderr pass through, and a terminal on stdin\n"
 		"becomes the sandbox's terminal. A NAME that is a command on PATH, and no\n"
 		"sandbox yet, must be followed by '--' (otherwise it is taken for a typo).\n"
@@ -746,8 +746,9 @@ static int enter(const char *verb, const char *name, char **cmd)
 	if (!cmd || !cmd[0]) {
 		const char *shell = getenv("SHELL");
 
+		/* -i only on a terminal: sh -i without one warns about job control */
 		def_cmd[0] = (char *)(shell && *shell ? shell : "/bin/sh");
-		def_cmd[1] = shell && *shell ? NULL : (char *)"-i";
+		def_cmd[1] = shell && *shell ? NULL : isatty(0) ? (char *)"-i" : NULL;
 		e.cmd = def_cmd;
 	}
 	if (!getcwd(e.cwd, sizeof(e.cwd)))

@@ -124,7 +124,7 @@ for doc in "${DOCS[@]}"; do
 		--var SBX_STATE_DIR="$D/state" --var SBX_RUN_DIR="$RUN" --var SBX_BPF_DIR="$PIN" \
 		--var SBX_CONFIG="$D/sbxd.conf" --var SBX_INSTANCE="$INST" \
 		--map "system.slice=$INST.slice" "${CGMAP[@]}" --prelude "$T/prelude.sh" --cwd "$PUB" \
-		-- bash "$ROOT/scripts/world.sh" exec "$W" world env "${ENVV[@]}" bash || rc=1
+		-- bash "$ROOT/scripts/world.sh" exec "$W" world env -u SHELL "${ENVV[@]}" bash || rc=1
 	doc_down
 done
 exit $rc
