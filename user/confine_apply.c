@@ -29,8 +29,8 @@ static int open_in(int rootfd, const char *path, int flags)
 {
 	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	int fd = (int)syscall(SYS_openat2, rootfd, path[0] == '/' ? path + 1 : path, &how,
-			      sizeof(how));
+	const char *rel = path[0] == '/' ? path + 1 : path;
+	int fd = (int)syscall(SYS_openat2, rootfd, *rel ? rel : ".", &how, sizeof(how));
 
 	return fd < 0 ? -errno : fd;
 }
@@ -167,6 +167,21 @@ static int bind_to(int mfd, int target)
 	return ret;
 }
 
+/*
+ * A workspace: @fd is a detached copy of its mount, made by sbxd in the host's mount
+ * namespace (open_tree cannot copy a mount of another namespace, and ours is a copy).
+ */
+static int workspace(int fd, unsigned ro, int userns, int target)
+{
+	struct mount_attr a = { .attr_set = ro | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+					    MOUNT_ATTR_IDMAP,
+				.userns_fd = (uint64_t)userns };
+
+	if (mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a)))
+		return -errno;
+	return attach(fd, target);
+}
+
 /* The host directory @src, idmapped, as the lower layer of an overlay on @target. */
 static int overlay(const struct sbx_plan *p, const struct sbx_step *s, int userns, int target)
 {
@@ -251,10 +266,7 @@ static int step(const struct sbx_plan *p, const struct sbx_step *s, int rootfd,
 			ret = -EBADF;
 			break;
 		}
-		ret = bind_to(clone_tree(ws[s->ws].fd, "",
-					 ro | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-					 ws_userns >= 0 ? ws_userns : userns),
-			      target);
+		ret = workspace(ws[s->ws].fd, ro, ws_userns >= 0 ? ws_userns : userns, target);
 		break;
 	case SBX_STEP_MASK_FILE:
 		ret = bind_to(clone_tree(AT_FDCWD, p->empty,

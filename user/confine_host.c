@@ -154,7 +154,11 @@ int sbx_userns_open(const char *uid_map, const char *gid_map)
 	}
 	pid = fork();
 	if (pid == 0) {
-		char r = unshare(CLONE_NEWUSER) ? 'E' : 'U';
+		char r;
+
+		close(down[1]);
+		close(up[0]);
+		r = unshare(CLONE_NEWUSER) ? 'E' : 'U';
 
 		if (write(up[1], &r, 1) != 1 || r != 'U')
 			_exit(1);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -187,8 +188,37 @@ static int wait_ready(int fd, pid_t *pid, char *err, size_t errlen)
 	}
 }
 
+/* Detached copies of the workspaces' mounts, made here in the host's mount namespace. */
+static int detach_workspaces(const struct sbx_init_args *a, struct sbx_init_args *copy,
+			     struct sbx_workspace *ws, char *err, size_t errlen)
+{
+	*copy = *a;
+	copy->ws = ws;
+	copy->nws = 0;
+	if (a->nws > SBX_WORKSPACES_MAX)
+		return snprintf(err, errlen, "too many workspaces"), -E2BIG;
+	for (size_t i = 0; i < a->nws; i++) {
+		ws[i] = a->ws[i];
+		ws[i].fd = open_tree(a->ws[i].fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+							 AT_EMPTY_PATH);
+		if (ws[i].fd < 0) {
+			int ret = -errno;
+
+			snprintf(err, errlen, "cannot take a copy of workspace %s: %s",
+				 a->ws[i].path, strerror(errno));
+			for (size_t j = 0; j < i; j++)
+				close(ws[j].fd);
+			return ret;
+		}
+		copy->nws = i + 1;
+	}
+	return 0;
+}
+
 int sbx_init_start(const struct sbx_init_args *a, pid_t *out, char *err, size_t errlen)
 {
+	struct sbx_workspace ws[SBX_WORKSPACES_MAX];
+	struct sbx_init_args copy;
 	char path[PATH_MAX + 32];
 	int cgfd, netfd, p[2], ret;
 	pid_t first, init = 0;
@@ -210,11 +240,21 @@ int sbx_init_start(const struct sbx_init_args *a, pid_t *out, char *err, size_t 
 		close(netfd);
 		return ret;
 	}
+	ret = detach_workspaces(a, &copy, ws, err, errlen);
+	if (ret) {
+		close(p[0]);
+		close(p[1]);
+		close(cgfd);
+		close(netfd);
+		return ret;
+	}
 	first = fork();
 	if (first == 0) {
 		close(p[0]);
-		first_child(a, cgfd, netfd, p[1]);
+		first_child(&copy, cgfd, netfd, p[1]);
 	}
+	for (size_t i = 0; i < copy.nws; i++)
+		close(ws[i].fd);
 	close(p[1]);
 	close(cgfd);
 	close(netfd);
