@@ -237,7 +237,7 @@ static cJSON *attach_target(struct sbx_sandboxes *s, const cJSON *args, char *ou
 		if (!cJSON_IsNumber(pid) || pid->valuedouble < 1 || pid->valuedouble > INT_MAX)
 			return BAD("--pid must be a process id");
 		ret = sbx_cgroup_of_pid((pid_t)pid->valuedouble, s->cg_root, s->cg_mnt_root, path,
-				 sizeof(path));
+					sizeof(path));
 		if (ret)
 			return FAILED("cannot find the cgroup v2 of process %d: %s",
 				      (int)pid->valuedouble,
