@@ -39,9 +39,11 @@ PC_LIBS   := $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null)
 
 CFLAGS   ?= -O2 -g
 BASE_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-	-Wformat=2 -Wno-format-truncation -Wmissing-prototypes -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) \
-	$(PC_CFLAGS)
+	-Wformat=2 -Wno-format-truncation -Wmissing-prototypes -D_GNU_SOURCE -Iinclude $(PC_CFLAGS)
 override CFLAGS += $(BASE_CFLAGS) $(SANFLAGS) -MMD -MP
+# The daemon's libraries and what links them see user/ and the skeletons; the CLI sees only
+# the public headers in include/sbx/ (tests/cli/headers.sh checks it).
+USER_INC := -Iuser -I$(BUILD)
 override LDFLAGS += $(SANFLAGS)
 LDLIBS   := $(PC_LIBS) -lpthread
 
@@ -92,15 +94,15 @@ $(BUILD)/user/defaults_data.c: $(DEFAULTS) scripts/embed-defaults.sh
 
 $(BUILD)/user/defaults_data.o: $(BUILD)/user/defaults_data.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(USER_INC) -c $< -o $@
 
 # User objects may include any skeleton, so they wait for all of them.
 $(BUILD)/user/%.o: user/%.c $(BPF_SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(USER_INC) -c $< -o $@
 
-$(BUILD)/cli/%.o: cli/%.c $(BPF_SKELS)
+$(BUILD)/cli/%.o: cli/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -120,7 +122,7 @@ $(BUILD)/sbx: $(CLI_OBJS) $(BUILD)/libsbx.a
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(BUILD)/libsbx.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libsbx.a $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(USER_INC) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libsbx.a $(LDLIBS)
 
 # Test tools run inside sandboxes: static, so they need nothing from the sandbox's view.
 $(BUILD)/tests/tools/%: tests/tools/%.c
@@ -131,7 +133,7 @@ $(BUILD)/tests/tools/%: tests/tools/%.c
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libsbx.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libsbx.a $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(USER_INC) $(LDFLAGS) -o $@ $< $(BUILD)/libsbx.a $(LDLIBS)
 
 # ---- fuzzing ---------------------------------------------------------------------------------
 # Each tests/fuzz/fuzz_*.c is a libFuzzer target, linked against the user library compiled
@@ -162,7 +164,7 @@ FUZZ_LIBCF := $(FUZZ_SAN)
 FUZZ_LINK  := $(FUZZ_SAN)
 FUZZ_MAIN  := tests/fuzz/replay.c
 endif
-FUZZ_CFLAGS := -g -O1 $(BASE_CFLAGS) $(FUZZ_LIBCF) -MMD -MP
+FUZZ_CFLAGS := -g -O1 $(BASE_CFLAGS) $(USER_INC) $(FUZZ_LIBCF) -MMD -MP
 
 $(FUZZ_DIR)/user/%.o: user/%.c $(BPF_SKELS)
 	$(call msg,FUZZCC,$@)

@@ -17,9 +17,9 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "ev.h"
-#include "fsutil.h"
+#include <sbx/ctl.h>
+#include <sbx/ev.h>
+#include <sbx/fsutil.h>
 #include "sbx.h"
 
 #define CALL_TIMEOUT_MS 60000

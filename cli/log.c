@@ -17,7 +17,7 @@
 
 #include <sbx/bpf_abi.h>
 #include <sbx/policy.h>
-#include "bpfmaps.h"
+#include <sbx/verdicts.h>
 #include "sbx.h"
 
 #define FOLLOW_POLL_MS 250

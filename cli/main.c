@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "log.h"
+#include <sbx/ctl.h>
+#include <sbx/log.h>
 #include "sbx.h"
 
 bool json_output;

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include <sbx/policy.h>
+#include <sbx/store.h>
 #include "sbx.h"
-#include "store.h"
 
 #define STATUS_WRAP 30 /* the width seed 003 wraps inactive reasons at */
 

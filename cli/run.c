@@ -39,8 +39,8 @@
 #include <unistd.h>
 
 #include <sbx/policy.h>
+#include <sbx/sandbox.h>
 #include <sbx/sockfilter.h>
-#include "sandbox.h"
 #include "sbx.h"
 
 #define RELAY_BUF 16384

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <cjson/cJSON.h>
 
-#include "paths.h"
+#include <sbx/paths.h>
 
 #define SBX_VERSION "0.1.0"
 

@@ -13,11 +13,12 @@
  * to do (pr_warn); the per-connection/per-verdict calls (lookup_conn, verdict_add, ...) are
  * quiet. Interfaces are named by ifindex in the network namespace of the caller.
  */
-#ifndef SBX_BPFMAPS_H
-#define SBX_BPFMAPS_H
+#ifndef SBX_USER_BPFMAPS_H
+#define SBX_USER_BPFMAPS_H
 
 #include <linux/types.h>
-#include "sbx/bpf_abi.h"
+#include <sbx/bpf_abi.h>
+#include <sbx/verdicts.h>
 
 struct sbx_bpf;
 
@@ -73,8 +74,6 @@ int sbx_bpf_detach_tc(struct sbx_bpf *b, int ifindex);
  */
 int sbx_bpf_set_sandbox_name(struct sbx_bpf *b, __u32 sandbox_id, const char *name);
 int sbx_bpf_delete_sandbox_name(struct sbx_bpf *b, __u32 sandbox_id);
-/* From an fd of sbx_sandbox_names (e.g. sbx_bpf_open_pinned_map); -ENOENT if unnamed. */
-int sbx_bpf_sandbox_name(int names_fd, __u32 sandbox_id, char name[SBX_SANDBOX_NAME_MAX]);
 
 /*
  * The original destination of a redirected connection, by the peer address the proxy got from
@@ -97,23 +96,6 @@ int sbx_bpf_delete_conn(struct sbx_bpf *b, __u32 ip4, __u16 port);
  * kind SBX_PROXY_NONE (a row counter's).
  */
 int sbx_bpf_verdict_add(int map_fd, const struct sbx_verdict_key *k);
-/*
- * Call fn for every verdict (at most SBX_MAX_VERDICTS), row counters left out; fn returning
- * non-zero stops the walk and is returned. Entries added or evicted meanwhile may be missed.
- */
-int sbx_bpf_verdict_foreach(int map_fd,
-			    int (*fn)(const struct sbx_verdict_key *k,
-				      const struct sbx_verdict_val *v, void *arg),
-			    void *arg);
-/* A last_seen_ns (CLOCK_BOOTTIME) as CLOCK_REALTIME ns. */
-__u64 sbx_bpf_boottime_to_realtime_ns(__u64 boot_ns);
-
-/*
- * An fd of one pinned map (SBX_MAP_VERDICTS, SBX_MAP_SANDBOX_NAMES, ...) without loading
- * anything: for the CLI while sbxd is down. Prints nothing: -ENOENT if nothing is pinned
- * there, -EACCES or -EPERM without root, and the caller says what that means.
- */
-int sbx_bpf_open_pinned_map(const char *pin_dir, const char *name);
 
 /*
  * Undo everything sbx pinned in pin_dir: detach and unpin the links, detach the TC filters
@@ -122,4 +104,4 @@ int sbx_bpf_open_pinned_map(const char *pin_dir, const char *name);
  */
 int sbx_bpf_unpin_all(const char *pin_dir);
 
-#endif /* SBX_BPFMAPS_H */
+#endif /* SBX_USER_BPFMAPS_H */

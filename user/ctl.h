@@ -1,18 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * The control socket: a Unix stream socket in the run dir carrying one JSON
- * request and one JSON reply per connection, each a single line. Replies are
- * {"ok": true, ...} or {"ok": false, "error": "...", "code": 1|2, "kind": "..."}.
- */
-#ifndef SBX_CTL_H
-#define SBX_CTL_H
+/* The control socket, sbxd's side; the protocol and the client are in <sbx/ctl.h>. */
+#ifndef SBX_USER_CTL_H
+#define SBX_USER_CTL_H
 
 #include <stdbool.h>
 #include <sys/types.h>
 #include <cjson/cJSON.h>
-
-#define SBX_CTL_REQ_MAX (1u << 20)   /* a request is small */
-#define SBX_CTL_REPLY_MAX (256u << 20) /* a listing of 100,000 rules is not */
+#include <sbx/ctl.h>
 
 /* Server: bind and listen at @path (replacing a stale socket), mode 0660, group @gid. */
 int sbx_ctl_listen(const char *path, gid_t gid, int *fd_out);
@@ -33,11 +27,6 @@ bool sbx_pidfd_alive(int pidfd);
  */
 int sbx_ctl_in_group(uid_t uid, gid_t pgid, gid_t gid);
 
-/* Client: connect; -ENOENT/-ECONNREFUSED mean no daemon is listening. */
-int sbx_ctl_connect(const char *path, int *fd_out);
-/* Send @req and wait up to @timeout_ms for the reply. */
-int sbx_ctl_call(int fd, const cJSON *req, cJSON **reply, int timeout_ms);
-
 /*
  * One request line, parsed: a JSON object with a string "op" and, if present,
  * an object "args". @op and @args point into @root, which the caller frees
@@ -51,10 +40,6 @@ struct sbx_ctl_request {
 };
 int sbx_ctl_request_parse(const char *line, struct sbx_ctl_request *req, const char **why);
 void sbx_ctl_request_free(struct sbx_ctl_request *req);
-
-/* String members: NULL unless @key is a string (sbx_json_arg: and not empty). */
-const char *sbx_json_str(const cJSON *j, const char *key);
-const char *sbx_json_arg(const cJSON *args, const char *key);
 
 /* Reply helpers for handlers. */
 cJSON *sbx_ctl_ok(void);

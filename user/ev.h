@@ -3,11 +3,12 @@
  * A small epoll reactor: fd events and one-shot timers. One per thread; it
  * knows nothing of sbx (after redis's ae.c).
  */
-#ifndef SBX_EV_H
-#define SBX_EV_H
+#ifndef SBX_USER_EV_H
+#define SBX_USER_EV_H
 
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sbx/ev.h>
 
 struct sbx_ev;
 typedef void (*sbx_ev_fd_fn)(struct sbx_ev *ev, int fd, uint32_t events, void *arg);
@@ -25,6 +26,5 @@ void sbx_ev_timer_cancel(struct sbx_ev *ev, long id);
 /* Run until sbx_ev_stop(); returns 0 or -errno from epoll. */
 int sbx_ev_run(struct sbx_ev *ev);
 void sbx_ev_stop(struct sbx_ev *ev);
-uint64_t sbx_ev_now_ms(void);
 
 #endif

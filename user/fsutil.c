@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -152,4 +153,24 @@ int sbx_mkdir_p(const char *path, mode_t mode)
 		}
 	}
 	return 0;
+}
+
+int sbx_write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+	size_t n = strlen(s);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, n) != (ssize_t)n)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+bool sbx_is_fs(const char *path, long magic)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == magic;
 }

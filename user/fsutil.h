@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Small file helpers: durable atomic replace, whole-file reads, directories. */
-#ifndef SBX_FSUTIL_H
-#define SBX_FSUTIL_H
+#ifndef SBX_USER_FSUTIL_H
+#define SBX_USER_FSUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sbx/fsutil.h>
 
 /*
  * Replace @path with @data so that a crash at any point leaves either the
@@ -16,7 +18,9 @@ extern size_t sbx_write_crash_after;
 
 /* Read a whole file (at most @max bytes) into a NUL-terminated malloc'd buffer. */
 int sbx_read_file(const char *path, size_t max, char **out, size_t *len);
-/* mkdir -p with @mode for the directories it creates. */
-int sbx_mkdir_p(const char *path, mode_t mode);
+/* Write @s to an existing file (procfs, sysfs, cgroupfs) in one write(). */
+int sbx_write_str(const char *path, const char *s);
+/* Is @path on a filesystem of type @magic (statfs f_type)? */
+bool sbx_is_fs(const char *path, long magic);
 
 #endif

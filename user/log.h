@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Leveled logging to stderr; the level is checked before formatting. */
-#ifndef SBX_LOG_H
-#define SBX_LOG_H
+#ifndef SBX_USER_LOG_H
+#define SBX_USER_LOG_H
 
-enum sbx_log_level { SBX_LOG_WARN, SBX_LOG_INFO, SBX_LOG_DEBUG };
+#include <sbx/log.h>
 
-extern enum sbx_log_level sbx_log_level;
 /* Prefix lines with a timestamp (the daemon's log file) or not (the CLI). */
 extern int sbx_log_timestamps;
 

@@ -1,28 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * Where an instance keeps its state, sockets and pins, from DESIGN.md's
- * defaults or the SBX_* environment overrides, so that isolated instances
- * (tests, benchmarks, a second daemon) never collide.
- */
-#ifndef SBX_PATHS_H
-#define SBX_PATHS_H
+/* sbxd's config file; where an instance keeps its files is <sbx/paths.h>. */
+#ifndef SBX_USER_PATHS_H
+#define SBX_USER_PATHS_H
 
-#include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-#define SBX_INSTANCE_MAX 12 /* names of veths and cgroups derive from it */
-
-struct sbx_paths {
-	char instance[SBX_INSTANCE_MAX + 1];
-	char state_dir[PATH_MAX];
-	char run_dir[PATH_MAX];
-	char bpf_dir[PATH_MAX];
-	char config[PATH_MAX];
-	char sock[PATH_MAX];	/* run_dir/sbxd.sock */
-	char lock[PATH_MAX];	/* run_dir/sbxd.lock: held by the running daemon */
-	char log[PATH_MAX];	/* run_dir/sbxd.log: the daemon's output when started on demand */
-};
+#include <sbx/paths.h>
 
 struct sbx_config {
 	char group[64];		/* who besides root may use the control socket */
@@ -39,8 +23,6 @@ struct sbx_config {
 	unsigned half_close_timeout;   /* seconds a relay may stay half-closed */
 };
 
-/* -EINVAL with @err set if an override is unusable. */
-int sbx_paths_init(struct sbx_paths *p, char *err, size_t errlen);
 /*
  * Read the config file (a missing file means defaults), then SBX_DNS_UPSTREAM, which
  * overrides dns_upstream. -EINVAL with @err naming the file and line, or the variable.

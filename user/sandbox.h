@@ -12,14 +12,15 @@
  * The registry is saved in $SBX_STATE_DIR/sandboxes.json before any kernel object is made, so
  * a crash leaves nothing unknown; the enforcement itself is pinned in BPF and outlives sbxd.
  */
-#ifndef SBX_SANDBOX_H
-#define SBX_SANDBOX_H
+#ifndef SBX_USER_SANDBOX_H
+#define SBX_USER_SANDBOX_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <cjson/cJSON.h>
+#include <sbx/sandbox.h>
 
 #include "bpfmaps.h"
 #include "paths.h"
@@ -31,7 +32,6 @@
 #define SBX_SANDBOX_POOL_DEFAULT "10.209.0.0/16"
 #define SBX_SANDBOX_STOP_MS 5000	    /* how long stop waits for the processes to exit */
 #define SBX_SANDBOX_PEER_IF "eth0"	    /* the sandbox end of the veth */
-#define SBX_SANDBOX_NOBODY 65534	    /* host uid/gid of "root" in a sandbox's user ns */
 
 struct sbx_sandbox {
 	char name[64];
@@ -135,22 +135,5 @@ void sbx_sandbox_list_release(struct sbx_sandbox_list *l);
 int sbx_sandbox_list_add(struct sbx_sandbox_list *l, const struct sbx_sandbox *sb);
 /* Remove (and free) entry i. */
 void sbx_sandbox_list_del(struct sbx_sandbox_list *l, size_t i);
-
-/* ---- shared with cli/run.c, which enters sandboxes ----------------------------------------- */
-
-/*
- * Call fn for every mount of the caller's mount namespace (/proc/self/mountinfo, escapes
- * decoded): @root is the mounted directory within its filesystem. fn returning non-zero stops
- * the walk and is returned.
- */
-int sbx_mountinfo_foreach(int (*fn)(const char *root, const char *mountpoint, const char *fstype,
-				    void *arg),
-			  void *arg);
-/*
- * Where the cgroup v2 hierarchy is mounted: /sys/fs/cgroup, or /sys/fs/cgroup/unified on
- * hybrid hosts, or wherever else; @mnt_root (may be NULL) gets the mount's root within the
- * hierarchy ("/" normally). -ENOENT when there is none.
- */
-int sbx_cgroup2_root(char *out, size_t len, char *mnt_root, size_t rootlen);
 
 #endif

@@ -4,12 +4,13 @@
  * state dir. Writes are atomic and durable; a corrupt file is an error that
  * names the file, never a silent reset.
  */
-#ifndef SBX_STORE_H
-#define SBX_STORE_H
+#ifndef SBX_USER_STORE_H
+#define SBX_USER_STORE_H
 
 #include <stddef.h>
 #include <cjson/cJSON.h>
 #include <sbx/policy.h>
+#include <sbx/store.h>
 
 #define SBX_STORE_SCHEMA 1
 #define SBX_STORE_FILE "policy.json"
@@ -24,8 +25,6 @@ struct sbx_store {
 /* Returns 0, -ENOENT when there is no store yet, or -EINVAL with @err set. */
 int sbx_store_load(const char *state_dir, struct sbx_store *st, char *err, size_t errlen);
 int sbx_store_save(const char *state_dir, const struct sbx_store *st, char *err, size_t errlen);
-/* Delete the store; missing is fine. */
-int sbx_store_remove(const char *state_dir);
 void sbx_store_release(struct sbx_store *st);
 
 /*

@@ -49,7 +49,7 @@ limit SBX_PROXY_SESSIONS_PER_SANDBOX user/proxy.h '\(@N@\) proxy connections at 
 limit SBX_PROXY_FD_RESERVE user/proxy.h '\\- @N@\) / 2'
 limit SBX_VERDICTS_PER_SANDBOX include/sbx/bpf_abi.h 'at most @N@ rows of that map'
 limit SBX_MAX_VERDICTS include/sbx/bpf_abi.h 'the map holds @N@'
-limit SBX_INSTANCE_MAX user/paths.h 'up to @N@ characters'
+limit SBX_INSTANCE_MAX include/sbx/paths.h 'up to @N@ characters'
 
 # ---- the default groups: how many resources README and sbx-policy(1) say each has -------------
 for list in data/defaults/*.list; do

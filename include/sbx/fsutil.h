@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* File helpers the CLI shares with sbxd (the rest are in user/fsutil.h). */
+#ifndef SBX_FSUTIL_H
+#define SBX_FSUTIL_H
+
+#include <sys/types.h>
+
+/* mkdir -p with @mode for the directories it creates. */
+int sbx_mkdir_p(const char *path, mode_t mode);
+
+#endif
