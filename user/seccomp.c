@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * seccomp: the system call filter of a sandboxed command, built with libseccomp; what it
- * refuses and why is in include/sbx/seccomp.h and man/sbx-run.1 ("SYSTEM CALLS").
+ * refuses and why is in include/sbx/seccomp.h and man/sbx-run.1 ("System calls").
  *
  * Allowed on purpose: mount, umount2, pivot_root, move_mount, fsopen, fsmount, open_tree,
- * mount_setattr and ptrace. The command runs in its own user, mount and pid namespaces, so the
- * kernel lets a mount reach only the sandbox's own mount namespace and ptrace only the
- * sandbox's own processes; refusing them would break programs (bubblewrap, debuggers) and shut
- * no door. What they could do beyond that needs a capability in the host's user namespace,
- * which the command does not hold.
+ * mount_setattr and ptrace. The command runs in namespaces of its own (user, mount, pid), so
+ * the kernel lets a mount reach only the sandbox's mount namespace and ptrace only processes
+ * the sandbox may already control; refusing them would break programs (bubblewrap, debuggers)
+ * and shut no door. Anything beyond needs a capability in the host's user namespace, which
+ * the command does not hold.
  */
 #include <errno.h>
 #include <sched.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The seccomp filter of a sandboxed command (`sbx run`, `sbx exec`; man/sbx-run.1, "SYSTEM
- * CALLS"). Every system call is allowed but kernel attack surface a sandbox never needs; a
+ * The seccomp filter of a sandboxed command (`sbx run`, `sbx exec`; man/sbx-run.1, "System
+ * calls"). Every system call is allowed but kernel attack surface a sandbox never needs; a
  * refused call fails with EPERM (clone3 with ENOSYS), never a kill, so programs can fall back.
  * Refused:
  *   - outright: the calls sbx_seccomp_refused() lists (bpf, perf_event_open, keyrings,
