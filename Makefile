@@ -33,7 +33,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-LIBS_PC  := libbpf libelf zlib libcjson libcrypto libssl libnl-3.0 libnl-route-3.0 yaml-0.1
+LIBS_PC  := libbpf libelf zlib libcjson libcrypto libssl libnl-3.0 libnl-route-3.0 yaml-0.1 libseccomp
 PC_CFLAGS := $(shell pkg-config --cflags $(LIBS_PC) 2>/dev/null)
 PC_LIBS   := $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null)
 

@@ -40,7 +40,7 @@
 
 #include <sbx/policy.h>
 #include <sbx/sandbox.h>
-#include <sbx/sockfilter.h>
+#include <sbx/seccomp.h>
 #include "sbx.h"
 
 #define RELAY_BUF 16384
@@ -503,11 +503,11 @@ static void __attribute__((noreturn)) child(const struct enter *e, const sigset_
 		if (chdir("/"))
 			child_fail(e, 'S', errno, "chdir /: %s", strerror(errno));
 	}
-	/* the socket families a sandbox never needs (AF_VSOCK, AF_PACKET, AF_ALG, ...) */
-	err = sbx_sockfilter_install();
+	/* kernel attack surface a sandbox never needs (bpf, keyrings, AF_VSOCK...): EPERM */
+	err = sbx_seccomp_install();
 	if (err)
-		child_fail(e, 'S', -err, "cannot install the socket family filter: %s; the command "
-			   "did not run", strerror(-err));
+		child_fail(e, 'S', -err, "cannot install the seccomp filter: %s; the command did "
+			   "not run", strerror(-err));
 	/* nothing of ours but 0-2 reaches the command (the caller's descriptors neither) */
 	if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */))
 		child_fail(e, 'S', errno, "cannot keep sbx's descriptors from the command: %s; it "

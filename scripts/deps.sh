@@ -7,7 +7,7 @@ set -eu
 # libclang-rt-dev: clang's sanitizer and libFuzzer runtimes (only recommended by clang, so a
 # --no-install-recommends clang lacks them); without it `make fuzz` falls back to a replay.
 PKGS="make gcc clang libclang-rt-dev llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev openssl
-libnl-3-dev libnl-route-3-dev libcjson-dev libyaml-dev
+libnl-3-dev libnl-route-3-dev libcjson-dev libyaml-dev libseccomp-dev
 iproute2 dnsmasq-base socat iputils-ping bind9-dnsutils curl nginx-light util-linux procps python3"
 
 # `scripts/deps.sh --bench` adds the peers the benchmarks compare against.

@@ -69,7 +69,7 @@
  * The socket families a sandbox may create: SBX_AF_UNIX, SBX_AF_INET, SBX_AF_INET6 (TCP and
  * UDP only, sock.bpf.c sock_create), and SBX_AF_NETLINK with SBX_NETLINK_ROUTE only. Enforced
  * by sock.bpf.c (lsm_cgroup/socket_create, where the kernel takes BPF LSM programs) and by the
- * seccomp filter of `sbx run` (include/sbx/sockfilter.h) everywhere.
+ * seccomp filter of `sbx run` (include/sbx/seccomp.h) everywhere.
  */
 
 /* sbx_sandbox_cfg.flags */
