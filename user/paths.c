@@ -176,6 +176,9 @@ static int config_set(struct sbx_config *c, const char *key, const char *val, co
 		if (sbx_pool_parse(val, &pool, why, sizeof(why)))
 			return ERR("%s: %s", where, why);
 		snprintf(c->sandbox_pool, sizeof(c->sandbox_pool), "%s", val);
+	} else if (strcmp(key, "sandbox_ids") == 0) {
+		if (sbx_ids_parse(val, &c->ids, why, sizeof(why)))
+			return ERR("%s: %s", where, why);
 	} else if ((lim = limit_key(c, key))) {
 		v = strtoul(val, &end, 10);
 		if (!*val || *end || v < 1 || v > 1000000)
@@ -183,7 +186,7 @@ static int config_set(struct sbx_config *c, const char *key, const char *val, co
 		*lim = (unsigned)v;
 	} else {
 		return ERR("%s:%d: unknown setting '%s' (known: group, dns_upstream, "
-			   "sandbox_pool, proxy_port, transparent_port, dns_port, "
+			   "sandbox_pool, sandbox_ids, proxy_port, transparent_port, dns_port, "
 			   "sessions_per_sandbox, head_timeout, idle_timeout, "
 			   "half_close_timeout)",
 			   path, lineno, key);
@@ -231,6 +234,7 @@ int sbx_config_load(const char *path, struct sbx_config *c, char *err, size_t er
 	c->proxy_port = 3128;
 	c->transparent_port = 3129;
 	c->dns_port = 3153;
+	sbx_ids_default(&c->ids);
 	ret = sbx_read_file(path, 1 << 20, &text, NULL);
 	if (ret == -ENOENT) {
 		ret = 0;

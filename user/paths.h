@@ -8,11 +8,14 @@
 #include <sys/types.h>
 #include <sbx/paths.h>
 
+#include "idrange.h"
+
 struct sbx_config {
 	char group[64];		/* who besides root may use the control socket */
 	gid_t gid;		/* (gid_t)-1 when no group is configured */
 	char dns_upstream[128];	/* up to 3 IP[:PORT], comma-separated; "" means resolv.conf */
 	char sandbox_pool[32];	/* IPv4 CIDR sandbox addresses come from, "" means the default */
+	struct sbx_ids_cfg ids;	/* sandbox_ids: host id blocks of the sandboxes' user ns */
 	uint16_t proxy_port;	/* forward proxy on each sandbox gateway (3128) */
 	uint16_t transparent_port; /* where connect4 sends everything else (3129) */
 	uint16_t dns_port;	/* the sandboxes' resolver, UDP and TCP (3153) */

@@ -70,6 +70,12 @@ config_refused pool_host_bits "$F:2: sandbox_pool '10\.0\.0\.1/8' has host bits 
 config_refused pool_prefix "$F:1: sandbox_pool '10\.0\.0\.0/31': the prefix length must be 8 to 30" \
 	'sandbox_pool = 10.0.0.0/31'
 
+# ---- sandbox_ids: whole blocks of 65536 host ids, clear of the invalid top ids -----------------
+config_refused ids_first_unaligned "$F:1: sandbox_ids '65537-196607': FIRST must be a multiple of 65536 \(did you mean 131072\?\)" \
+	'sandbox_ids = 65537-196607'
+config_refused ids_last_invalid "$F:2: sandbox_ids '65536-4294967295': LAST must be below 4294967294" \
+	'# ids' 'sandbox_ids = 65536-4294967295'
+
 # ---- group: a missing one says how to make it -----------------------------------------------
 nogroup=sbxnogrp$$
 if getent group "$nogroup" >/dev/null; then
@@ -100,7 +106,7 @@ fi
 
 # ---- what is valid starts ----------------------------------------------------------------------
 grp=$(id -gn)
-printf '# every key\ngroup = %s\ndns_upstream = 10.0.0.53,10.0.0.54:5353,10.0.0.55\nsandbox_pool = 10.210.0.0/16\nproxy_port = 4128\ntransparent_port = 4129\ndns_port = 4153\n' "$grp" >"$CONF"
+printf '# every key\ngroup = %s\ndns_upstream = 10.0.0.53,10.0.0.54:5353,10.0.0.55\nsandbox_pool = 10.210.0.0/16\nsandbox_ids = 0x10000000-0x1FFFFFFF\nproxy_port = 4128\ntransparent_port = 4129\ndns_port = 4153\n' "$grp" >"$CONF"
 SBX_CONFIG=$CONF run sbx daemon start
 [ "$RC" = 0 ] && pass config.valid_starts || { fail config.valid_starts "exit $RC"; _show_out; }
 run sbx daemon stop
