@@ -14,6 +14,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@ static int help_policy(int argc, char **argv)
 	       "  rm TYPE --resource R    take one resource out of your rules\n"
 	       "  inspect RULE            show one rule in full\n"
 	       "  check [network] TARGET  which rule decides a host, host:port, IP or URL, and why\n"
+	       "  check filesystem PATH   may PATH be mounted read-only and read-write, and why\n"
 	       "  set-default allow-all|balanced|deny-all\n"
 	       "                          choose the baseline (Open, Balanced, Locked Down)\n"
 	       "  reset [--force]         delete local rules, stop sbxd; the next command asks again\n"
@@ -47,6 +49,8 @@ static int help_policy(int argc, char **argv)
 	       "**.example.com (root and subdomains), ** (everything), any of those with :PORT,\n"
 	       "localhost:PORT (a host service, reached as host.docker.internal:PORT),\n"
 	       "10.1.2.3, 10.0.0.0/8, 2001:db8::/32 and [2001:db8::1]:22 (raw TCP to addresses).\n"
+	       "Path patterns: ** (everything), ~ (your home), ~/src, /srv/data (that path),\n"
+	       "/srv/** (every path below /srv), ~/**/.ssh (at any depth), /srv/*.git.\n"
 	       "\n"
 	       "Run 'sbx policy COMMAND --help' for details; see sbx-policy(1).\n");
 	return EXIT_OK;
@@ -949,6 +953,85 @@ static int parse_target(const char *target, char *host, size_t hostlen, int *por
 	return 0;
 }
 
+/*
+ * What '~' means in filesystem rules for the user asking: under sudo the invoking user's
+ * home (SUDO_UID), else $HOME, else the password database's.
+ */
+static void invoking_home(char *out, size_t len)
+{
+	const char *sudo_uid = getenv("SUDO_UID"), *home = NULL;
+	char resolved[PATH_MAX];
+	struct passwd *pw = NULL;
+
+	if (sudo_uid && *sudo_uid && strcmp(sudo_uid, "0") != 0) {
+		char *end;
+		unsigned long uid = strtoul(sudo_uid, &end, 10);
+
+		if (!*end)
+			pw = getpwuid((uid_t)uid);
+		if (!pw && getenv("SUDO_USER"))
+			pw = getpwnam(getenv("SUDO_USER"));
+		home = pw ? pw->pw_dir : NULL;
+	} else {
+		home = getenv("HOME");
+		if (!home || home[0] != '/') {
+			pw = getpwuid(getuid());
+			home = pw ? pw->pw_dir : NULL;
+		}
+	}
+	/* the rules are decided on resolved paths: a home behind a symlink is resolved too */
+	if (home && realpath(home, resolved))
+		home = resolved;
+	snprintf(out, len, "%s", home ? home : "");
+}
+
+static void print_mount(const cJSON *m, const char *what, const char *path,
+			const char *sandbox)
+{
+	const cJSON *rule = cJSON_GetObjectItem(m, "rule");
+
+	printf("%s  %s mount of %s%s%s\n",
+	       strcmp(jstr(m, "decision"), "allow") == 0 ? "ALLOWED" : "BLOCKED", what, path,
+	       sandbox ? " in sandbox " : "", sandbox ? sandbox : "");
+	if (cJSON_IsObject(rule))
+		printf("rule:    %s (%s %s %s, %s)\n", jstr(rule, "name"), jstr(rule, "provenance"),
+		       jstr(rule, "type"), jstr(rule, "decision"), jstr(m, "resource"));
+	else
+		printf("rule:    -\n");
+	printf("reason:  %s\n", jstr(m, "reason"));
+	printf("detail:  %s\n", jstr(m, "detail"));
+	if (*jstr(m, "fix"))
+		printf("fix:     %s\n", jstr(m, "fix"));
+}
+
+/* check filesystem PATH: the read-only and the read-write mount of PATH as sbx run would. */
+static int check_path(const char *path, const char *sandbox)
+{
+	char resolved[PATH_MAX], home[PATH_MAX];
+	cJSON *args, *reply;
+	int ret;
+
+	if (!realpath(path, resolved))
+		return p_err(EXIT_USAGE, "cannot check %s: %s (give an existing directory)", path,
+			     strerror(errno));
+	invoking_home(home, sizeof(home));
+	args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "path", resolved);
+	cJSON_AddStringToObject(args, "home", home);
+	if (sandbox)
+		cJSON_AddStringToObject(args, "sandbox", sandbox);
+	ret = daemon_call("policy.check", args, true, &reply);
+	if (ret)
+		return ret;
+	if (json_reply(reply))
+		return EXIT_OK;
+	print_mount(cJSON_GetObjectItem(reply, "read_only"), "read-only", resolved, sandbox);
+	printf("\n");
+	print_mount(cJSON_GetObjectItem(reply, "read_write"), "read-write", resolved, sandbox);
+	cJSON_Delete(reply);
+	return EXIT_OK;
+}
+
 static int do_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -963,6 +1046,7 @@ static int do_check(int argc, char **argv)
 	const cJSON *rule;
 	int opt, ret, port, nargs, ac;
 	char **rest;
+	bool fs;
 
 	reset_opts(argc, argv);
 	/* [network] TARGET: '-a.com' is the target, whichever place it has */
@@ -978,13 +1062,21 @@ static int do_check(int argc, char **argv)
 		case 'h':
 			printf("Usage: sbx policy check [network] TARGET [--sandbox NAME] "
 			       "[--json]\n"
+			       "       sbx policy check filesystem PATH [--sandbox NAME] [--json]\n"
 			       "\n"
 			       "Shows whether a connection to TARGET would be allowed, the rule that\n"
 			       "decides it and why. TARGET is a host (port 443), host:port, an IP\n"
 			       "address, [IPv6]:port, or a URL (http:// means port 80, https:// 443).\n"
 			       "With --sandbox, rules scoped to that sandbox count too. A refusal\n"
 			       "ends with a fix: line, the command that would allow it (or why no\n"
-			       "rule can), as the proxy's 403 page shows it.\n");
+			       "rule can), as the proxy's 403 page shows it.\n"
+			       "\n"
+			       "With filesystem, shows whether the existing directory PATH (symlinks\n"
+			       "resolved) may be mounted as a workspace read-only (filesystem:read)\n"
+			       "and read-write (filesystem:read and filesystem:write), each with its\n"
+			       "deciding rule, reason and fix. '~' in rules is your home directory\n"
+			       "(the sudo caller's under sudo). A deny rule matching anything inside\n"
+			       "PATH refuses the mount.\n");
 			return EXIT_OK;
 		default:
 			return bad_option(opt, av);
@@ -996,16 +1088,20 @@ static int do_check(int argc, char **argv)
 		rest++;
 		nargs--;
 	}
-	if (nargs == 2 && strncmp(rest[0], "filesystem", 10) == 0)
-		return p_err(EXIT_USAGE, "check decides network connections only; filesystem rules "
-					 "are stored and listed, not enforced (sbx policy ls --type "
-					 "filesystem)");
+	fs = nargs >= 1 && (strcmp(rest[0], "filesystem") == 0 ||
+			    strcmp(rest[0], "filesystem:read") == 0 ||
+			    strcmp(rest[0], "filesystem:write") == 0);
+	if (fs && nargs == 2)
+		return check_path(rest[1], sandbox);
+	if (fs && nargs == 1)
+		return p_err(EXIT_USAGE, "give the path after 'filesystem': sbx policy check "
+					 "filesystem PATH");
 	if (nargs == 1 && strcmp(rest[0], "network") == 0)
 		return p_err(EXIT_USAGE, "give the target after 'network': sbx policy check network "
 					 "HOST[:PORT]");
 	if (nargs != 1)
 		return p_err(EXIT_USAGE, "usage: sbx policy check [network] TARGET [--sandbox "
-					 "NAME] [--json]");
+					 "NAME] [--json], or sbx policy check filesystem PATH");
 	target = rest[0];
 	ret = parse_target(target, host, sizeof(host), &port);
 	if (ret == -EPROTONOSUPPORT)

@@ -65,37 +65,6 @@ static void refuse(struct sbx_conn_verdict *v, enum sbx_reason reason)
 
 /* ---- what to do next ------------------------------------------------------------ */
 
-/* @w as one word for a POSIX shell: quoted when a shell would read into it ('[', '*'). */
-static void shell_word(const char *w, char *out, size_t len)
-{
-	size_t n = 0;
-	bool plain = *w != '\0';
-
-	for (const char *c = w; *c; c++)
-		if (!isalnum((unsigned char)*c) && !strchr("._:/-", *c))
-			plain = false;
-	if (plain) {
-		snprintf(out, len, "%s", w);
-		return;
-	}
-	if (len < 3) {
-		if (len)
-			out[0] = '\0';
-		return;
-	}
-	out[n++] = '\'';
-	for (const char *c = w; *c && n + 5 < len; c++) {
-		if (*c == '\'') {
-			memcpy(out + n, "'\\''", 4);
-			n += 4;
-		} else {
-			out[n++] = *c;
-		}
-	}
-	out[n++] = '\'';
-	out[n] = '\0';
-}
-
 /*
  * The command that allows @resource, and a @note ("" for none) as a shell comment: the line
  * pastes into a shell as it is.
@@ -104,7 +73,7 @@ static void fix_allow(struct sbx_conn_verdict *v, const char *resource, const ch
 {
 	char w[SBX_RESOURCE_MAX + 16];
 
-	shell_word(resource, w, sizeof(w));
+	sbx_shell_word(resource, w, sizeof(w));
 	snprintf(v->fix, sizeof(v->fix), "sbx policy allow network %s%s%s", w,
 		 *note ? "  # " : "", note);
 }
@@ -139,7 +108,7 @@ static void fix_deny(struct sbx_conn_verdict *v)
 						    : "built in");
 		return;
 	}
-	shell_word(v->res->text, w, sizeof(w));
+	sbx_shell_word(v->res->text, w, sizeof(w));
 	snprintf(v->fix, sizeof(v->fix),
 		 "sbx policy rm network --resource %s  # a deny beats every allow", w);
 }

@@ -349,17 +349,78 @@ static void resource_format(struct sbx_resource *r)
 		snprintf(r->text, sizeof(r->text), "%s", host);
 }
 
+/*
+ * Path patterns (sbx-policy(1), FILESYSTEM RULES): "**" alone is every path; "~" or "~/" the
+ * invoking user's home, "~/SUB..." below it; "/a/b" an absolute path. A "**" segment is any
+ * number of segments: at the end one or more (every path strictly below the prefix, not the
+ * prefix itself), elsewhere zero or more. A '*' inside a segment is any characters but '/'.
+ * The text is kept as given but for a trailing '/' ("~/" stays, as seed 003 lists it).
+ */
+static int path_segment_check(const char *orig, const char *seg, size_t n, char *err,
+			      size_t errlen)
+{
+	if (n == 0)
+		return ERR("path pattern '%s' has an empty segment ('//'); write one '/'", orig);
+	if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+		return ERR("path pattern '%s' has a '%.*s' segment; give the path without '.' "
+			   "or '..'",
+			   orig, (int)n, seg);
+	for (size_t i = 0; i + 1 < n; i++)
+		if (seg[i] == '*' && seg[i + 1] == '*' && n != 2)
+			return ERR("path pattern '%s': '**' must be a whole segment, as in /srv/** "
+				   "or ~/**/.ssh",
+				   orig);
+	return 0;
+}
+
 static int path_parse(const char *s, struct sbx_resource *r, char *err, size_t errlen)
 {
+	const char *segs = s;
+	size_t n = strlen(s), count = 0;
+	int ret;
+
 	if (!*s)
 		return ERR("empty path pattern");
-	if (s[0] != '/' && s[0] != '~' && s[0] != '*')
-		return ERR("path pattern '%s' must start with '/', '~' or '*'", s);
 	for (const char *c = s; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			return ERR("path pattern contains a control character");
+	if (s[0] == '~' && s[1] && s[1] != '/')
+		return ERR("path pattern '%s': '~' is the invoking user's home and must stand "
+			   "alone or be followed by '/' (~NAME is not supported; give the absolute "
+			   "path)",
+			   s);
+	if (s[0] != '/' && s[0] != '~' && strcmp(s, "**") != 0 && strncmp(s, "**/", 3) != 0)
+		return ERR("path pattern '%s' must start with '/', '~' or '**': relative paths "
+			   "mean nothing to a mount (give /abs/path or ~/path)",
+			   s);
 	r->kind = SBX_RES_PATH;
-	snprintf(r->text, sizeof(r->text), "%s", s);
+	/* "/x/" is "/x"; "/", "~" and "~/" stay as they are */
+	if (n > 1 && s[n - 1] == '/' && strcmp(s, "~/") != 0)
+		n--;
+	if (n > 1 && s[n - 1] == '/' && strcmp(s, "~/") != 0)
+		return ERR("path pattern '%s' has an empty segment ('//'); write one '/'", s);
+	snprintf(r->text, sizeof(r->text), "%.*s", (int)n, s);
+	if (strcmp(r->text, "**") == 0 || strcmp(r->text, "/") == 0 || r->text[0] == '~') {
+		if (r->text[0] != '~' || !r->text[1] || !r->text[2])
+			return 0;
+		segs = r->text + 2;
+	} else {
+		segs = r->text + (r->text[0] == '/');
+	}
+	for (const char *p = segs;; count++) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		ret = path_segment_check(s, p, len, err, errlen);
+		if (ret)
+			return ret;
+		if (count == SBX_PATH_SEGS_MAX)
+			return ERR("path pattern '%s' has more than %d segments", s,
+				   SBX_PATH_SEGS_MAX);
+		if (!slash)
+			break;
+		p = slash + 1;
+	}
 	return 0;
 }
 
@@ -1081,4 +1142,308 @@ void sbx_verdict_detail(const struct sbx_verdict *v, char *out, size_t outlen)
 	else
 		snprintf(out, outlen, "matched %s rule %s (%s)", sbx_decision_name(v->decision),
 			 v->rule->name, v->res->text);
+}
+
+/* ---- filesystem paths ----------------------------------------------------------- */
+
+struct seg {
+	const char *s;
+	size_t n;
+};
+
+/* '*' in @pat is any run of characters; a segment never holds '/'. */
+static bool glob_segment(const char *pat, size_t pn, const char *s, size_t sn)
+{
+	size_t p = 0, i = 0, star = (size_t)-1, mark = 0;
+
+	while (i < sn) {
+		if (p < pn && pat[p] == '*') {
+			star = p++;
+			mark = i;
+		} else if (p < pn && pat[p] == s[i]) {
+			p++;
+			i++;
+		} else if (star != (size_t)-1) {
+			p = star + 1;
+			i = ++mark;
+		} else {
+			return false;
+		}
+	}
+	while (p < pn && pat[p] == '*')
+		p++;
+	return p == pn;
+}
+
+static bool is_globstar(const struct seg *g)
+{
+	return g->n == 2 && g->s[0] == '*' && g->s[1] == '*';
+}
+
+/* A non-final "**" may match no segment at all: step over it. */
+static void closure(bool *set, const struct seg *pat, size_t m)
+{
+	for (size_t k = 0; k + 1 < m; k++)
+		if (set[k] && is_globstar(&pat[k]))
+			set[k + 1] = true;
+}
+
+/*
+ * Walk the segments of @rest ("" or "a/b", no leading '/') through the pattern @pat (an NFA
+ * whose state k means "pat[0..k) matched so far"). *match: the pattern matches @rest; *below:
+ * it could match some path strictly below @rest (a state short of the end is alive).
+ */
+static void path_walk(const struct seg *pat, size_t m, const char *rest, bool *match,
+		      bool *below)
+{
+	bool cur[SBX_PATH_SEGS_MAX + 1] = { false }, next[SBX_PATH_SEGS_MAX + 1];
+	bool alive = true;
+
+	cur[0] = true;
+	closure(cur, pat, m);
+	for (const char *p = rest; *p && alive;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+		memset(next, 0, (m + 1) * sizeof(*next));
+		alive = false;
+		for (size_t k = 0; k < m; k++) {
+			if (!cur[k])
+				continue;
+			if (is_globstar(&pat[k]))
+				next[k] = next[k + 1] = alive = true;
+			else if (glob_segment(pat[k].s, pat[k].n, p, n))
+				next[k + 1] = alive = true;
+		}
+		closure(next, pat, m);
+		memcpy(cur, next, (m + 1) * sizeof(*cur));
+		p = slash ? slash + 1 : p + n;
+	}
+	*match = alive && cur[m];
+	*below = false;
+	for (size_t k = 0; alive && k < m; k++)
+		*below = *below || cur[k];
+}
+
+/* Split @s ("" or "a/b/c") into segments; the parser bounded their number. */
+static size_t split_segments(const char *s, struct seg *out)
+{
+	size_t m = 0;
+
+	while (*s && m < SBX_PATH_SEGS_MAX) {
+		const char *slash = strchr(s, '/');
+		size_t n = slash ? (size_t)(slash - s) : strlen(s);
+
+		out[m++] = (struct seg){ s, n };
+		s = slash ? slash + 1 : s + n;
+	}
+	return m;
+}
+
+/* The length of @home without its trailing '/', or (size_t)-1 when '~' means nothing. */
+static size_t home_len(const char *home)
+{
+	size_t n = home ? strlen(home) : 0;
+
+	if (n == 0 || home[0] != '/')
+		return (size_t)-1;
+	while (n > 0 && home[n - 1] == '/')
+		n--;
+	return n; /* 0: home is "/" */
+}
+
+/* Does @res match @path itself (*match), or could it match a path below it (*below)? */
+static void path_test(const struct sbx_resource *res, const char *path, const char *home,
+		      bool *match, bool *below)
+{
+	const char *t = res->text, *rest = path + 1;
+	struct seg pat[SBX_PATH_SEGS_MAX] = { { NULL, 0 } };
+	size_t m;
+
+	*match = *below = false;
+	if (strcmp(t, "**") == 0) {
+		*match = *below = true;
+		return;
+	}
+	if (t[0] == '~') {
+		size_t h = home_len(home);
+
+		if (h == (size_t)-1)
+			return;
+		if (strncmp(path, home, h) == 0 && (path[h] == '\0' || path[h] == '/' || h == 0)) {
+			rest = path + h + (path[h] == '/');
+		} else {
+			/* the home directory is somewhere below @path: the pattern is too */
+			size_t n = strlen(path);
+
+			*below = n == 1 || (n < h && strncmp(home, path, n) == 0 && home[n] == '/');
+			return;
+		}
+		t += t[1] == '/' ? 2 : 1;
+	} else if (t[0] == '/') {
+		t++;
+	}
+	m = split_segments(t, pat);
+	path_walk(pat, m, rest, match, below);
+}
+
+/* Absolute and canonical: no empty, '.' or '..' segment, no trailing '/' but for "/". */
+static bool path_canonical(const char *path)
+{
+	if (!path || path[0] != '/')
+		return false;
+	if (strcmp(path, "/") == 0)
+		return true;
+	for (const char *p = path + 1;;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!slash)
+			return true;
+		p = slash + 1;
+	}
+}
+
+static bool rule_applies(const struct sbx_policy *p, const struct sbx_rule *r,
+			 const char *sandbox, enum sbx_rule_type type)
+{
+	if (r->type != type || !sbx_policy_rule_active(p, r, NULL))
+		return false;
+	return !r->sandbox[0] || (sandbox && strcmp(r->sandbox, sandbox) == 0);
+}
+
+int sbx_policy_decide_path(const struct sbx_policy *p, const char *sandbox,
+			   enum sbx_rule_type type, const char *path, const char *home,
+			   struct sbx_verdict *v)
+{
+	const struct sbx_rule *allow = NULL;
+	const struct sbx_resource *allow_res = NULL;
+
+	memset(v, 0, sizeof(*v));
+	v->decision = SBX_DENY;
+	v->reason = SBX_REASON_DEFAULT_DENY;
+	v->type = type;
+	if (!p->compiled)
+		return -EAGAIN;
+	if ((type != SBX_TYPE_FS_READ && type != SBX_TYPE_FS_WRITE) || !path_canonical(path))
+		return -EINVAL;
+	if (sandbox && !*sandbox)
+		sandbox = NULL;
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct sbx_rule *r = &p->rules[i];
+
+		if (!rule_applies(p, r, sandbox, type))
+			continue;
+		for (size_t j = 0; j < r->nres; j++) {
+			bool match, below;
+
+			if (r->res[j].kind != SBX_RES_PATH)
+				continue;
+			path_test(&r->res[j], path, home, &match, &below);
+			if (r->decision == SBX_DENY && (match || below)) {
+				v->rule = r;
+				v->res = &r->res[j];
+				v->reason = SBX_REASON_PATH_BLOCKED;
+				v->inside = !match;
+				return 0;
+			}
+			if (r->decision == SBX_ALLOW && match && !allow) {
+				allow = r;
+				allow_res = &r->res[j];
+			}
+		}
+	}
+	if (allow) {
+		v->decision = SBX_ALLOW;
+		v->reason = SBX_REASON_PATH_ALLOWED;
+		v->rule = allow;
+		v->res = allow_res;
+	}
+	return 0;
+}
+
+int sbx_policy_decide_mount(const struct sbx_policy *p, const char *sandbox, const char *path,
+			    const char *home, bool writable, struct sbx_verdict *v)
+{
+	int err = sbx_policy_decide_path(p, sandbox, SBX_TYPE_FS_READ, path, home, v);
+
+	if (err || v->decision == SBX_DENY || !writable)
+		return err;
+	return sbx_policy_decide_path(p, sandbox, SBX_TYPE_FS_WRITE, path, home, v);
+}
+
+void sbx_path_verdict_detail(const struct sbx_verdict *v, const char *path, char *out,
+			     size_t outlen)
+{
+	const char *type = sbx_type_name(v->type);
+
+	if (!v->rule)
+		snprintf(out, outlen, "no %s rule allows %s (default deny)", type, path);
+	else if (v->inside)
+		snprintf(out, outlen,
+			 "%s of %s denied by rule %s (%s), which matches a path inside it (a "
+			 "mount exposes the whole directory)",
+			 type, path, v->rule->name, v->res->text);
+	else
+		snprintf(out, outlen, "%s of %s %s by rule %s (%s)", type, path,
+			 v->decision == SBX_ALLOW ? "allowed" : "denied", v->rule->name,
+			 v->res->text);
+}
+
+void sbx_path_verdict_fix(const struct sbx_verdict *v, const char *path, char *out,
+			  size_t outlen)
+{
+	const struct sbx_rule *r = v->rule;
+	char w[SBX_RESOURCE_MAX + 16];
+
+	if (v->decision == SBX_ALLOW) {
+		snprintf(out, outlen, "%s", "");
+	} else if (!r) {
+		sbx_shell_word(path, w, sizeof(w));
+		snprintf(out, outlen, "sbx policy allow %s %s", sbx_type_name(v->type), w);
+	} else if (r->builtin || r->prov != SBX_PROV_LOCAL) {
+		snprintf(out, outlen,
+			 "no local rule can allow this: deny rule %s is %s, and a deny beats "
+			 "every allow",
+			 r->name,
+			 r->prov == SBX_PROV_REMOTE ? "the organization's"
+			 : r->prov == SBX_PROV_KIT  ? "a kit's"
+						    : "built in");
+	} else {
+		sbx_shell_word(v->res->text, w, sizeof(w));
+		snprintf(out, outlen, "sbx policy rm %s --resource %s  # a deny beats every allow",
+			 sbx_type_name(v->type), w);
+	}
+}
+
+void sbx_shell_word(const char *w, char *out, size_t len)
+{
+	size_t n = 0;
+	bool plain = *w != '\0';
+
+	for (const char *c = w; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("._:/-", *c))
+			plain = false;
+	if (plain) {
+		snprintf(out, len, "%s", w);
+		return;
+	}
+	if (len < 3) {
+		if (len)
+			out[0] = '\0';
+		return;
+	}
+	out[n++] = '\'';
+	for (const char *c = w; *c && n + 5 < len; c++) {
+		if (*c == '\'') {
+			memcpy(out + n, "'\\''", 4);
+			n += 4;
+		} else {
+			out[n++] = *c;
+		}
+	}
+	out[n++] = '\'';
+	out[n] = '\0';
 }

@@ -651,6 +651,64 @@ static cJSON *do_inspect(struct sbx_policyd *pd, const cJSON *args)
 	return reply;
 }
 
+/* One mount decision of `check filesystem`: read-only or read-write. */
+static cJSON *mount_json(const struct sbx_policyd *pd, const struct sbx_verdict *v,
+			 const char *path)
+{
+	char detail[SBX_ERR_MAX + 2 * PATH_MAX], fix[SBX_ERR_MAX + 2 * PATH_MAX];
+	cJSON *j = cJSON_CreateObject();
+
+	sbx_path_verdict_detail(v, path, detail, sizeof(detail));
+	sbx_path_verdict_fix(v, path, fix, sizeof(fix));
+	cJSON_AddStringToObject(j, "decision", v->decision == SBX_ALLOW ? "allow" : "deny");
+	cJSON_AddStringToObject(j, "type", sbx_type_name(v->type));
+	cJSON_AddStringToObject(j, "reason", sbx_reason_name(v->reason));
+	cJSON_AddStringToObject(j, "detail", detail);
+	if (v->decision != SBX_ALLOW)
+		cJSON_AddStringToObject(j, "fix", fix);
+	if (v->rule) {
+		cJSON_AddItemToObject(j, "rule", rule_json(pd, v->rule));
+		cJSON_AddStringToObject(j, "resource", v->res->text);
+	} else {
+		cJSON_AddNullToObject(j, "rule");
+	}
+	return j;
+}
+
+/*
+ * `check filesystem PATH`: may PATH (absolute, resolved by the client) be mounted read-only
+ * and read-write? "home" is what '~' means for the user asking.
+ */
+static cJSON *do_check_path(struct sbx_policyd *pd, const cJSON *args)
+{
+	const char *path = sbx_json_arg(args, "path"), *sandbox = sbx_json_arg(args, "sandbox");
+	const char *home = sbx_json_arg(args, "home");
+	struct sbx_verdict ro, rw;
+	char err[SBX_ERR_MAX];
+	cJSON *reply;
+	int ret;
+
+	if (!path)
+		return BAD("give a path to check");
+	if (sandbox && sbx_sandbox_name_check(sandbox, err, sizeof(err)))
+		return BAD("%s", err);
+	ret = sbx_policy_decide_mount(pd->policy, sandbox, path, home, false, &ro);
+	if (!ret)
+		ret = sbx_policy_decide_mount(pd->policy, sandbox, path, home, true, &rw);
+	if (ret == -EINVAL)
+		return BAD("'%s' is not an absolute path without '.', '..' or '//' segments", path);
+	if (ret)
+		return FAILED("cannot decide %s: %s", path, strerror(-ret));
+	reply = sbx_ctl_ok();
+	cJSON_AddStringToObject(reply, "type", "filesystem");
+	cJSON_AddStringToObject(reply, "path", path);
+	cJSON_AddStringToObject(reply, "home", home ? home : "");
+	cJSON_AddStringToObject(reply, "sandbox", sandbox ? sandbox : "");
+	cJSON_AddItemToObject(reply, "read_only", mount_json(pd, &ro, path));
+	cJSON_AddItemToObject(reply, "read_write", mount_json(pd, &rw, path));
+	return reply;
+}
+
 /* The one connection decision (include/sbx/conn.h), for a connection to host:port. */
 static cJSON *do_check(struct sbx_policyd *pd, const cJSON *args)
 {
@@ -661,6 +719,8 @@ static cJSON *do_check(struct sbx_policyd *pd, const cJSON *args)
 	struct sbx_conn_verdict v;
 	cJSON *reply;
 
+	if (sbx_json_arg(args, "path"))
+		return do_check_path(pd, args);
 	if (!host)
 		return BAD("give a host to check");
 	if (!cJSON_IsNumber(port) || port->valueint < 1 || port->valueint > 65535)

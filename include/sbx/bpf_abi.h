@@ -160,6 +160,8 @@ enum sbx_reason {
 	SBX_REASON_IP_FRAGMENT,		/* IPv4 fragment (ports unknowable) */
 	SBX_REASON_BAD_STREAM,		/* proxy: client bytes malformed or ambiguous, or no valid host */
 	SBX_REASON_FAMILY_BLOCKED,	/* a socket family or netlink protocol sandboxes never need */
+	SBX_REASON_PATH_ALLOWED,	/* a filesystem rule allowed mounting a path */
+	SBX_REASON_PATH_BLOCKED,	/* a filesystem deny rule matched the path or below it */
 	SBX_REASON__MAX,
 };
 
@@ -237,6 +239,8 @@ static inline const char *sbx_reason_name(unsigned int reason)
 		[SBX_REASON_IP_FRAGMENT] = "ip-fragment",
 		[SBX_REASON_BAD_STREAM] = "unparseable-stream",
 		[SBX_REASON_FAMILY_BLOCKED] = "family-blocked",
+		[SBX_REASON_PATH_ALLOWED] = "path-allowed",
+		[SBX_REASON_PATH_BLOCKED] = "path-blocked",
 	};
 
 	return reason < SBX_REASON__MAX && names[reason] ? names[reason] : "";

@@ -26,6 +26,7 @@
 #define SBX_ID_PREFIX_MIN 8	/* the shortest ID prefix that names a rule */
 #define SBX_AUTO_NAME_PREFIX "local:" /* unnamed local rules: "local:" + 8 hex digits of the id */
 #define SBX_ERR_MAX 256
+#define SBX_PATH_SEGS_MAX 128	/* segments in one path pattern */
 
 enum sbx_rule_type {
 	SBX_TYPE_NETWORK,
@@ -52,7 +53,7 @@ enum sbx_res_kind {
 	SBX_RES_ANY,	   /* ** */
 	SBX_RES_LOCALHOST, /* localhost:PORT, a host service */
 	SBX_RES_CIDR,	   /* 10.0.0.0/8, 10.1.2.3, 2001:db8::/32 */
-	SBX_RES_PATH,	   /* a filesystem path pattern */
+	SBX_RES_PATH,	   /* a filesystem path pattern (sbx_policy_decide_path) */
 };
 
 struct sbx_resource {
@@ -80,9 +81,13 @@ struct sbx_rule {
 
 struct sbx_verdict {
 	enum sbx_decision decision;
-	enum sbx_reason reason;	    /* domain-allowed, domain-blocked or default-deny */
+	enum sbx_reason reason;	    /* domain-allowed, domain-blocked or default-deny; for
+				     * paths path-allowed, path-blocked or default-deny */
 	const struct sbx_rule *rule;	    /* NULL when nothing matched */
 	const struct sbx_resource *res;	    /* the resource that matched */
+	enum sbx_rule_type type;	    /* the rule type that decided (network for hosts) */
+	bool inside;			    /* a path deny: it matches below the path, not the
+					     * path itself (a mount exposes the whole subtree) */
 };
 
 /* The built-in baselines of `sbx policy set-default`. */
@@ -197,6 +202,46 @@ int sbx_policy_decide_addr(const struct sbx_policy *p, const char *sandbox, int 
 
 /* A human sentence for a verdict, e.g. for `policy check` and 403 pages. */
 void sbx_verdict_detail(const struct sbx_verdict *v, char *out, size_t outlen);
+
+/*
+ * Decide whether the host directory @path may be mounted into @sandbox, for rules of @type
+ * (filesystem:read or filesystem:write); sbx-policy(1), FILESYSTEM RULES. @path is absolute
+ * and canonical (the caller resolves it with realpath(3)); @home is the invoking user's home
+ * directory, what '~' means (NULL or "": '~' patterns match nothing).
+ *
+ * Only active rules of @type, global or scoped to @sandbox, count. A mount exposes the whole
+ * subtree, so a deny rule decides if it matches @path or could match any path below it
+ * (v->inside); else an allow rule matching @path itself allows (a trailing "**" matches
+ * strictly below its prefix: "~" with a trailing "**" allows /home/a/proj, not /home/a); else
+ * deny by default. Linear in the number of filesystem rules, no I/O.
+ * Returns 0, -EINVAL for a @path that is not absolute and canonical or a @type that is not a
+ * filesystem type, -EAGAIN for an uncompiled policy.
+ */
+int sbx_policy_decide_path(const struct sbx_policy *p, const char *sandbox,
+			   enum sbx_rule_type type, const char *path, const char *home,
+			   struct sbx_verdict *v);
+
+/*
+ * A workspace mount: read-only needs filesystem:read, read-write filesystem:read and
+ * filesystem:write. @v is the verdict that decides: the first refusal (read before write),
+ * else the allow of the last type asked. Returns as sbx_policy_decide_path().
+ */
+int sbx_policy_decide_mount(const struct sbx_policy *p, const char *sandbox, const char *path,
+			    const char *home, bool writable, struct sbx_verdict *v);
+
+/*
+ * Sentences for a path verdict of sbx_policy_decide_path(): "filesystem:write of /home/a
+ * denied by rule NAME (~/)", "no filesystem:write rule allows /x". The fix is what to do next
+ * for a refusal ("" for an allow): the command that allows @path, the command that lifts a
+ * local deny rule, or "no local rule can allow this: " and why.
+ */
+void sbx_path_verdict_detail(const struct sbx_verdict *v, const char *path, char *out,
+			     size_t outlen);
+void sbx_path_verdict_fix(const struct sbx_verdict *v, const char *path, char *out,
+			  size_t outlen);
+
+/* @w as one word for a POSIX shell: quoted when a shell would read into it ('[', '*', ' '). */
+void sbx_shell_word(const char *w, char *out, size_t len);
 
 /*
  * The built-in rules of a preset, as copies the caller releases with

@@ -115,6 +115,10 @@ both cidr_prefix_not_number 'prefix' policy allow network "10.0.0.0/x"
 both numeric_tld 'address|host' policy allow network "999.1.1.1"
 both ipv6_unclosed "']'|bracket" policy allow network "[2001:db8::1:22"
 both fs_relative_path "start with" policy allow filesystem:read "relative/path"
+both fs_dotdot "'/srv/\.\./etc' has a '\.\.' segment" policy allow filesystem:read "/srv/../etc"
+both fs_empty_segment "empty segment" policy deny filesystem:write "/srv//x"
+both fs_split_globstar "'\*\*' must be a whole segment" policy allow filesystem:read "/srv/x**"
+both fs_tilde_user "~NAME is not supported" policy allow filesystem:read "~root/x"
 both extra_argument "one comma-separated list of resources: sbx policy allow network 'a\.com,b\.com'" policy allow network a.com b.com
 # a resource that starts with '-' is the resource, not options (getopt permutes: it used to
 # say "unknown option 'network'"); and "--" ends the options
@@ -185,8 +189,9 @@ both check_dash_target "(^|sbx: )'-a\.com': a label cannot start" policy check '
 both check_dash_target_after_type "(^|sbx: )'-a\.com': a label cannot start" policy check network '-a.com' --sandbox box1
 both check_missing_target 'usage' policy check
 both check_only_the_type_word "give the target after 'network'" policy check network
-both check_filesystem 'network connections only; filesystem rules are stored and listed, not enforced' \
-	policy check filesystem:read /etc
+both check_filesystem_missing_path "cannot check $SBX_TEST_DIR/nowhere: No such file or directory" \
+	policy check filesystem "$SBX_TEST_DIR/nowhere"
+both check_filesystem_no_path "give the path after 'filesystem'" policy check filesystem
 both check_invalid_sandbox 'sandbox name' policy check --sandbox 'bad name!' x.com
 both check_unknown_option 'unrecognized|unknown|invalid' policy check --bogus x.com
 # every spelling inet_aton() takes is an address, never a host name (issue 6, item 13)

@@ -183,9 +183,324 @@ static void test_filesystem_paths(void)
 
 	CHECK_INT(sbx_resource_parse(SBX_TYPE_FS_WRITE, "~/**", &r, err, sizeof(err)), 0);
 	CHECK_STR(r.text, "~/**");
+	CHECK_INT(r.kind, SBX_RES_PATH);
 	CHECK_INT(sbx_resource_parse(SBX_TYPE_FS_READ, "relative/path", &r, err, sizeof(err)),
 		  -EINVAL);
 	CHECK_HAS(err, "must start with");
+}
+
+/* Parse @text as a filesystem:read pattern: its canonical text, or "!" and the error. */
+static const char *fs_canon(const char *text)
+{
+	static char out[SBX_RESOURCE_MAX + SBX_ERR_MAX];
+	struct sbx_resource r;
+
+	if (sbx_resource_parse(SBX_TYPE_FS_READ, text, &r, err, sizeof(err)))
+		snprintf(out, sizeof(out), "!%s", err);
+	else
+		snprintf(out, sizeof(out), "%s", r.text);
+	return out;
+}
+
+static void test_path_patterns_accepted_and_canonical(void)
+{
+	static const char *const table[][2] = {
+		{ "**", "**" },
+		{ "~", "~" },
+		{ "~/", "~/" }, /* as seed 003 lists it; it means ~ */
+		{ "~/src", "~/src" },
+		{ "~/src/", "~/src" },
+		{ "~/src/**", "~/src/**" },
+		{ "~/**/.ssh", "~/**/.ssh" },
+		{ "/", "/" },
+		{ "/srv/data", "/srv/data" },
+		{ "/srv/data/", "/srv/data" },
+		{ "/srv/**", "/srv/**" },
+		{ "/etc/*", "/etc/*" },
+		{ "/home/*/proj", "/home/*/proj" },
+		{ "/var/log/*.log", "/var/log/*.log" },
+		{ "**/.ssh", "**/.ssh" },
+		{ "/a b/c", "!" }, /* white space: refused for every type */
+	};
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		const char *got = fs_canon(table[i][0]);
+
+		if (strcmp(table[i][1], "!") == 0)
+			CHECK(got[0] == '!');
+		else
+			CHECK_STR(got, table[i][1]);
+	}
+}
+
+static void test_path_patterns_refused_with_a_reason(void)
+{
+	static const char *const table[][2] = {
+		{ "", "empty" },
+		{ "relative/path", "must start with '/', '~' or '**'" },
+		{ "./build", "must start with" },
+		{ "*/x", "must start with" },
+		{ "*", "must start with" },
+		{ "~root/x", "~NAME is not supported" },
+		{ "/a//b", "empty segment" },
+		{ "/a/b//", "empty segment" },
+		{ "~//", "empty segment" },
+		{ "/a/./b", "'.' segment" },
+		{ "/a/../b", "'..' segment" },
+		{ "~/..", "'..' segment" },
+		{ "/a/b**", "'**' must be a whole segment" },
+		{ "/a/**x/c", "'**' must be a whole segment" },
+		{ "/a\001b", "control character" },
+		{ "/a\177b", "control character" },
+	};
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		const char *got = fs_canon(table[i][0]);
+
+		if (got[0] != '!' || !strstr(got, table[i][1]))
+			fprintf(stderr, "  '%s' gave \"%s\", wanted an error with \"%s\"\n",
+				table[i][0], got, table[i][1]);
+		CHECK(got[0] == '!' && strstr(got, table[i][1]));
+	}
+}
+
+static void fs_add(struct sbx_policy *p, const char *name, enum sbx_rule_type t,
+		   enum sbx_decision d, enum sbx_provenance prov, const char *sandbox,
+		   const char *csv)
+{
+	struct sbx_rule r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	sbx_uuid_from_name(name, r.id);
+	r.type = t;
+	r.decision = d;
+	r.prov = prov;
+	snprintf(r.sandbox, sizeof(r.sandbox), "%s", sandbox ? sandbox : "");
+	if (sbx_resource_list_parse(t, csv, &r.res, &r.nres, err, sizeof(err)))
+		fprintf(stderr, "  rule %s: %s\n", name, err);
+	CHECK_INT(sbx_policy_add(p, &r), 0);
+	sbx_rule_release(&r);
+}
+
+/* "allow:NAME", "deny:NAME", "deny-inside:NAME" or "deny:default" for a @type decision. */
+static const char *fs_decide(struct sbx_policy *p, const char *sandbox, enum sbx_rule_type t,
+			     const char *path, const char *home)
+{
+	static char out[256];
+	struct sbx_verdict v;
+	int ret;
+
+	CHECK_INT(sbx_policy_compile(p), 0);
+	ret = sbx_policy_decide_path(p, sandbox, t, path, home, &v);
+	if (ret)
+		return ret == -EINVAL ? "einval" : "error";
+	snprintf(out, sizeof(out), "%s%s:%s", v.decision == SBX_ALLOW ? "allow" : "deny",
+		 v.inside ? "-inside" : "", v.rule ? v.rule->name : "default");
+	return out;
+}
+
+#define RD SBX_TYPE_FS_READ
+#define WR SBX_TYPE_FS_WRITE
+#define LOCAL SBX_PROV_LOCAL
+
+static void test_path_decisions_follow_the_patterns(void)
+{
+	static const struct {
+		const char *pattern, *path, *want; /* allow/deny of an allow rule "r" */
+	} table[] = {
+		{ "**", "/", "allow:r" },
+		{ "**", "/home/a/proj", "allow:r" },
+		{ "/srv/data", "/srv/data", "allow:r" },
+		{ "/srv/data", "/srv/data/x", "deny:default" },
+		{ "/srv/data", "/srv", "deny:default" },
+		{ "/srv/**", "/srv", "deny:default" }, /* strictly below */
+		{ "/srv/**", "/srv/x", "allow:r" },
+		{ "/srv/**", "/srv/x/y", "allow:r" },
+		{ "/srv/**", "/srvx", "deny:default" },
+		{ "/srv/*", "/srv/x", "allow:r" },
+		{ "/srv/*", "/srv/x/y", "deny:default" },
+		{ "/srv/*.git", "/srv/a.git", "allow:r" },
+		{ "/srv/*.git", "/srv/a.gitx", "deny:default" },
+		{ "/srv/**/src", "/srv/src", "allow:r" }, /* a middle ** may be nothing */
+		{ "/srv/**/src", "/srv/a/b/src", "allow:r" },
+		{ "/srv/**/src", "/srv/a/b", "deny:default" },
+		{ "**/.ssh", "/home/a/.ssh", "allow:r" },
+		{ "/", "/", "allow:r" },
+		{ "/", "/srv", "deny:default" },
+		{ "/**", "/srv", "allow:r" },
+		{ "/**", "/", "deny:default" },
+		{ "~", "/home/a", "allow:r" },
+		{ "~/", "/home/a", "allow:r" },
+		{ "~/", "/home/a/proj", "deny:default" },
+		{ "~/**", "/home/a/proj", "allow:r" },
+		{ "~/**", "/home/a", "deny:default" },
+		{ "~/**", "/home/ab/proj", "deny:default" },
+		{ "~/**", "/home/b/proj", "deny:default" },
+		{ "~/proj", "/home/a/proj", "allow:r" },
+	};
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		struct sbx_policy *p = sbx_policy_new();
+		const char *got;
+
+		fs_add(p, "r", RD, SBX_ALLOW, LOCAL, NULL, table[i].pattern);
+		got = fs_decide(p, NULL, RD, table[i].path, "/home/a");
+		if (strcmp(got, table[i].want))
+			fprintf(stderr, "  allow %s, path %s\n", table[i].pattern, table[i].path);
+		CHECK_STR(got, table[i].want);
+		sbx_policy_free(p);
+	}
+}
+
+static void test_path_deny_inside_the_mount_refuses_it(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	fs_add(p, "all", RD, SBX_ALLOW, LOCAL, NULL, "**");
+	fs_add(p, "secrets", RD, SBX_DENY, LOCAL, NULL, "~/proj/secrets");
+	fs_add(p, "keys", RD, SBX_DENY, LOCAL, NULL, "~/**/.ssh");
+	fs_add(p, "logs", RD, SBX_DENY, LOCAL, NULL, "/var/log/*");
+	/* the deny matches the path itself */
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/a/proj/secrets", "/home/a"), "deny:secrets");
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/a/x/.ssh", "/home/a"), "deny:keys");
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/a/.ssh", "/home/a"), "deny:keys");
+	/* something it matches lies below the path: mounting it would expose that */
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/a/proj", "/home/a"), "deny-inside:secrets");
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/a/other", "/home/a"), "deny-inside:keys");
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/a", "/home/a"), "deny-inside:secrets");
+	CHECK_STR(fs_decide(p, NULL, RD, "/home", "/home/a"), "deny-inside:secrets");
+	CHECK_STR(fs_decide(p, NULL, RD, "/", "/home/a"), "deny-inside:secrets");
+	CHECK_STR(fs_decide(p, NULL, RD, "/var/log", "/home/a"), "deny-inside:logs");
+	CHECK_STR(fs_decide(p, NULL, RD, "/var", "/home/a"), "deny-inside:logs");
+	/* beside or below a deny's match, it does not count */
+	CHECK_STR(fs_decide(p, NULL, RD, "/srv", "/home/a"), "allow:all");
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/b/proj", "/home/a"), "allow:all");
+	CHECK_STR(fs_decide(p, NULL, RD, "/var/lib", "/home/a"), "allow:all");
+	sbx_policy_free(p);
+}
+
+static void test_path_home_patterns_need_a_home(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	fs_add(p, "home", RD, SBX_ALLOW, LOCAL, NULL, "~/**");
+	fs_add(p, "keys", RD, SBX_DENY, LOCAL, NULL, "~/.ssh");
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/a/proj", "/home/a"), "allow:home");
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/a/proj", "/home/a/"), "allow:home");
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/a/proj", NULL), "deny:default");
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/a/proj", ""), "deny:default");
+	CHECK_STR(fs_decide(p, NULL, RD, "/home/a/proj", "relative"), "deny:default");
+	CHECK_STR(fs_decide(p, NULL, RD, "/root/x", "/root"), "allow:home");
+	CHECK_STR(fs_decide(p, NULL, RD, "/root", "/root"), "deny-inside:keys");
+	CHECK_STR(fs_decide(p, NULL, RD, "/x", "/"), "allow:home"); /* home is / */
+	sbx_policy_free(p);
+}
+
+/* Seed 003's organization example: home subdirectories writable, the home itself denied. */
+static void test_path_org_home_example(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+	struct sbx_verdict v;
+	char line[512];
+
+	fs_add(p, "default-fs-read-allow-all", RD, SBX_ALLOW, LOCAL, NULL, "**");
+	fs_add(p, "default-fs-write-allow-all", WR, SBX_ALLOW, LOCAL, NULL, "**");
+	fs_add(p, "allow home subdirectories", WR, SBX_ALLOW, SBX_PROV_REMOTE, NULL, "~/**");
+	fs_add(p, "deny home directory", WR, SBX_DENY, SBX_PROV_REMOTE, NULL, "~/");
+	CHECK_STR(fs_decide(p, NULL, WR, "/home/a/proj", "/home/a"),
+		  "allow:allow home subdirectories");
+	CHECK_STR(fs_decide(p, NULL, WR, "/home/a", "/home/a"), "deny:deny home directory");
+	/* governed: the local ** allow of writing is inactive, reading is not governed */
+	CHECK_STR(fs_decide(p, NULL, WR, "/srv", "/home/a"), "deny:default");
+	CHECK_STR(fs_decide(p, NULL, RD, "/srv", "/home/a"), "allow:default-fs-read-allow-all");
+
+	CHECK_INT(sbx_policy_decide_path(p, NULL, WR, "/home/a", "/home/a", &v), 0);
+	CHECK_INT(v.reason, SBX_REASON_PATH_BLOCKED);
+	sbx_path_verdict_detail(&v, "/home/a", line, sizeof(line));
+	CHECK_STR(line, "filesystem:write of /home/a denied by rule deny home directory (~/)");
+	sbx_path_verdict_fix(&v, "/home/a", line, sizeof(line));
+	CHECK_HAS(line, "no local rule can allow this: deny rule deny home directory is the "
+			"organization's");
+	CHECK_INT(sbx_policy_decide_path(p, NULL, WR, "/srv/my data", "/home/a", &v), 0);
+	CHECK_INT(v.reason, SBX_REASON_DEFAULT_DENY);
+	CHECK(v.rule == NULL);
+	sbx_path_verdict_detail(&v, "/srv/my data", line, sizeof(line));
+	CHECK_STR(line, "no filesystem:write rule allows /srv/my data (default deny)");
+	sbx_path_verdict_fix(&v, "/srv/my data", line, sizeof(line));
+	CHECK_STR(line, "sbx policy allow filesystem:write '/srv/my data'");
+
+	/* a mount: read-write needs both, the read refusal comes first */
+	CHECK_INT(sbx_policy_decide_mount(p, NULL, "/srv", "/home/a", false, &v), 0);
+	CHECK(v.decision == SBX_ALLOW && v.type == RD);
+	CHECK_INT(sbx_policy_decide_mount(p, NULL, "/srv", "/home/a", true, &v), 0);
+	CHECK(v.decision == SBX_DENY && v.type == WR);
+	CHECK_INT(sbx_policy_decide_mount(p, NULL, "/home/a/p", "/home/a", true, &v), 0);
+	CHECK(v.decision == SBX_ALLOW && v.type == WR);
+	CHECK_INT(v.reason, SBX_REASON_PATH_ALLOWED);
+	sbx_policy_free(p);
+}
+
+static void test_path_local_deny_fix_and_inside_detail(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+	struct sbx_verdict v;
+	char line[512];
+
+	fs_add(p, "all", WR, SBX_ALLOW, LOCAL, NULL, "**");
+	fs_add(p, "nosecrets", WR, SBX_DENY, LOCAL, NULL, "~/proj/secrets");
+	CHECK_INT(sbx_policy_compile(p), 0);
+	CHECK_INT(sbx_policy_decide_path(p, NULL, WR, "/home/a/proj", "/home/a", &v), 0);
+	CHECK(v.inside);
+	sbx_path_verdict_detail(&v, "/home/a/proj", line, sizeof(line));
+	CHECK_HAS(line, "filesystem:write of /home/a/proj denied by rule nosecrets "
+			"(~/proj/secrets), which matches a path inside it");
+	sbx_path_verdict_fix(&v, "/home/a/proj", line, sizeof(line));
+	CHECK_STR(line, "sbx policy rm filesystem:write --resource '~/proj/secrets'  # a deny "
+			"beats every allow");
+	CHECK_INT(sbx_policy_decide_path(p, NULL, WR, "/srv", "/home/a", &v), 0);
+	sbx_path_verdict_detail(&v, "/srv", line, sizeof(line));
+	CHECK_STR(line, "filesystem:write of /srv allowed by rule all (**)");
+	sbx_path_verdict_fix(&v, "/srv", line, sizeof(line));
+	CHECK_STR(line, "");
+	sbx_policy_free(p);
+}
+
+static void test_path_rules_keep_to_their_type_and_scope(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+
+	fs_add(p, "rd", RD, SBX_ALLOW, LOCAL, NULL, "/srv/**");
+	fs_add(p, "box", WR, SBX_ALLOW, LOCAL, "box", "/srv/**");
+	fs_add(p, "boxdeny", RD, SBX_DENY, LOCAL, "other", "/srv/x");
+	add(p, "net", SBX_ALLOW, NULL, "**"); /* a network ** allows no path */
+	CHECK_STR(fs_decide(p, NULL, RD, "/srv/x", NULL), "allow:rd");
+	CHECK_STR(fs_decide(p, NULL, WR, "/srv/x", NULL), "deny:default");
+	CHECK_STR(fs_decide(p, "", WR, "/srv/x", NULL), "deny:default");
+	CHECK_STR(fs_decide(p, "box", WR, "/srv/x", NULL), "allow:box");
+	CHECK_STR(fs_decide(p, "box", RD, "/srv/x", NULL), "allow:rd");
+	CHECK_STR(fs_decide(p, "other", RD, "/srv/x", NULL), "deny:boxdeny");
+	CHECK_STR(fs_decide(p, "other", RD, "/srv", NULL), "deny-inside:boxdeny");
+	CHECK_STR(fs_decide(p, NULL, RD, "/opt", NULL), "deny:default");
+	sbx_policy_free(p);
+}
+
+static void test_path_decide_refuses_bad_input(void)
+{
+	struct sbx_policy *p = sbx_policy_new();
+	struct sbx_verdict v;
+
+	fs_add(p, "all", RD, SBX_ALLOW, LOCAL, NULL, "**");
+	CHECK_INT(sbx_policy_decide_path(p, NULL, RD, "/srv", NULL, &v), -EAGAIN);
+	CHECK_STR(fs_decide(p, NULL, RD, "relative", NULL), "einval");
+	CHECK_STR(fs_decide(p, NULL, RD, "/srv/", NULL), "einval");
+	CHECK_STR(fs_decide(p, NULL, RD, "/srv//x", NULL), "einval");
+	CHECK_STR(fs_decide(p, NULL, RD, "/srv/../x", NULL), "einval");
+	CHECK_STR(fs_decide(p, NULL, RD, "/srv/./x", NULL), "einval");
+	CHECK_STR(fs_decide(p, NULL, RD, "", NULL), "einval");
+	CHECK_STR(fs_decide(p, NULL, SBX_TYPE_NETWORK, "/srv", NULL), "einval");
+	CHECK_STR(fs_decide(p, NULL, RD, "/srv", NULL), "allow:all");
+	sbx_policy_free(p);
 }
 
 static void test_exact_rule_does_not_match_subdomains(void)
@@ -528,6 +843,15 @@ static const struct test tests[] = {
 	T(test_bad_resources_say_what_is_wrong),
 	T(test_comma_lists_reject_empty_items),
 	T(test_filesystem_paths),
+	T(test_path_patterns_accepted_and_canonical),
+	T(test_path_patterns_refused_with_a_reason),
+	T(test_path_decisions_follow_the_patterns),
+	T(test_path_deny_inside_the_mount_refuses_it),
+	T(test_path_home_patterns_need_a_home),
+	T(test_path_org_home_example),
+	T(test_path_local_deny_fix_and_inside_detail),
+	T(test_path_rules_keep_to_their_type_and_scope),
+	T(test_path_decide_refuses_bad_input),
 	T(test_exact_rule_does_not_match_subdomains),
 	T(test_single_star_matches_any_depth_but_not_root),
 	T(test_double_star_matches_root_and_subdomains),
