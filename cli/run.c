@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sbx/confine.h>
 #include <sbx/policy.h>
 #include <sbx/sandbox.h>
 #include <sbx/seccomp.h>
@@ -131,17 +132,15 @@ static int help_attach(void)
 struct enter {
 	const char *name;
 	char **cmd;
-	int cgroup_procs_fd, netns_fd;
+	int cgroup_procs_fd;
+	int pidfd;   /* the sandbox's init: its namespaces are joined */
 	int err_fd;  /* child -> parent: why entering failed; closed by a successful exec */
-	int go_fd;   /* parent -> child: the user namespace's maps are written */
 	int pty_slave; /* -1: no terminal on stdin */
-	const cJSON *env, *mounts;
-	char cwd[PATH_MAX];
+	const cJSON *env;
+	char cwd[PATH_MAX];  /* where the command starts, inside */
 	bool as_user; /* SUDO_UID: run as that user */
-	uid_t uid;    /* host uid/gid the command runs as */
-	gid_t gid;
-	uid_t uid_in; /* and inside its user namespace */
-	gid_t gid_in;
+	struct sbx_enter_ids ids; /* inside the sandbox */
+	uint32_t id_base;	  /* the sandbox's root on the host */
 	char home[PATH_MAX], user[64];
 };
 
@@ -165,243 +164,6 @@ static void child_fail(const struct enter *e, char kind, int err, const char *fm
 	if (write(e->err_fd, msg, (size_t)n + 2) < 0)
 		_exit(126);
 	_exit(kind == 'E' ? (err == ENOENT ? 127 : 126) : 125);
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-	ssize_t n = (ssize_t)strlen(s);
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, (size_t)n) != n)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-struct mounts {
-	char mp[HIDE_MOUNTS_MAX][PATH_MAX];
-	int n;
-	bool overflow;
-};
-
-static int collect_bpffs(const char *root, const char *mp, const char *fstype, void *arg)
-{
-	struct mounts *m = arg;
-
-	if (strcmp(fstype, "bpf") != 0)
-		return 0;
-	if (m->n == HIDE_MOUNTS_MAX) {
-		m->overflow = true;
-		return 0;
-	}
-	snprintf(m->mp[m->n++], PATH_MAX, "%s", mp);
-	return 0;
-}
-
-static int collect_cgroupfs(const char *root, const char *mp, const char *fstype, void *arg)
-{
-	struct mounts *m = arg;
-
-	if (strcmp(fstype, "cgroup") && strcmp(fstype, "cgroup2") &&
-	    strcmp(mp, "/sys/fs/cgroup") != 0)
-		return 0;
-	if (m->n == HIDE_MOUNTS_MAX) {
-		m->overflow = true;
-		return 0;
-	}
-	snprintf(m->mp[m->n++], PATH_MAX, "%s", mp);
-	return 0;
-}
-
-/* An empty read-only tmpfs over @path. */
-static int hide(const char *path)
-{
-	return mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		     "size=4k,mode=755") ?
-		       -errno :
-		       0;
-}
-
-/* Bind-remount read-only, keeping the mount's other flags. */
-static int make_readonly(const char *path)
-{
-	unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
-	struct statvfs st;
-
-	if (statvfs(path, &st))
-		return -errno;
-	flags |= (st.f_flag & ST_NOSUID ? MS_NOSUID : 0) | (st.f_flag & ST_NODEV ? MS_NODEV : 0) |
-		 (st.f_flag & ST_NOEXEC ? MS_NOEXEC : 0) |
-		 (st.f_flag & ST_NOATIME ? MS_NOATIME : 0) |
-		 (st.f_flag & ST_NODIRATIME ? MS_NODIRATIME : 0) |
-		 (st.f_flag & ST_RELATIME ? MS_RELATIME : 0);
-	return mount(NULL, path, NULL, flags, NULL) ? -errno : 0;
-}
-
-/*
- * Bind @src over @target. A symlink (/etc/resolv.conf -> systemd's stub) is followed. A
- * dangling one gets a tmpfs over the nearest existing directory of its target, so the file can
- * be made there without touching the host. Returns 1 when there is nothing to mount over.
- */
-static int bind_file(const struct enter *e, const char *src, const char *target)
-{
-	char real[PATH_MAX], link[PATH_MAX], dir[PATH_MAX * 2], *slash;
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	if (realpath(target, real))
-		return mount(src, real, NULL, MS_BIND, NULL) ? -errno : 0;
-	if (errno != ENOENT || lstat(target, &st) || !S_ISLNK(st.st_mode))
-		return 1;
-	n = readlink(target, link, sizeof(link) - 1);
-	if (n <= 0)
-		return 1;
-	link[n] = '\0';
-	if (link[0] == '/') {
-		snprintf(dir, sizeof(dir), "%s", link);
-	} else {
-		snprintf(dir, sizeof(dir), "%s", target);
-		slash = strrchr(dir, '/');
-		snprintf(slash + 1, sizeof(dir) - (size_t)(slash + 1 - dir), "%s", link);
-	}
-	snprintf(real, sizeof(real), "%s", dir);
-	/* the nearest existing ancestor: a tmpfs there, the missing path made in it */
-	for (int depth = 0; depth < 64; depth++) {
-		slash = strrchr(dir, '/');
-		if (!slash || slash == dir)
-			return 1; /* never a tmpfs over / */
-		*slash = '\0';
-		if (stat(dir, &st) == 0)
-			break;
-	}
-	if (!S_ISDIR(st.st_mode) || !strcmp(dir, "/etc") || !strcmp(dir, "/usr") ||
-	    !strcmp(dir, "/run") || !strcmp(dir, "/var"))
-		return 1;
-	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755"))
-		return -errno;
-	snprintf(link, sizeof(link), "%s", real);
-	for (char *p = link + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(link, 0755);
-		*p = '/';
-	}
-	fd = open(real, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return mount(src, real, NULL, MS_BIND, NULL) ? -errno : 0;
-}
-
-static void child_mounts(const struct enter *e)
-{
-	struct mounts *m = calloc(1, sizeof(*m));
-	const cJSON *it;
-	int err;
-
-	if (!m)
-		child_fail(e, 'S', ENOMEM, "out of memory");
-	if (unshare(CLONE_NEWNS))
-		child_fail(e, 'S', errno, "cannot create a mount namespace for the command: %s; "
-			   "it did not run", strerror(errno));
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
-		child_fail(e, 'S', errno, "cannot make mounts private: %s", strerror(errno));
-	cJSON_ArrayForEach(it, e->mounts) {
-		const cJSON *src = cJSON_GetObjectItem(it, "source");
-		const cJSON *dst = cJSON_GetObjectItem(it, "target");
-
-		if (!cJSON_IsString(src) || !cJSON_IsString(dst))
-			continue;
-		err = bind_file(e, src->valuestring, dst->valuestring);
-		if (err < 0)
-			child_fail(e, 'S', -err, "cannot mount %s over %s: %s", src->valuestring,
-				   dst->valuestring, strerror(-err));
-		if (err > 0)
-			fprintf(stderr,
-				"sbx: warning: %s does not exist here; the sandbox has none\n",
-				dst->valuestring);
-	}
-	/* bpffs: the pins would be unreadable anyway; hide them all the same */
-	if (sbx_mountinfo_foreach(collect_bpffs, m) || m->overflow)
-		child_fail(e, 'S', EIO, "cannot list the bpf mounts (more than %d?)",
-			   HIDE_MOUNTS_MAX);
-	for (int i = 0; i < m->n; i++) {
-		err = hide(m->mp[i]);
-		/* ENOENT: below a bpffs hidden already */
-		if (err && err != -ENOENT)
-			child_fail(e, 'S', -err, "cannot hide %s: %s", m->mp[i], strerror(-err));
-	}
-	/* cgroupfs read-only: nothing in the sandbox moves itself out of its cgroup */
-	memset(m, 0, sizeof(*m));
-	if (sbx_mountinfo_foreach(collect_cgroupfs, m) || m->overflow)
-		child_fail(e, 'S', EIO, "cannot list the cgroup mounts (more than %d?)",
-			   HIDE_MOUNTS_MAX);
-	for (int i = 0; i < m->n; i++) {
-		err = make_readonly(m->mp[i]);
-		if (err && err != -ENOENT)
-			child_fail(e, 'S', -err, "cannot make %s read-only: %s", m->mp[i],
-				   strerror(-err));
-	}
-	/* sbxd's control socket and the netns files stay outside */
-	err = hide(paths.run_dir);
-	if (err && err != -ENOENT)
-		child_fail(e, 'S', -err, "cannot hide %s: %s", paths.run_dir, strerror(-err));
-	free(m);
-}
-
-/*
- * Become root (or the invoking user) of a user namespace of our own that is e->uid/gid on the
- * host: no capability there, and processes outside are out of ptrace's reach. The namespace is
- * made while we are still root, and our parent (root outside) writes its id maps, so this
- * works where unprivileged user namespaces are restricted.
- */
-static void child_drop(const struct enter *e)
-{
-	char go = 0;
-
-	if (setgroups(0, NULL))
-		child_fail(e, 'S', errno, "cannot drop supplementary groups: %s", strerror(errno));
-	/*
-	 * Without a user namespace of its own the command would hold its uid's rights in the
-	 * host's: fail closed (sbx-run(1) "INSIDE THE SANDBOX"), never run it there.
-	 */
-	if (unshare(CLONE_NEWUSER))
-		child_fail(e, 'S', errno,
-			   "cannot create a user namespace for the command: %s; it did not run "
-			   "(check sysctl user.max_user_namespaces, and any seccomp or LSM "
-			   "policy that refuses unshare(CLONE_NEWUSER) to sbx)",
-			   strerror(errno));
-	/* 'U': map me; the parent answers 'Y' once uid_map and gid_map are written */
-	if (write(e->err_fd, "U", 1) != 1 || read(e->go_fd, &go, 1) != 1 || go != 'Y')
-		child_fail(e, 'S', EPERM, "the user namespace was not set up; the command did "
-			   "not run");
-	if (setresgid(e->gid_in, e->gid_in, e->gid_in) ||
-	    setresuid(e->uid_in, e->uid_in, e->uid_in))
-		child_fail(e, 'S', errno, "cannot become uid %u in the user namespace: %s",
-			   (unsigned)e->uid_in, strerror(errno));
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		child_fail(e, 'S', errno, "cannot set no_new_privs: %s", strerror(errno));
-}
-
-/* The parent's half of child_drop: the child's id maps, one id each. */
-static int write_maps(pid_t pid, const struct enter *e)
-{
-	char path[64], map[64];
-	int err;
-
-	snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)e->uid_in, (unsigned)e->uid);
-	err = write_file(path, map);
-	snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
-	if (!err)
-		err = write_file(path, "deny\n");
-	snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
-	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)e->gid_in, (unsigned)e->gid);
-	if (!err)
-		err = write_file(path, map);
-	return err;
 }
 
 /*
@@ -461,53 +223,38 @@ static void __attribute__((noreturn)) exec_command(const struct enter *e)
 
 static void __attribute__((noreturn)) child(const struct enter *e, const sigset_t *oldmask)
 {
+	char err[ENTER_ERR_MAX];
 	const cJSON *it;
-	int err;
+	int ret;
 
 	sigprocmask(SIG_SETMASK, oldmask, NULL);
 	/* every step below fails closed: the command runs fully confined or not at all */
-	if (write(e->cgroup_procs_fd, "0", 1) != 1)
-		child_fail(e, 'S', errno, "cannot join the sandbox's cgroup: %s; the command did "
-			   "not run", strerror(errno));
-	if (setns(e->netns_fd, CLONE_NEWNET))
-		child_fail(e, 'S', errno, "cannot join the sandbox's network namespace: %s; the "
-			   "command did not run", strerror(errno));
+	ret = sbx_enter_apply(e->pidfd, e->cgroup_procs_fd, &e->ids, e->home, e->cwd, err,
+			      sizeof(err));
+	if (ret)
+		child_fail(e, 'S', -ret, "%s; the command did not run", err);
 	/* a session of our own: the caller's terminal is never our controlling terminal */
 	if (setsid() < 0)
 		child_fail(e, 'S', errno, "setsid: %s", strerror(errno));
 	if (e->pty_slave >= 0) {
-		if (ioctl(e->pty_slave, TIOCSCTTY, 0) ||
-		    fchown(e->pty_slave, e->uid, e->gid))
+		if (ioctl(e->pty_slave, TIOCSCTTY, 0))
 			child_fail(e, 'S', errno, "cannot set up the terminal: %s",
 				   strerror(errno));
 		for (int fd = 0; fd <= 2; fd++)
 			if ((fd == 0 || isatty(fd)) && dup2(e->pty_slave, fd) < 0)
 				child_fail(e, 'S', errno, "dup2: %s", strerror(errno));
 	}
-	child_mounts(e);
-	child_drop(e);
 	cJSON_ArrayForEach(it, e->env)
 		if (cJSON_IsString(it))
 			setenv(it->string, it->valuestring, 1);
-	if (e->as_user) {
-		setenv("HOME", e->home, 1);
-		setenv("USER", e->user, 1);
-		setenv("LOGNAME", e->user, 1);
-	} else if (!getenv("HOME") || access(getenv("HOME"), X_OK)) {
-		setenv("HOME", "/", 1); /* root's home is not ours: we are nobody outside */
-	}
-	if (chdir(e->cwd)) {
-		fprintf(stderr,
-			"sbx: warning: cannot enter %s in the sandbox (%s); starting in /\n",
-			e->cwd, strerror(errno));
-		if (chdir("/"))
-			child_fail(e, 'S', errno, "chdir /: %s", strerror(errno));
-	}
-	/* kernel attack surface a sandbox never needs (bpf, keyrings, AF_VSOCK...): EPERM */
-	err = sbx_seccomp_install();
-	if (err)
-		child_fail(e, 'S', -err, "cannot install the seccomp filter: %s; the command did "
-			   "not run", strerror(-err));
+	setenv("HOME", e->home, 1);
+	setenv("USER", e->user, 1);
+	setenv("LOGNAME", e->user, 1);
+	/* the system calls a sandbox never needs (sbx-run(1), "System calls") */
+	ret = sbx_seccomp_install();
+	if (ret)
+		child_fail(e, 'S', -ret, "cannot install the seccomp filter: %s; the command "
+			   "did not run", strerror(-ret));
 	/* nothing of ours but 0-2 reaches the command (the caller's descriptors neither) */
 	if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */))
 		child_fail(e, 'S', errno, "cannot keep sbx's descriptors from the command: %s; it "
@@ -628,18 +375,21 @@ static int supervise(pid_t pid, int master, int sfd)
 	return status;
 }
 
-static int open_pty(int *master, int *slave)
+/* A pseudo-terminal of the sandbox's own devpts, so /dev/pts/N inside names it. */
+static int open_pty(pid_t init, int *master, int *slave)
 {
 	struct termios tio;
 	struct winsize ws;
-	char name[64];
+	char ptmx[64];
+	int unlock = 0;
 
-	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	snprintf(ptmx, sizeof(ptmx), "/proc/%d/root/dev/pts/ptmx", (int)init);
+	*master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (*master < 0)
 		return -errno;
-	if (grantpt(*master) || unlockpt(*master) || ptsname_r(*master, name, sizeof(name)))
+	if (ioctl(*master, TIOCSPTLCK, &unlock))
 		goto fail;
-	*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (*slave < 0)
 		goto fail;
 	if (tcgetattr(0, &tio) == 0)
@@ -654,65 +404,99 @@ fail:
 }
 
 /*
- * The credentials the command gets: SUDO_UID/SUDO_GID's user, or root of a user namespace that
- * is nobody on the host. SUDO_UID=0 (sudo from root) is root without sudo: the command is
- * never host root.
+ * Who the command is inside: SUDO_UID/SUDO_GID's user, or the sandbox's root. Either way its
+ * host ids are the sandbox's own block (SUDO_UID=0, sudo from root, is root without sudo).
  */
 static int resolve_user(struct enter *e)
 {
 	const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
+	struct passwd *pw;
 	char *end;
 	unsigned long u, g;
 
-	e->uid = e->uid_in = SBX_SANDBOX_NOBODY;
-	e->gid = e->gid_in = SBX_SANDBOX_NOBODY;
-	if (!su || !*su) {
-		e->uid_in = 0;
-		e->gid_in = 0;
+	snprintf(e->home, sizeof(e->home), "/root");
+	snprintf(e->user, sizeof(e->user), "root");
+	if (!su || !*su)
 		return 0;
-	}
 	errno = 0;
 	u = strtoul(su, &end, 10);
 	if (errno || *end || u >= UINT32_MAX)
 		return p_err(EXIT_USAGE, "SUDO_UID=%s is not a user id", su);
-	if (u == 0) {
-		e->uid_in = 0;
-		e->gid_in = 0;
+	if (u == 0)
 		return 0;
-	}
 	g = u;
 	if (sg && *sg) {
 		g = strtoul(sg, &end, 10);
 		if (errno || *end || g >= UINT32_MAX)
 			return p_err(EXIT_USAGE, "SUDO_GID=%s is not a group id", sg);
 	}
+	if (u >= SBX_IDS_PER_SANDBOX || g >= SBX_IDS_PER_SANDBOX)
+		return p_err(EXIT_FAIL, "uid %lu or gid %lu is past the %u ids a sandbox has; run "
+			     "sbx as root without sudo to be the sandbox's root",
+			     u, g, SBX_IDS_PER_SANDBOX);
 	e->as_user = true;
-	e->uid = e->uid_in = (uid_t)u;
-	e->gid = e->gid_in = (gid_t)g;
-	{
-		struct passwd *pw = getpwuid(e->uid);
-
-		snprintf(e->home, sizeof(e->home), "%s", pw && pw->pw_dir ? pw->pw_dir : "/");
-		if (pw)
-			snprintf(e->user, sizeof(e->user), "%s", pw->pw_name);
-		else
-			snprintf(e->user, sizeof(e->user), "%u", (unsigned)e->uid);
-	}
+	e->ids.uid = (uid_t)u;
+	e->ids.gid = (gid_t)g;
+	pw = getpwuid(e->ids.uid);
+	if (pw && pw->pw_dir && pw->pw_dir[0] == '/' && strcmp(pw->pw_dir, "/"))
+		snprintf(e->home, sizeof(e->home), "%s", pw->pw_dir);
+	else
+		snprintf(e->home, sizeof(e->home), "/home/%lu", u);
+	if (pw)
+		snprintf(e->user, sizeof(e->user), "%s", pw->pw_name);
+	else
+		snprintf(e->user, sizeof(e->user), "%lu", u);
 	return 0;
 }
 
 /*
- * Said once, when a sandbox is made by root without sudo (SUDO_UID unset or 0): `id` inside
- * says root, yet the caller's own files refuse writes (sbx-run(1), "User").
+ * Where the command starts: where sbx was run if that is in a workspace (the same path
+ * inside), else the first workspace, else the home directory.
  */
-static void note_nobody(const char *name)
+static void pick_cwd(struct enter *e, const cJSON *workspaces)
 {
-	fprintf(stderr,
-		"sbx: sandbox %s runs commands as root of its own user namespace, which is nobody "
-		"(%d) on the host:\n"
-		"sbx: they can write only where user nobody may (such as /tmp), not your files "
-		"(sudo sbx from a user's shell runs them as that user)\n",
-		name, SBX_SANDBOX_NOBODY);
+	char here[PATH_MAX];
+	const cJSON *w;
+
+	snprintf(e->cwd, sizeof(e->cwd), "%s", e->home);
+	if (!getcwd(here, sizeof(here)))
+		here[0] = '\0';
+	cJSON_ArrayForEach(w, workspaces) {
+		const char *p = jstr(w, "path");
+		size_t n = strlen(p);
+
+		if (n && !strncmp(here, p, n) && (here[n] == '\0' || here[n] == '/')) {
+			snprintf(e->cwd, sizeof(e->cwd), "%s", here);
+			return;
+		}
+	}
+	w = cJSON_GetArrayItem(workspaces, 0);
+	if (w)
+		snprintf(e->cwd, sizeof(e->cwd), "%s", jstr(w, "path"));
+}
+
+/*
+ * The sandbox's init, as sbxd started it: a pidfd checked against the start time sbxd
+ * recorded, so a pid reused since is never joined.
+ */
+static int open_init(const cJSON *sb)
+{
+	const cJSON *pid = cJSON_GetObjectItem(sb, "init_pid");
+	const cJSON *start = cJSON_GetObjectItem(sb, "init_start");
+	unsigned long long now;
+	int fd;
+
+	if (!cJSON_IsNumber(pid) || pid->valuedouble < 1 || !cJSON_IsNumber(start))
+		return -ESRCH;
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)pid->valuedouble, 0);
+	if (fd < 0)
+		return -errno;
+	if (sbx_proc_starttime((pid_t)pid->valuedouble, &now) ||
+	    now != (unsigned long long)start->valuedouble) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
 }
 
 static void remove_sandbox(const char *name)
@@ -724,19 +508,50 @@ static void remove_sandbox(const char *name)
 		cJSON_Delete(reply);
 }
 
+/* The request's workspaces: [{path, readonly}] with paths resolved here. */
+static int workspace_args(cJSON *args, char **ws, size_t nws)
+{
+	cJSON *arr;
+
+	if (!nws)
+		return 0;
+	arr = cJSON_AddArrayToObject(args, "workspaces");
+	for (size_t i = 0; i < nws; i++) {
+		char spec[PATH_MAX], real[PATH_MAX], *colon;
+		bool ro = false;
+		cJSON *w;
+
+		snprintf(spec, sizeof(spec), "%s", ws[i]);
+		colon = strrchr(spec, ':');
+		if (colon && (!strcmp(colon, ":ro") || !strcmp(colon, ":rw"))) {
+			ro = !strcmp(colon, ":ro");
+			*colon = '\0';
+		}
+		if (!spec[0])
+			return p_err(EXIT_USAGE, "--workspace needs a directory: --workspace DIR[:ro]");
+		if (!realpath(spec, real))
+			return p_err(EXIT_USAGE, "workspace %s: %s", spec, strerror(errno));
+		w = cJSON_CreateObject();
+		cJSON_AddStringToObject(w, "path", real);
+		cJSON_AddBoolToObject(w, "readonly", ro);
+		cJSON_AddItemToArray(arr, w);
+	}
+	return 0;
+}
+
 /* sandbox.start / sandbox.exec, then the child enters, and we wait for it. */
-static int enter(const char *verb, const char *name, char **cmd)
+static int enter(const char *verb, const char *name, char **cmd, char **ws, size_t nws)
 {
 	static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGWINCH };
 	char *def_cmd[3] = { NULL, NULL, NULL }, path[PATH_MAX + 16], msg[ENTER_ERR_MAX + 1];
-	struct enter e = { .name = name, .cmd = cmd, .cgroup_procs_fd = -1, .netns_fd = -1,
+	struct enter e = { .name = name, .cmd = cmd, .cgroup_procs_fd = -1, .pidfd = -1,
 			   .pty_slave = -1 };
 	const cJSON *sb;
 	struct termios saved, raw;
 	bool restore_tty = false, created, started = false;
 	sigset_t mask, oldmask;
-	int ret, pfd[2] = { -1, -1 }, gfd[2] = { -1, -1 }, master = -1, sfd = -1, status;
-	cJSON *args, *reply = NULL;
+	int ret, pfd[2] = { -1, -1 }, master = -1, sfd = -1, status;
+	cJSON *args, *owner, *reply = NULL;
 	ssize_t n;
 	pid_t pid;
 
@@ -751,45 +566,60 @@ static int enter(const char *verb, const char *name, char **cmd)
 		def_cmd[1] = shell && *shell ? NULL : isatty(0) ? (char *)"-i" : NULL;
 		e.cmd = def_cmd;
 	}
-	if (!getcwd(e.cwd, sizeof(e.cwd)))
-		snprintf(e.cwd, sizeof(e.cwd), "/");
 	args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "name", name);
+	owner = cJSON_AddObjectToObject(args, "owner");
+	cJSON_AddNumberToObject(owner, "uid", e.ids.uid);
+	cJSON_AddNumberToObject(owner, "gid", e.ids.gid);
+	cJSON_AddStringToObject(owner, "home", e.home);
+	ret = workspace_args(args, ws, nws);
+	if (ret) {
+		cJSON_Delete(args);
+		return ret;
+	}
 	ret = daemon_call(strcmp(verb, "exec") == 0 ? "sandbox.exec" : "sandbox.start", args, true,
 			  &reply);
 	if (ret)
 		return ret;
 	sb = cJSON_GetObjectItem(reply, "sandbox");
 	created = cJSON_IsTrue(cJSON_GetObjectItem(reply, "created"));
-	if (created && !e.as_user)
-		note_nobody(name);
 	e.env = cJSON_GetObjectItem(reply, "env");
-	e.mounts = cJSON_GetObjectItem(reply, "mounts");
+	e.id_base = (uint32_t)cJSON_GetNumberValue(cJSON_GetObjectItem(sb, "id_base"));
+	pick_cwd(&e, cJSON_GetObjectItem(sb, "workspaces"));
 	snprintf(path, sizeof(path), "%s/cgroup.procs", jstr(sb, "cgroup"));
 	e.cgroup_procs_fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (e.cgroup_procs_fd < 0) {
 		ret = p_err(EXIT_FAIL, "cannot open %s: %s", path, strerror(errno));
 		goto out;
 	}
-	e.netns_fd = open(jstr(sb, "netns"), O_RDONLY | O_CLOEXEC);
-	if (e.netns_fd < 0) {
-		ret = p_err(EXIT_FAIL, "cannot open the network namespace %s: %s",
-			    jstr(sb, "netns"), strerror(errno));
+	e.pidfd = open_init(sb);
+	if (e.pidfd < 0) {
+		ret = p_err(EXIT_FAIL, "sandbox %s has no running init (%s); stop it (sbx stop %s) "
+			    "and run it again", name, strerror(-e.pidfd), name);
 		goto out;
 	}
 	if (isatty(0)) {
-		ret = open_pty(&master, &e.pty_slave);
+		ret = open_pty((pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(sb, "init_pid")),
+			       &master, &e.pty_slave);
+		if (!ret && fchown(e.pty_slave, e.id_base + e.ids.uid, e.id_base + e.ids.gid))
+			ret = -errno;
 		if (ret) {
-			ret = p_err(EXIT_FAIL, "cannot open a pseudo-terminal: %s", strerror(-ret));
+			ret = p_err(EXIT_FAIL, "cannot open a pseudo-terminal in the sandbox: %s",
+				    strerror(-ret));
 			goto out;
 		}
 	}
-	if (pipe2(pfd, O_CLOEXEC) || pipe2(gfd, O_CLOEXEC)) {
+	/* our children are born in the sandbox's pid namespace; we stay where we are */
+	if (setns(e.pidfd, CLONE_NEWPID)) {
+		ret = p_err(EXIT_FAIL, "cannot join the sandbox's pid namespace: %s",
+			    strerror(errno));
+		goto out;
+	}
+	if (pipe2(pfd, O_CLOEXEC)) {
 		ret = p_err(EXIT_FAIL, "pipe: %s", strerror(errno));
 		goto out;
 	}
 	e.err_fd = pfd[1];
-	e.go_fd = gfd[0];
 	sigemptyset(&mask);
 	for (size_t i = 0; i < sizeof(fwd) / sizeof(fwd[0]); i++)
 		sigaddset(&mask, fwd[i]);
@@ -804,12 +634,11 @@ static int enter(const char *verb, const char *name, char **cmd)
 	if (pid == 0)
 		child(&e, &oldmask);
 	close(pfd[1]);
-	close(gfd[0]);
-	pfd[1] = gfd[0] = -1;
+	pfd[1] = -1;
 	/* the child has its own copies now */
 	close(e.cgroup_procs_fd);
-	close(e.netns_fd);
-	e.cgroup_procs_fd = e.netns_fd = -1;
+	close(e.pidfd);
+	e.cgroup_procs_fd = e.pidfd = -1;
 	if (e.pty_slave >= 0) {
 		/* only the child's copies left: the master reads EIO once they are closed */
 		close(e.pty_slave);
@@ -817,21 +646,8 @@ static int enter(const char *verb, const char *name, char **cmd)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	/* the child's verdict on entering: EOF means it reached exec; 'U' asks for its id maps */
-	do
-		n = read(pfd[0], msg, 1);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		n = 0;
-	if (n == 1 && msg[0] == 'U') {
-		ret = write_maps(pid, &e);
-		if (write(gfd[1], ret ? "N" : "Y", 1) != 1 && !ret)
-			ret = -EPIPE;
-		if (ret)
-			fprintf(stderr, "sbx: cannot write the id maps of the sandbox's user "
-				"namespace: %s\n", strerror(-ret));
-		n = 0;
-	}
+	/* the child's verdict on entering: EOF means it reached exec */
+	n = 0;
 	for (ssize_t r = 1; r > 0 && n < (ssize_t)sizeof(msg) - 1; n += r) {
 		do
 			r = read(pfd[0], msg + n, sizeof(msg) - 1 - (size_t)n);
@@ -863,8 +679,8 @@ static int enter(const char *verb, const char *name, char **cmd)
 		ret = WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_FAIL;
 out:
 	{
-		int fds[] = { e.cgroup_procs_fd, e.netns_fd, e.pty_slave, master, pfd[0], pfd[1],
-			      gfd[0], gfd[1], sfd };
+		int fds[] = { e.cgroup_procs_fd, e.pidfd, e.pty_slave, master, pfd[0], pfd[1],
+			      sfd };
 
 		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 			if (fds[i] >= 0)
@@ -883,6 +699,8 @@ struct enter_args {
 	const char *name;
 	char **cmd;	  /* NULL: the default shell */
 	bool dashdash;	  /* "--" came right after NAME */
+	char *ws[SBX_WORKSPACES_MAX]; /* --workspace DIR[:ro] */
+	size_t nws;
 };
 
 /* @argv as a shell would need it typed, in @out (cut short with "..." when it does not fit). */
@@ -988,6 +806,7 @@ static int parse_enter(int argc, char **argv, struct enter_args *a)
 {
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "workspace", required_argument, NULL, 'w' },
 		{ 0 },
 	};
 	bool is_exec = strcmp(a->verb, "exec") == 0;
@@ -996,10 +815,19 @@ static int parse_enter(int argc, char **argv, struct enter_args *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc + 1, argv - 1, "+h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc + 1, argv - 1, is_exec ? "+h" : "+hw:", opts, NULL)) != -1) {
 		if (opt == 'h') {
 			(is_exec ? help_exec : help_run)(stdout);
 			return -1;
+		}
+		if (opt == 'w' && is_exec)
+			return p_err(EXIT_USAGE, "sbx exec joins a running sandbox with the "
+				     "workspaces it has; --workspace goes with sbx run");
+		if (opt == 'w') {
+			if (a->nws == SBX_WORKSPACES_MAX)
+				return p_err(EXIT_USAGE, "at most %d workspaces", SBX_WORKSPACES_MAX);
+			a->ws[a->nws++] = optarg;
+			continue;
 		}
 		return bad_option(opt, argv - 1);
 	}
@@ -1045,7 +873,7 @@ static int do_enter(const char *verb, int argc, char **argv)
 	ret = check_not_command(&a);
 	if (ret)
 		return ret;
-	return enter(a.verb, a.name, a.cmd);
+	return enter(a.verb, a.name, a.cmd, a.ws, a.nws);
 }
 
 int do_run(int argc, char **argv)

@@ -47,13 +47,16 @@ int sbx_enter_apply(int pidfd, int cgroup_procs_fd, const struct sbx_enter_ids *
 	if (setns(pidfd, CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWUSER |
 				 CLONE_NEWNS))
 		return FAIL("cannot join the sandbox's namespaces: %s", strerror(errno));
+	/* the sandbox's root first: what it makes is the sandbox's, and it may chown */
+	if (setgroups(0, NULL) || setresgid(0, 0, 0) || setresuid(0, 0, 0))
+		return FAIL("cannot become the sandbox's root: %s", strerror(errno));
 	ret = make_home(home, ids);
 	if (ret) {
 		errno = -ret;
 		return FAIL("cannot make the home directory %s in the sandbox: %s", home,
 			    strerror(-ret));
 	}
-	if (setgroups(0, NULL) || setresgid(ids->gid, ids->gid, ids->gid) ||
+	if (setresgid(ids->gid, ids->gid, ids->gid) ||
 	    setresuid(ids->uid, ids->uid, ids->uid))
 		return FAIL("cannot become uid %u in the sandbox: %s", (unsigned)ids->uid,
 			    strerror(errno));

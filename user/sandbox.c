@@ -621,6 +621,11 @@ int sbx_sandboxes_open(const struct sbx_paths *paths, const struct sbx_config *c
 	s->paths = *paths;
 	s->ports = *ports;
 	s->bpf = bpf;
+	if (cfg)
+		s->ids = cfg->ids;
+	else
+		sbx_ids_default(&s->ids);
+	snprintf(s->roots_dir, sizeof(s->roots_dir), "%s/roots", paths->state_dir);
 	ret = sbx_pool_parse(pool, &s->pool, err, errlen);
 	if (ret)
 		goto fail;
@@ -646,6 +651,11 @@ int sbx_sandboxes_open(const struct sbx_paths *paths, const struct sbx_config *c
 fail:
 	sbx_sandboxes_free(s);
 	return ret;
+}
+
+void sbx_sandboxes_set_policy(struct sbx_sandboxes *s, struct sbx_policyd *pd)
+{
+	s->pd = pd;
 }
 
 void sbx_sandboxes_free(struct sbx_sandboxes *s)

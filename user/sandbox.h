@@ -17,9 +17,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <cjson/cJSON.h>
+#include <sbx/confine.h>
 #include <sbx/sandbox.h>
 
 #include "bpfmaps.h"
@@ -32,6 +34,7 @@
 #define SBX_SANDBOX_POOL_DEFAULT "10.209.0.0/16"
 #define SBX_SANDBOX_STOP_MS 5000	    /* how long stop waits for the processes to exit */
 #define SBX_SANDBOX_PEER_IF "eth0"	    /* the sandbox end of the veth */
+#define SBX_SANDBOX_WS_MAX SBX_WORKSPACES_MAX
 
 struct sbx_sandbox {
 	char name[64];
@@ -45,9 +48,20 @@ struct sbx_sandbox {
 	int64_t created;
 	uint64_t cgroup_id; /* the kernel's id of cgroup when enforcement was attached */
 	bool stopped;	    /* sbx stop: sbx exec refuses, sbx run starts it again */
+	uint32_t id_base;   /* host uid/gid of its root: a block of sandbox_ids; 0 if attached */
+	int32_t init_pid;   /* its init (sandbox_root.c) while it runs, else 0 */
+	uint64_t init_start; /* the init's start time, so a reused pid is not taken for it */
+	uint32_t owner_uid, owner_gid; /* who made it: workspaces are idmapped to this user */
+	char owner_home[PATH_MAX];     /* what ~ means in filesystem rules for it */
+	size_t nws;
+	struct sbx_sandbox_ws {
+		char path[PATH_MAX]; /* canonical */
+		bool ro;
+	} ws[SBX_SANDBOX_WS_MAX];
 };
 
 struct sbx_sandboxes;
+struct sbx_policyd;
 
 /* The proxy ports sbxd listens on (host order). */
 struct sbx_sandbox_ports {
@@ -67,6 +81,8 @@ int sbx_sandboxes_open(const struct sbx_paths *paths, const struct sbx_config *c
 		       struct sbx_sandboxes **out, char *err, size_t errlen);
 /* Does NOT tear down sandboxes: they stay enforced. NULL is fine. */
 void sbx_sandboxes_free(struct sbx_sandboxes *s);
+/* The policy whose filesystem rules decide workspaces. */
+void sbx_sandboxes_set_policy(struct sbx_sandboxes *s, struct sbx_policyd *pd);
 /*
  * One request; returns a reply (never NULL unless out of memory). Ops:
  *   sandbox.start {name}   create if needed, start; reply {"sandbox": {...}, "env": {...},

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#include "policyd.h"
 #include "sandbox.h"
 
 struct sbx_sandboxes {
@@ -27,6 +28,9 @@ struct sbx_sandboxes {
 	char netns_dir[PATH_MAX];
 	char files_dir[PATH_MAX];
 	struct sbx_sandbox_list list;
+	struct sbx_ids_cfg ids;	    /* sandbox_ids */
+	char roots_dir[PATH_MAX];   /* state_dir/roots: each sandbox's own files */
+	struct sbx_policyd *pd;	    /* filesystem rules for workspaces */
 };
 
 /* sandbox_state.c: a registry entry as stored in sandboxes.json. */
@@ -66,5 +70,19 @@ void sbx_sandbox_abandon(struct sbx_sandboxes *s, const struct sbx_sandbox *sb);
 /* Register, set up and enforce a new netns sandbox; *out is its registry entry. */
 int sbx_sandbox_create(struct sbx_sandboxes *s, const char *name, struct sbx_sandbox **out,
 		       char *err, size_t errlen);
+
+/* sandbox_root.c: a sandbox's own root, ids and init. */
+bool sbx_sandbox_init_alive(const struct sbx_sandbox *sb);
+/*
+ * Take the workspaces of a request ([{path, readonly}], canonical paths) into @sb, checking
+ * them as its next start will; an error reply, or NULL.
+ */
+cJSON *sbx_sandbox_take_workspaces(struct sbx_sandboxes *s, struct sbx_sandbox *sb,
+				   const cJSON *arr);
+/* Start its init (allocating its ids first if it has none). @err says why not. */
+int sbx_sandbox_root_start(struct sbx_sandboxes *s, struct sbx_sandbox *sb, char *err,
+			   size_t errlen);
+/* Its own files (upper layers, /home, /root, /var): gone with sbx rm. */
+int sbx_sandbox_root_remove(struct sbx_sandboxes *s, const char *name, char *err, size_t errlen);
 
 #endif

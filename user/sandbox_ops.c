@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include <sbx/confine.h>
 #include <sbx/policy.h>
 #include "cgroup.h"
 #include "ctl.h"
@@ -24,10 +25,20 @@
 #define FAILED(...) sbx_ctl_error(1, "failed", __VA_ARGS__)
 
 /* What `sbx ls --json` shows: the stored fields, plus what only the kernel knows now. */
+/* Its processes, not counting its init. */
+static int processes(const struct sbx_sandbox *sb)
+{
+	int n = sbx_cgroup_nprocs(sb->cgroup);
+
+	if (n > 0 && !sb->attached && sbx_sandbox_init_alive(sb))
+		n--;
+	return n;
+}
+
 static cJSON *sandbox_json(const struct sbx_sandbox *sb)
 {
 	cJSON *j = sbx_sandbox_to_json(sb);
-	int n = sbx_cgroup_nprocs(sb->cgroup);
+	int n = processes(sb);
 
 	if (!j)
 		return NULL;
@@ -54,14 +65,11 @@ static cJSON *name_arg(const cJSON *args, const char **name)
 
 static cJSON *start_reply(struct sbx_sandboxes *s, const struct sbx_sandbox *sb, bool created)
 {
-	cJSON *r = sbx_ctl_ok(), *env, *mounts, *m;
-	char gw[INET_ADDRSTRLEN], proxy[64], path[PATH_MAX];
+	cJSON *r = sbx_ctl_ok(), *env;
+	char proxy[64];
 	static const char *const proxy_vars[] = { "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
 						  "https_proxy" };
-	static const char *const files[][2] = { { "resolv.conf", "/etc/resolv.conf" },
-						{ "hosts", "/etc/hosts" } };
 
-	inet_ntop(AF_INET, &sb->gw4, gw, sizeof(gw));
 	cJSON_AddItemToObject(r, "sandbox", sandbox_json(sb));
 	cJSON_AddBoolToObject(r, "created", created);
 	env = cJSON_AddObjectToObject(r, "env");
@@ -72,72 +80,183 @@ static cJSON *start_reply(struct sbx_sandboxes *s, const struct sbx_sandbox *sb,
 	cJSON_AddStringToObject(env, "NO_PROXY", "localhost,127.0.0.1");
 	cJSON_AddStringToObject(env, "no_proxy", "localhost,127.0.0.1");
 	cJSON_AddStringToObject(env, "SBX_SANDBOX", sb->name);
-	mounts = cJSON_AddArrayToObject(r, "mounts");
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		sbx_sandbox_files_path(s, sb->name, files[i][0], path, sizeof(path));
-		m = cJSON_CreateObject();
-		cJSON_AddStringToObject(m, "source", path);
-		cJSON_AddStringToObject(m, "target", files[i][1]);
-		cJSON_AddItemToArray(mounts, m);
-	}
 	return r;
+}
+
+/* Who runs it: {"uid", "gid", "home"} of the invoking user (root when absent). */
+static cJSON *owner_arg(const cJSON *args, struct sbx_sandbox *sb)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(args, "owner");
+	const cJSON *uid = cJSON_GetObjectItemCaseSensitive(o, "uid");
+	const cJSON *gid = cJSON_GetObjectItemCaseSensitive(o, "gid");
+	const char *home = sbx_json_str(o, "home");
+
+	snprintf(sb->owner_home, sizeof(sb->owner_home), "/root");
+	if (!o)
+		return NULL;
+	if (!cJSON_IsNumber(uid) || !cJSON_IsNumber(gid) || uid->valuedouble < 0 ||
+	    gid->valuedouble < 0 || uid->valuedouble >= SBX_IDS_PER_SANDBOX ||
+	    gid->valuedouble >= SBX_IDS_PER_SANDBOX)
+		return BAD("the sandbox's user must have a uid and gid below %u",
+			   SBX_IDS_PER_SANDBOX);
+	sb->owner_uid = (uint32_t)uid->valuedouble;
+	sb->owner_gid = (uint32_t)gid->valuedouble;
+	if (home && home[0] == '/' && strlen(home) < sizeof(sb->owner_home))
+		snprintf(sb->owner_home, sizeof(sb->owner_home), "%s", home);
+	return NULL;
+}
+
+static bool same_workspaces(const struct sbx_sandbox *a, const struct sbx_sandbox *b)
+{
+	if (a->nws != b->nws)
+		return false;
+	for (size_t i = 0; i < a->nws; i++)
+		if (strcmp(a->ws[i].path, b->ws[i].path) || a->ws[i].ro != b->ws[i].ro)
+			return false;
+	return true;
+}
+
+static void ws_list(const struct sbx_sandbox *sb, char *out, size_t len)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sb->nws && off < len; i++)
+		off += (size_t)snprintf(out + off, len - off, "%s%s%s", i ? ", " : "",
+					sb->ws[i].path, sb->ws[i].ro ? ":ro" : "");
+	if (!sb->nws)
+		snprintf(out, len, "none");
+}
+
+/* A sandbox made by this request that cannot start leaves nothing behind. */
+static void undo_create(struct sbx_sandboxes *s, const struct sbx_sandbox *sb)
+{
+	char err[SBX_ERR_MAX];
+
+	sbx_sandbox_abandon(s, sb);
+	sbx_sandbox_root_remove(s, sb->name, err, sizeof(err));
+}
+
+/*
+ * The workspaces and owner a request asks for, into @want: a new sandbox takes them, a
+ * stopped one takes new workspaces, a running one must already have them.
+ */
+static cJSON *start_args(struct sbx_sandboxes *s, const cJSON *args, const struct sbx_sandbox *sb,
+			 struct sbx_sandbox *want, bool *have_ws)
+{
+	const cJSON *ws = cJSON_GetObjectItemCaseSensitive(args, "workspaces");
+	cJSON *bad;
+
+	if (sb) {
+		*want = *sb;
+	} else {
+		bad = owner_arg(args, want);
+		if (bad)
+			return bad;
+		snprintf(want->name, sizeof(want->name), "%s", sbx_json_str(args, "name"));
+	}
+	*have_ws = ws != NULL;
+	return ws ? sbx_sandbox_take_workspaces(s, want, ws) : NULL;
 }
 
 static cJSON *op_start(struct sbx_sandboxes *s, const cJSON *args, bool must_run)
 {
-	char err[SBX_ERR_MAX * 4] = "";
-	struct sbx_sandbox *sb, copy;
+	char err[SBX_ERR_MAX * 4] = "", have[SBX_ERR_MAX * 4];
+	struct sbx_sandbox *sb, *want = calloc(1, sizeof(*want)), *copy = calloc(1, sizeof(*copy));
 	const char *name, *what;
-	cJSON *bad = name_arg(args, &name);
-	bool created = false;
+	cJSON *bad = name_arg(args, &name), *r = NULL;
+	bool created = false, have_ws = false;
 	int ret;
 
-	if (bad)
-		return bad;
+	if (!want || !copy)
+		r = FAILED("out of memory");
+	if (bad || r)
+		goto out;
 	sb = sbx_sandboxes_find(s, name, NULL);
 	if (!sb && must_run)
-		return FAILED("no sandbox named '%s' (create it with: sbx run %s)", name, name);
-	if (sb && sb->attached)
-		return FAILED("'%s' is an attached cgroup (%s), not a sandbox to run commands in",
-			      name, sb->cgroup);
-	if (sb && must_run && sb->stopped)
-		return FAILED("sandbox '%s' is stopped (start it with: sbx run %s)", name, name);
+		r = FAILED("no sandbox named '%s' (create it with: sbx run %s)", name, name);
+	else if (sb && sb->attached)
+		r = FAILED("'%s' is an attached cgroup (%s), not a sandbox to run commands in",
+			   name, sb->cgroup);
+	else if (sb && must_run && sb->stopped)
+		r = FAILED("sandbox '%s' is stopped (start it with: sbx run %s)", name, name);
+	else
+		r = start_args(s, args, sb, want, &have_ws);
+	if (r)
+		goto out;
+	if (sb && have_ws && sbx_sandbox_init_alive(sb) && !same_workspaces(sb, want)) {
+		ws_list(sb, have, sizeof(have));
+		r = FAILED("sandbox %s runs with workspaces: %s; stop it (sbx stop %s) to change "
+			   "them",
+			   name, have, name);
+		goto out;
+	}
 	if (!sb) {
-		if (sbx_sandbox_create(s, name, &sb, err, sizeof(err)))
-			return FAILED("cannot create sandbox %s: %s", name, err);
+		if (sbx_sandbox_create(s, name, &sb, err, sizeof(err))) {
+			r = FAILED("cannot create sandbox %s: %s", name, err);
+			goto out;
+		}
 		created = true;
 	} else if (!sbx_sandbox_intact(s, sb, &what)) {
-		if (sbx_cgroup_populated(sb->cgroup))
-			return FAILED("sandbox %s lost its %s while processes run in it; stop it "
-				      "(sbx stop %s) and run it again",
-				      name, what, name);
+		if (sbx_cgroup_populated(sb->cgroup)) {
+			r = FAILED("sandbox %s lost its %s while processes run in it; stop it "
+				   "(sbx stop %s) and run it again",
+				   name, what, name);
+			goto out;
+		}
 		/* rebuild it in place: same id, same addresses */
 		pr_warn("sbx: sandbox %s lost its %s; setting it up again\n", name, what);
-		copy = *sb;
-		sbx_sandbox_teardown(s, &copy, err, sizeof(err));
+		*copy = *sb;
+		copy->init_pid = 0;
+		sbx_sandbox_teardown(s, copy, err, sizeof(err));
 		err[0] = '\0';
-		ret = sbx_sandbox_setup(s, &copy, err, sizeof(err));
+		ret = sbx_sandbox_setup(s, copy, err, sizeof(err));
 		if (!ret)
-			ret = sbx_sandboxes_update(s, &copy, err, sizeof(err));
+			ret = sbx_sandboxes_update(s, copy, err, sizeof(err));
 		if (ret) {
 			char err2[SBX_ERR_MAX * 2];
 
-			sbx_sandbox_teardown(s, &copy, err2, sizeof(err2));
-			return FAILED("cannot set up sandbox %s again: %s (remove it with: sbx rm "
-				      "%s)",
-				      name, err, name);
+			sbx_sandbox_teardown(s, copy, err2, sizeof(err2));
+			r = FAILED("cannot set up sandbox %s again: %s (remove it with: sbx rm %s)",
+				   name, err, name);
+			goto out;
 		}
 	} else if (sbx_sandbox_write_files(s, sb)) {
-		return FAILED("cannot write the files of sandbox %s under %s", name, s->files_dir);
+		r = FAILED("cannot write the files of sandbox %s under %s", name, s->files_dir);
+		goto out;
 	}
-	sb = sbx_sandboxes_find(s, name, NULL);
-	if (sb->stopped) {
-		copy = *sb;
-		copy.stopped = false;
-		if (sbx_sandboxes_update(s, &copy, err, sizeof(err)))
-			return FAILED("%s", err);
+	*copy = *sbx_sandboxes_find(s, name, NULL);
+	copy->stopped = false;
+	if (created) {
+		copy->owner_uid = want->owner_uid;
+		copy->owner_gid = want->owner_gid;
+		memcpy(copy->owner_home, want->owner_home, sizeof(copy->owner_home));
 	}
-	return start_reply(s, sb, created);
+	if (!sbx_sandbox_init_alive(copy)) {
+		if (have_ws) {
+			copy->nws = want->nws;
+			memcpy(copy->ws, want->ws, sizeof(copy->ws));
+		}
+		ret = sbx_sandbox_root_start(s, copy, err, sizeof(err));
+		if (ret) {
+			if (created)
+				undo_create(s, copy);
+			r = ret == -EACCES ? sbx_ctl_error(1, "refused", "%s", err) :
+					     FAILED("cannot start sandbox %s: %s", name, err);
+			goto out;
+		}
+		pr_info("sandbox %s: init %d, host ids %u-%u\n", name, copy->init_pid,
+			copy->id_base, copy->id_base + SBX_IDS_PER_SANDBOX - 1);
+	}
+	if (sbx_sandboxes_update(s, copy, err, sizeof(err))) {
+		r = FAILED("%s", err);
+		goto out;
+	}
+	r = start_reply(s, sbx_sandboxes_find(s, name, NULL), created);
+out:
+	free(want);
+	free(copy);
+	return bad ? bad : r;
 }
 
 static cJSON *op_ls(struct sbx_sandboxes *s)
@@ -167,9 +286,10 @@ static cJSON *op_stop(struct sbx_sandboxes *s, const cJSON *args)
 		return FAILED("cannot stop the processes of sandbox %s (cgroup %s): %s", name,
 			      sb->cgroup, ret == -ETIMEDOUT ? "they are still exiting" :
 							      strerror(-ret));
-	if (!sb->attached && !sb->stopped) {
+	if (!sb->attached && (!sb->stopped || sb->init_pid)) {
 		copy = *sb;
 		copy.stopped = true;
+		copy.init_pid = 0; /* cgroup.kill took it too */
 		if (sbx_sandboxes_update(s, &copy, err, sizeof(err)))
 			return FAILED("%s", err);
 	}
@@ -195,7 +315,7 @@ static cJSON *op_rm(struct sbx_sandboxes *s, const cJSON *args)
 		return FAILED("no sandbox named '%s'", name);
 	copy = *sb;
 	if (!copy.attached) {
-		n = sbx_cgroup_nprocs(copy.cgroup);
+		n = processes(&copy);
 		if (n > 0 && !force)
 			return FAILED("sandbox %s has %d running process%s; stop it first "
 				      "(sbx stop %s) or pass --force",
@@ -208,6 +328,8 @@ static cJSON *op_rm(struct sbx_sandboxes *s, const cJSON *args)
 								strerror(-ret));
 	}
 	ret = sbx_sandbox_teardown(s, &copy, err, sizeof(err));
+	if (!ret && !copy.attached)
+		ret = sbx_sandbox_root_remove(s, name, err, sizeof(err));
 	if (ret)
 		return FAILED("cannot remove sandbox %s: %s", name, err);
 	sbx_sandboxes_forget(s, name);

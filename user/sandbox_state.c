@@ -108,6 +108,34 @@ void sbx_sandbox_host_if(const char *instance, uint32_t id, char out[16])
 
 /* ---- the state file ------------------------------------------------------------------------ */
 
+/* What its own root needs: its ids, its init, who made it, its workspaces. */
+static bool add_root_fields(cJSON *j, const struct sbx_sandbox *sb)
+{
+	cJSON *owner, *arr;
+
+	cJSON_AddNumberToObject(j, "id_base", sb->id_base);
+	cJSON_AddNumberToObject(j, "init_pid", sb->init_pid);
+	cJSON_AddNumberToObject(j, "init_start", (double)sb->init_start);
+	owner = cJSON_AddObjectToObject(j, "owner");
+	arr = cJSON_AddArrayToObject(j, "workspaces");
+	if (!owner || !arr)
+		return false;
+	cJSON_AddNumberToObject(owner, "uid", sb->owner_uid);
+	cJSON_AddNumberToObject(owner, "gid", sb->owner_gid);
+	cJSON_AddStringToObject(owner, "home", sb->owner_home);
+	for (size_t i = 0; i < sb->nws; i++) {
+		cJSON *w = cJSON_CreateObject();
+
+		if (!w)
+			return false;
+		cJSON_AddItemToArray(arr, w);
+		cJSON_AddStringToObject(w, "path", sb->ws[i].path);
+		if (!cJSON_AddBoolToObject(w, "readonly", sb->ws[i].ro))
+			return false;
+	}
+	return true;
+}
+
 cJSON *sbx_sandbox_to_json(const struct sbx_sandbox *sb)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -127,6 +155,10 @@ cJSON *sbx_sandbox_to_json(const struct sbx_sandbox *sb)
 	cJSON_AddStringToObject(j, "netns", sb->netns);
 	cJSON_AddStringToObject(j, "host_if", sb->host_if);
 	cJSON_AddNumberToObject(j, "created", (double)sb->created);
+	if (!sb->attached && !add_root_fields(j, sb)) {
+		cJSON_Delete(j);
+		return NULL;
+	}
 	if (!cJSON_AddBoolToObject(j, "stopped", sb->stopped)) {
 		cJSON_Delete(j);
 		return NULL;
@@ -142,6 +174,44 @@ static bool jnum(const cJSON *j, const char *key, double min, double max, double
 		return false;
 	*out = v->valuedouble;
 	return true;
+}
+
+/* Absent in a registry from before private roots: then the sandbox gets them on its next run. */
+static int root_fields_from_json(const cJSON *j, struct sbx_sandbox *sb, char *err,
+				 size_t errlen)
+{
+	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(j, "owner");
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "workspaces"), *w;
+	const char *home;
+	double v;
+
+	if (jnum(j, "id_base", 0, UINT32_MAX, &v))
+		sb->id_base = (uint32_t)v;
+	if (jnum(j, "init_pid", 0, INT32_MAX, &v))
+		sb->init_pid = (int32_t)v;
+	if (jnum(j, "init_start", 0, 9007199254740992.0, &v))
+		sb->init_start = (uint64_t)v;
+	if (cJSON_IsObject(owner)) {
+		if (jnum(owner, "uid", 0, UINT32_MAX, &v))
+			sb->owner_uid = (uint32_t)v;
+		if (jnum(owner, "gid", 0, UINT32_MAX, &v))
+			sb->owner_gid = (uint32_t)v;
+		home = sbx_json_str(owner, "home");
+		if (home && strlen(home) < sizeof(sb->owner_home))
+			snprintf(sb->owner_home, sizeof(sb->owner_home), "%s", home);
+	}
+	if (arr && !cJSON_IsArray(arr))
+		return ERR("sandbox %s has a bad \"workspaces\"", sb->name);
+	cJSON_ArrayForEach(w, arr) {
+		const char *path = sbx_json_str(w, "path");
+
+		if (sb->nws == SBX_SANDBOX_WS_MAX || !path || path[0] != '/' ||
+		    strlen(path) >= PATH_MAX)
+			return ERR("sandbox %s has a bad workspace", sb->name);
+		snprintf(sb->ws[sb->nws].path, PATH_MAX, "%s", path);
+		sb->ws[sb->nws++].ro = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "readonly"));
+	}
+	return 0;
 }
 
 static int entry_from_json(const cJSON *j, struct sbx_sandbox *sb, char *err, size_t errlen)
@@ -184,7 +254,7 @@ static int entry_from_json(const cJSON *j, struct sbx_sandbox *sb, char *err, si
 		return ERR("sandbox %s has a bad \"cgroup_id\" or \"created\"", name);
 	sb->cgroup_id = (uint64_t)cgid;
 	sb->created = (int64_t)created;
-	return 0;
+	return sb->attached ? 0 : root_fields_from_json(j, sb, err, errlen);
 }
 
 void sbx_sandbox_list_release(struct sbx_sandbox_list *l)

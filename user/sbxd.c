@@ -670,6 +670,7 @@ int main(int argc, char **argv)
 							    .dns = d.cfg.dns_port },
 			       d.bpf, &d.sandboxes, err, sizeof(err)))
 		goto fail;
+	sbx_sandboxes_set_policy(d.sandboxes, d.pd);
 	ret = sbx_ev_new(&d.ev);
 	if (ret) {
 		snprintf(err, sizeof(err), "cannot create event loop: %s", strerror(-ret));

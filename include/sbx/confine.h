@@ -24,7 +24,7 @@
 #define SBX_IDS_PER_SANDBOX 65536u /* ids 0..65535 inside map to base..base+65535 outside */
 #define SBX_PLAN_MAX 512	   /* mount steps of one plan */
 #define SBX_MASKS_MAX 256	   /* host files hidden in the overlaid system directories */
-#define SBX_WORKSPACES_MAX 32
+#define SBX_WORKSPACES_MAX 8 /* of one sandbox */
 #define SBX_SYS_DIRS_MAX 16
 
 /* A host system directory the sandbox sees through an overlay, or the symlink it is. */
