@@ -8,8 +8,8 @@
 #       built: "FAIL NAME.setup: why" and exit 1. Then sets
 #         W      world name, LETTER + our pid (tests running side by side never collide)
 #         INST   sbxd instance, INST_PREFIX + our pid (default: $W)
-#         T      private temp dir (mode 755: a sandbox's root is nobody on the host)
-#         PUB    $T/pub, mode 1777: where sandboxed commands may write, and start
+#         T      private temp dir (a sandbox sees none of it but $PUB)
+#         PUB    $T/pub, mode 1777: the workspace of every test sandbox (S run), where it starts
 #                (in_world, in_inet and S run from it)
 #         NETTOOL a copy of build/tests/tools/nettool in $T, which sandboxes can run
 #         RUN    $T/run, the instance's run dir; PIN its bpffs pin dir
@@ -75,9 +75,10 @@ integ_init() {
 	chmod 755 "$T"
 	PUB=$T/pub
 	mkdir -m 1777 "$PUB"
-	# the tool sandboxed commands run, where nobody can reach it
-	install -m 755 "$NETTOOL" "$T/nettool"
-	NETTOOL=$T/nettool
+	# the tool sandboxed commands run: in $PUB, the workspace every test sandbox gets (S run)
+	mkdir -m 755 "$PUB/bin"
+	install -m 755 "$NETTOOL" "$PUB/bin/nettool"
+	NETTOOL=$PUB/bin/nettool
 	PIN=/sys/fs/bpf/sbxtest-$INST
 	RUN=$T/run
 	ENVV=(SBX_STATE_DIR="$T/state" SBX_RUN_DIR="$RUN" SBX_BPF_DIR="$PIN" SBX_CONFIG="$T/sbxd.conf"
@@ -91,7 +92,14 @@ integ_init() {
 # root can enter (a clone under /root) is closed to the sandbox's nobody.
 in_world() { (cd "${PUB:-/}" && bash "$ROOT/scripts/world.sh" exec "$W" world "$@"); }
 in_inet() { (cd "${PUB:-/}" && bash "$ROOT/scripts/world.sh" exec "$W" inet "$@"); }
-S() { in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
+# A sandbox sees only its workspaces of the host: `S run` gives it $PUB (SBX_NO_PUB=1: none).
+S() {
+	if [ "${1:-}" = run ] && [ -z "${SBX_NO_PUB:-}" ]; then
+		shift
+		set -- run --workspace "$PUB" "$@"
+	fi
+	in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null
+}
 X() {
 	OUT=$(S exec "${SB:-t1}" -- "$@" 2>&1)
 	RC=$?
@@ -112,9 +120,9 @@ integ_world_up() {
 		exit 1
 	fi
 	eval "$(bash scripts/world.sh env "$W")"
-	# a sandbox's root is nobody on the host: give it a copy of the test CA it can read
-	cp "$SBX_TEST_CA" "$T/ca.pem" && chmod 644 "$T/ca.pem"
-	CA=$T/ca.pem
+	# a copy of the test CA inside the workspace the sandboxes see
+	cp "$SBX_TEST_CA" "$PUB/ca.pem" && chmod 644 "$PUB/ca.pem"
+	CA=$PUB/ca.pem
 }
 
 integ_host_service() {
