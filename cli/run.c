@@ -499,6 +499,20 @@ static int open_init(const cJSON *sb)
 	return fd;
 }
 
+/*
+ * Said once, when a sandbox is made by root without sudo (SUDO_UID unset or 0): `id` inside
+ * says root, yet the caller's own files in its workspaces refuse writes (sbx-run(1), "User").
+ */
+static void note_nobody(const char *name)
+{
+	fprintf(stderr,
+		"sbx: sandbox %s runs commands as its own root, which is user nobody (%d) in its "
+		"workspaces:\n"
+		"sbx: they can write there only where user nobody may, not your files "
+		"(sudo sbx from a user's shell runs them as that user)\n",
+		name, SBX_SANDBOX_NOBODY);
+}
+
 static void remove_sandbox(const char *name)
 {
 	cJSON *args = cJSON_CreateObject(), *reply = NULL;
@@ -583,6 +597,8 @@ static int enter(const char *verb, const char *name, char **cmd, char **ws, size
 		return ret;
 	sb = cJSON_GetObjectItem(reply, "sandbox");
 	created = cJSON_IsTrue(cJSON_GetObjectItem(reply, "created"));
+	if (created && !e.as_user)
+		note_nobody(name);
 	e.env = cJSON_GetObjectItem(reply, "env");
 	e.id_base = (uint32_t)cJSON_GetNumberValue(cJSON_GetObjectItem(sb, "id_base"));
 	pick_cwd(&e, cJSON_GetObjectItem(sb, "workspaces"));

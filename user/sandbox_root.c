@@ -273,9 +273,18 @@ static int open_userns(const struct sbx_sandbox *sb, int *all, int *owner)
 	*all = sbx_userns_open(map, map);
 	if (*all < 0)
 		return *all;
-	/* the owner's files on disk are the owner's inside; nobody else's are anyone's */
-	snprintf(map, sizeof(map), "%u %u 1\n", uid, sb->id_base + uid);
-	snprintf(gmap, sizeof(gmap), "%u %u 1\n", gid, sb->id_base + gid);
+	/*
+	 * The owner's files on disk are the owner's inside; nobody else's are anyone's. A
+	 * sandbox made by root is nobody in its workspaces, as on the rest of the host: its
+	 * root must never write (or chmod u+s) the host root's files.
+	 */
+	if (uid == 0) {
+		snprintf(map, sizeof(map), "%u %u 1\n", SBX_SANDBOX_NOBODY, sb->id_base);
+		snprintf(gmap, sizeof(gmap), "%u %u 1\n", SBX_SANDBOX_NOBODY, sb->id_base);
+	} else {
+		snprintf(map, sizeof(map), "%u %u 1\n", uid, sb->id_base + uid);
+		snprintf(gmap, sizeof(gmap), "%u %u 1\n", gid, sb->id_base + gid);
+	}
 	*owner = sbx_userns_open(map, gmap);
 	if (*owner < 0) {
 		close(*all);
