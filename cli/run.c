@@ -583,7 +583,7 @@ static int enter(const char *verb, const char *name, char **cmd, char **ws, size
 	struct termios saved, raw;
 	bool restore_tty = false, created, started = false;
 	sigset_t mask, oldmask;
-	int ret, pfd[2] = { -1, -1 }, master = -1, sfd = -1, status;
+	int ret, pfd[2] = { -1, -1 }, master = -1, sfd = -1, status, own_pidns = -1;
 	cJSON *args, *owner, *reply = NULL;
 	ssize_t n;
 	pid_t pid;
@@ -644,8 +644,12 @@ static int enter(const char *verb, const char *name, char **cmd, char **ws, size
 			goto out;
 		}
 	}
-	/* our children are born in the sandbox's pid namespace; we stay where we are */
-	if (setns(e.pidfd, CLONE_NEWPID)) {
+	/*
+	 * The command is born in the sandbox's pid namespace; we stay where we are, and so do
+	 * any other children of ours (a sanitizer's tracer thread, a daemon started later).
+	 */
+	own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (own_pidns < 0 || setns(e.pidfd, CLONE_NEWPID)) {
 		ret = p_err(EXIT_FAIL, "cannot join the sandbox's pid namespace: %s",
 			    strerror(errno));
 		goto out;
@@ -668,6 +672,11 @@ static int enter(const char *verb, const char *name, char **cmd, char **ws, size
 	}
 	if (pid == 0)
 		child(&e, &oldmask);
+	if (setns(own_pidns, CLONE_NEWPID)) {
+		kill(pid, SIGKILL);
+		ret = p_err(EXIT_FAIL, "cannot return to our pid namespace: %s", strerror(errno));
+		goto out;
+	}
 	close(pfd[1]);
 	pfd[1] = -1;
 	/* the child has its own copies now */
@@ -715,7 +724,7 @@ static int enter(const char *verb, const char *name, char **cmd, char **ws, size
 out:
 	{
 		int fds[] = { e.cgroup_procs_fd, e.pidfd, e.pty_slave, master, pfd[0], pfd[1],
-			      sfd };
+			      sfd, own_pidns };
 
 		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 			if (fds[i] >= 0)

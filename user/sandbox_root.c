@@ -262,29 +262,38 @@ static int build_plan(struct sbx_sandboxes *s, const struct sbx_sandbox *sb,
 	return ret;
 }
 
+/*
+ * The idmap of workspaces: on-disk owner @uid is @inside in the sandbox (its root or its
+ * user); every other uid is nobody's, so the sandbox's root has no capability over those
+ * files. Groups map one to one except root's (a file must have both ids mapped to be
+ * writable at all; a group grants nothing the sandbox's user does not have).
+ */
+static void ws_maps(const struct sbx_sandbox *sb, uint32_t uid, char *map, size_t mlen,
+		    char *gmap, size_t glen)
+{
+	uint32_t inside = uid == 0 ? SBX_SANDBOX_NOBODY : uid; /* on disk */
+	uint32_t base = sb->id_base;
+
+	snprintf(map, mlen, "%u %u 1\n", inside, base + uid);
+	if (uid == 0) /* root's sandbox writes as nobody: gid nobody is its root's group */
+		snprintf(gmap, glen, "1 %u %u\n%u %u 1\n%u %u 1\n", base + 1,
+			 SBX_SANDBOX_NOBODY - 1, SBX_SANDBOX_NOBODY, base,
+			 SBX_SANDBOX_NOBODY + 1, base + SBX_SANDBOX_NOBODY + 1);
+	else
+		snprintf(gmap, glen, "1 %u %u\n", base + 1, SBX_IDS_PER_SANDBOX - 1);
+}
+
 /* The sandbox's user namespace (all its ids), and the one workspaces are idmapped with. */
 static int open_userns(const struct sbx_sandbox *sb, int *all, int *owner)
 {
-	char map[64], gmap[64];
+	char map[64], gmap[160];
 	uint32_t uid = sb->owner_uid < SBX_IDS_PER_SANDBOX ? sb->owner_uid : 0;
-	uint32_t gid = sb->owner_gid < SBX_IDS_PER_SANDBOX ? sb->owner_gid : 0;
 
 	snprintf(map, sizeof(map), "0 %u %u\n", sb->id_base, SBX_IDS_PER_SANDBOX);
 	*all = sbx_userns_open(map, map);
 	if (*all < 0)
 		return *all;
-	/*
-	 * The owner's files on disk are the owner's inside; nobody else's are anyone's. A
-	 * sandbox made by root is nobody in its workspaces, as on the rest of the host: its
-	 * root must never write (or chmod u+s) the host root's files.
-	 */
-	if (uid == 0) {
-		snprintf(map, sizeof(map), "%u %u 1\n", SBX_SANDBOX_NOBODY, sb->id_base);
-		snprintf(gmap, sizeof(gmap), "%u %u 1\n", SBX_SANDBOX_NOBODY, sb->id_base);
-	} else {
-		snprintf(map, sizeof(map), "%u %u 1\n", uid, sb->id_base + uid);
-		snprintf(gmap, sizeof(gmap), "%u %u 1\n", gid, sb->id_base + gid);
-	}
+	ws_maps(sb, uid, map, sizeof(map), gmap, sizeof(gmap));
 	*owner = sbx_userns_open(map, gmap);
 	if (*owner < 0) {
 		close(*all);

@@ -291,8 +291,11 @@ int sbx_proc_starttime(pid_t pid, unsigned long long *out)
 	buf[n] = '\0';
 	/* after the command name, which may hold spaces and parentheses */
 	p = strrchr(buf, ')');
-	if (!p)
+	if (!p || !p[1] || !p[2])
 		return -EIO;
+	/* a zombie is gone for us: its namespaces cannot be joined any more */
+	if (p[2] == 'Z' || p[2] == 'X')
+		return -ESRCH;
 	/* field 22 is starttime; p points at the end of field 2 */
 	for (int field = 2; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
