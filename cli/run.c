@@ -815,7 +815,8 @@ static int parse_enter(int argc, char **argv, struct enter_args *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc + 1, argv - 1, is_exec ? "+h" : "+hw:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc + 1, argv - 1, is_exec ? "+:h" : "+:hw:", opts,
+				  NULL)) != -1) {
 		if (opt == 'h') {
 			(is_exec ? help_exec : help_run)(stdout);
 			return -1;
