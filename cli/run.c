@@ -56,7 +56,7 @@
 static void help_run(FILE *f)
 {
 	fprintf(f,
-		"Usage: sbx run NAME [--] [CMD [ARG...]]\n"
+		"Usage: sbx run [-w|--workspace DIR[:ro]]... NAME [--] [CMD [ARG...]]\n"
 		"\n"
 		"Creates sandbox NAME if it does not exist, starts it, and runs CMD in it\n"
 		"(default: $SHELL, or /bin/sh). sbx exits with CMD's status (128+N if signal\n"
@@ -64,12 +64,23 @@ static void help_run(FILE *f)
 		"becomes the sandbox's terminal. A NAME that is a command on PATH, and no\n"
 		"sandbox yet, must be followed by '--' (otherwise it is taken for a typo).\n"
 		"\n"
-		"In the sandbox: its own network namespace whose only way out is sbxd's proxy\n"
-		"(HTTP_PROXY/HTTPS_PROXY point at it; everything else is redirected or dropped\n"
-		"under the policy), /etc/resolv.conf pointing at sbxd's resolver, and\n"
-		"host.docker.internal naming the host. CMD runs as the invoking user (SUDO_UID,\n"
-		"unless 0) or as root of a user namespace of its own (nobody outside it), with\n"
-		"no capability on the host. Needs root (run it with sudo). See sbx-run(1).\n");
+		"  -w, --workspace DIR[:ro]  show host directory DIR at the same path inside,\n"
+		"                            writable (filesystem:read and filesystem:write\n"
+		"                            rules must allow it) or read-only with :ro\n"
+		"                            (filesystem:read); up to 8. A running sandbox\n"
+		"                            refuses other ones (stop it first); without -w a\n"
+		"                            sandbox keeps the ones it has.\n"
+		"\n"
+		"In the sandbox: its own root (the host's /usr, /etc, /opt through overlays it\n"
+		"may change without changing the host's; its own /tmp, /run, /var, /home, /dev,\n"
+		"/proc; no other host file but the workspaces), its own pid namespace, and its\n"
+		"own network namespace whose only way out is sbxd's proxy (HTTP_PROXY and\n"
+		"HTTPS_PROXY point at it; everything else is redirected or dropped under the\n"
+		"policy). CMD runs as the invoking user (SUDO_UID, unless 0) or as the\n"
+		"sandbox's root, in a user namespace whose ids are a block of host ids of its\n"
+		"own, with no capability on the host; it starts in the current directory if a\n"
+		"workspace holds it, else in the first workspace, else in its home. Needs root\n"
+		"(run it with sudo). See sbx-run(1).\n");
 }
 
 static void help_exec(FILE *f)
@@ -77,19 +88,24 @@ static void help_exec(FILE *f)
 	fprintf(f, "Usage: sbx exec NAME [--] CMD [ARG...]\n"
 		   "\n"
 		   "Runs CMD in the running sandbox NAME, like 'sbx run', but fails (exit 1)\n"
-		   "when NAME does not exist or is stopped. Exits with CMD's status.\n");
+		   "when NAME does not exist or is stopped. Exits with CMD's status. CMD sees\n"
+		   "the workspaces the sandbox runs with: --workspace is refused here.\n");
 }
 
 static int help_ls(void)
 {
 	printf("Usage: sbx ls [--json]\n"
 	       "\n"
-	       "Lists the sandboxes: NAME STATUS ADDRESS GATEWAY PROCESSES CREATED.\n"
+	       "Lists the sandboxes: NAME STATUS ADDRESS GATEWAY PROCESSES CREATED WORKSPACES.\n"
 	       "STATUS is running (started; PROCESSES may be 0), stopped (sbx stop), or\n"
-	       "attached (an existing cgroup, sbx attach). --json prints {\"sandboxes\":\n"
-	       "[{\"name\", \"id\", \"status\", \"ip\", \"gateway\", \"attached\", \"cgroup\",\n"
-	       "\"cgroup_id\", \"netns\", \"host_if\", \"stopped\", \"processes\", \"created\"}]}\n"
-	       "(created: Unix time).\n");
+	       "attached (an existing cgroup, sbx attach). WORKSPACES lists the host\n"
+	       "directories mounted in it (PATH, or PATH:ro when read-only), or '-'.\n"
+	       "--json prints {\"sandboxes\": [{\"name\", \"id\", \"status\", \"ip\", \"gateway\",\n"
+	       "\"attached\", \"cgroup\", \"cgroup_id\", \"netns\", \"host_if\", \"stopped\",\n"
+	       "\"processes\", \"created\"}]} (created: Unix time); a sandbox that is not\n"
+	       "attached also has \"id_base\" (the host id of its root), \"init_pid\" and\n"
+	       "\"init_start\" (its init; init_pid 0 when stopped), \"owner\" {\"uid\", \"gid\", \"home\"}\n"
+	       "and \"workspaces\" [{\"path\", \"readonly\"}].\n");
 	return EXIT_OK;
 }
 
@@ -859,7 +875,8 @@ static int parse_enter(int argc, char **argv, struct enter_args *a)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc + 1, argv - 1, is_exec ? "+h" : "+hw:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc + 1, argv - 1, is_exec ? "+:h" : "+:hw:", opts,
+				  NULL)) != -1) {
 		if (opt == 'h') {
 			(is_exec ? help_exec : help_run)(stdout);
 			return -1;
@@ -954,10 +971,29 @@ static void ago(double when, char *out, size_t len)
 	}
 }
 
+/* The WORKSPACES cell: "PATH[:ro], ...", or "-" for none (and for attached cgroups). */
+static void workspaces_cell(const cJSON *sb, char *out, size_t len)
+{
+	const cJSON *w;
+	size_t off = 0;
+
+	snprintf(out, len, "-");
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(sb, "workspaces")) {
+		bool ro = cJSON_IsTrue(cJSON_GetObjectItem(w, "readonly"));
+		int n = snprintf(out + off, len - off, "%s%s%s", off ? "," : "", jstr(w, "path"),
+				 ro ? ":ro" : "");
+
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
+}
+
 int do_sandbox_ls(int argc, char **argv)
 {
-	static const char *const hdr[] = { "NAME",	"STATUS",    "ADDRESS",
-					   "GATEWAY", "PROCESSES", "CREATED" };
+	static const char *const hdr[] = { "NAME",	   "STATUS",  "ADDRESS",   "GATEWAY",
+					   "PROCESSES", "CREATED", "WORKSPACES" };
+	static char ws[SBX_WORKSPACES_MAX * (PATH_MAX + 4)];
 	cJSON *reply, *out;
 	const cJSON *it;
 	struct table *t;
@@ -984,21 +1020,23 @@ int do_sandbox_ls(int argc, char **argv)
 		print_json(out);
 		return EXIT_OK;
 	}
-	t = table_new(6, hdr);
+	t = table_new(7, hdr);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(reply, "sandboxes")) {
 		const cJSON *procs = cJSON_GetObjectItem(it, "processes");
 		const cJSON *created = cJSON_GetObjectItem(it, "created");
 		char np[16], when[48];
-		const char *cells[6];
+		const char *cells[7];
 
 		snprintf(np, sizeof(np), "%d", cJSON_IsNumber(procs) ? procs->valueint : 0);
 		ago(cJSON_IsNumber(created) ? created->valuedouble : 0, when, sizeof(when));
+		workspaces_cell(it, ws, sizeof(ws));
 		cells[0] = jstr(it, "name");
 		cells[1] = jstr(it, "status");
 		cells[2] = *jstr(it, "ip") ? jstr(it, "ip") : "-";
 		cells[3] = jstr(it, "gateway");
 		cells[4] = np;
 		cells[5] = when;
+		cells[6] = ws;
 		table_add(t, cells);
 	}
 	table_print(t, stdout);

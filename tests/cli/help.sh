@@ -39,7 +39,8 @@ mapfile -t opts < <({
 	grep -ohE '\{ "[a-z][a-z-]*", (no|required|optional)_argument' "$SRC"/*.c |
 		sed -E 's/^\{ "([^"]*)".*/--\1/'
 	grep -ohE '"--?[a-zA-Z][a-z-]*"' "$SRC"/*.c | tr -d '"'
-	grep -ohE '(getopt_long|next_opt)\([^"]*"[^"]*"' "$SRC"/*.c | sed -E 's/.*"([^"]*)"$/\1/' |
+	# every string on the line of the call: `is_exec ? "+:h" : "+:hw:"` has two
+	grep -ohE '(getopt_long|next_opt)\(.*' "$SRC"/*.c | grep -oE '"[^"]*"' | tr -d '"' |
 		grep -oE '[a-zA-Z]' | sed 's/^/-/'
 } | grep -vxE -- '--help|-h' | sort -u)
 [ "${#opts[@]}" -ge 15 ] && pass help.options_found ||
