@@ -130,6 +130,12 @@ $(BUILD)/tests/tools/%: tests/tools/%.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $<
 
+# nounshare runs on the host, never in a sandbox: libseccomp builds its filter.
+$(BUILD)/tests/tools/nounshare: tests/tools/nounshare.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lseccomp
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libsbx.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

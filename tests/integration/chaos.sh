@@ -37,10 +37,15 @@ integ_traps
 integ_world_up
 CDN=$WORLD_CDN_ADDR
 
+# The sandboxes' commands run $PUB/client and write their outcomes to $WR: their root is
+# nobody in the workspace $PUB, so that is a directory of nobody's
+WR=$PUB/out
+mkdir -m 755 "$WR" && chown 65534:65534 "$WR"
+
 # One client job inside a sandbox: REQS requests, one outcome line each:
 #   fwd-allowed|fwd-evil|tp-allowed|tp-evil CODE   curl's HTTP status (000: no answer)
 #   stall-hello|stall-head                         a client that went quiet mid-way, then left
-cat >"$T/client" <<'EOF_CLIENT'
+cat >"$PUB/client" <<'EOF_CLIENT'
 #!/bin/sh
 # usage: client NETTOOL CDN-ADDR REQS OUT
 nt=$1 cdn=$2 reqs=$3 out=$4
@@ -60,7 +65,7 @@ while [ "$i" -lt "$reqs" ]; do
 	esac
 done >>"$out"
 EOF_CLIENT
-chmod 755 "$T/client"
+chmod 755 "$PUB/client"
 
 S policy set-default balanced >/dev/null && S policy allow network cdn-allowed.example >/dev/null || {
 	echo "FAIL chaos.setup: cannot set the policy"
@@ -94,7 +99,7 @@ client_403s() { # ROUND...
 		for kind in fwd:forward tp:transparent; do
 			n=0
 			for r in "$@"; do
-				n=$((n + $(cat "$PUB/$sb-$r".* 2>/dev/null | grep -c "^${kind%%:*}-evil 403$")))
+				n=$((n + $(cat "$WR/$sb-$r".* 2>/dev/null | grep -c "^${kind%%:*}-evil 403$")))
 			done
 			[ "$n" -gt 0 ] && echo "$sb ${kind#*:} $n"
 		done
@@ -113,7 +118,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	for sb in $SANDBOXES; do
 		for ((j = 1; j <= JOBS; j++)); do
 			in_world env "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" exec "$sb" -- \
-				"$T/client" "$NETTOOL" "$CDN" "$REQS" "$PUB/$sb-$r.$j" </dev/null >/dev/null 2>&1 &
+				"$PUB/client" "$NETTOOL" "$CDN" "$REQS" "$WR/$sb-$r.$j" </dev/null >/dev/null 2>&1 &
 			CLIENTS+=("$!")
 		done
 	done
@@ -137,7 +142,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	sleep 1
 	pid=$(daemon_pid)
 	FDS[$r]=$(fds "$pid") RSS[$r]=$(rss_kb "$pid")
-	echo "    round $r: sbxd $pid fds ${FDS[$r]} rss ${RSS[$r]} kB, $(cat "$PUB"/*-$r.* | wc -l) outcomes"
+	echo "    round $r: sbxd $pid fds ${FDS[$r]} rss ${RSS[$r]} kB, $(cat "$WR"/*-$r.* | wc -l) outcomes"
 	[ "$r" = "$KILL_ROUND" ] && base_counts=$(evil_counts)
 done
 
@@ -149,11 +154,11 @@ out=$(in_world env "${ENVV[@]}" timeout -k 5 30 "$SBX_BIN" exec c2 -- curl -s -m
 [[ $out == *"vhost=cdn-allowed.example"* ]] && P serving_after_transparent || F serving_after_transparent "$out"
 
 # every client actually ran: each job wrote all its outcomes
-total=$(cat "$PUB"/*-*.* 2>/dev/null | wc -l)
+total=$(cat "$WR"/*-*.* 2>/dev/null | wc -l)
 want=$((ROUNDS * JOBS * REQS * $(wc -w <<<"$SANDBOXES")))
 [ "$total" = "$want" ] && P clients_completed || F clients_completed "$total outcomes, want $want"
 # and the refusals did happen on both paths (else the count check below proves nothing)
-n403=$(cat "$PUB"/*-*.* | grep -c -- '-evil 403$')
+n403=$(cat "$WR"/*-*.* | grep -c -- '-evil 403$')
 [ "$n403" -ge $((ROUNDS * JOBS)) ] && P refusals_seen || F refusals_seen "only $n403 refusals"
 
 # Verdicts since the kill round equal the refusals the clients got in the rounds after it.
@@ -164,7 +169,7 @@ got=$(count_delta "$base_counts" "$(evil_counts)" | sort)
 [ -n "$want" ] && [ "$got" = "$want" ] && P verdicts_equal_refusals ||
 	F verdicts_equal_refusals "log says [$(tr '\n' ';' <<<"$got")], clients got [$(tr '\n' ';' <<<"$want")]"
 # and none invented in the rounds before: at most one per refused request made
-made=$(cat "$PUB"/*-[1-$KILL_ROUND].* | grep -c -- '-evil ')
+made=$(cat "$WR"/*-[1-$KILL_ROUND].* | grep -c -- '-evil ')
 logged=$(awk '{ s += $3 } END { print s + 0 }' <<<"$base_counts")
 [ "$logged" -le "$made" ] && P no_verdict_invented_across_kill ||
 	F no_verdict_invented_across_kill "$logged verdicts for $made refused requests"

@@ -3,8 +3,9 @@
 # The control socket's authority and the isolation that fails closed, in a fresh test world:
 #   - each row of the authority matrix in sbxd(8): what root, a member of the configured group
 #     and anyone else may ask; what a caller inside an attached cgroup or a sandbox may ask;
-#   - `sbx run` refuses to run the command when it cannot make the user or the mount
-#     namespace (a seccomp filter makes unshare(2) fail with EPERM, as a runtime profile would);
+#   - `sbx run` and `sbx exec` refuse to run the command when they cannot join the sandbox's
+#     namespaces (a seccomp filter makes setns(2) fail with EPERM, as a runtime profile would);
+#     with the sandbox's init killed, the next command runs confined in a new one;
 #   - with sbxd's descriptor table full of a sandbox's proxy connections, root still controls
 #     sbxd (or hears that sbxd is out of descriptors, never that it is "inside a sandbox"), and
 #     sbxd does not spin on a control socket it cannot accept from.
@@ -43,7 +44,7 @@ print(s.makefile().readline().strip())' "$RUN/sbxd.sock" "$1"
 cleanup() {
 	[ -n "${DPID:-}" ] && [ -n "${NOFILE0:-}" ] && prlimit --pid "$DPID" --nofile="$NOFILE0" 2>/dev/null
 	S rm a1 >/dev/null 2>&1
-	integ_cleanup t1 g1
+	integ_cleanup t1 g1 u1
 }
 integ_traps
 integ_world_up
@@ -56,22 +57,86 @@ mode=$(stat -c '%a %G' "$RUN/sbxd.sock")
 [ "$mode" = "660 nogroup" ] && pass control.socket_group_mode || fail control.socket_group_mode "$mode"
 
 # ---- isolation fails closed ------------------------------------------------------------------
-rm -f "$PUB/ran"
-run in_world env "${ENVV[@]}" timeout -k 5 60 "$NOUNSHARE" user "$SBX_BIN" run t1 -- touch "$PUB/ran"
-[ $RC = 1 ] && [[ $OUT == *"cannot create a user namespace"*"Operation not permitted"* ]] &&
-	[[ $OUT == *"did not run"* ]] && [[ $OUT == *max_user_namespaces* ]] && [ ! -e "$PUB/ran" ] &&
-	pass control.no_userns_run_refused || fail control.no_userns_run_refused "rc=$RC ran=$(ls "$PUB") $OUT"
-run in_world env "${ENVV[@]}" SUDO_UID=65534 SUDO_GID=65534 timeout -k 5 60 "$NOUNSHARE" user \
-	"$SBX_BIN" exec t1 -- touch "$PUB/ran"
-[ $RC = 1 ] && [[ $OUT == *"cannot create a user namespace"* ]] && [ ! -e "$PUB/ran" ] &&
-	pass control.no_userns_exec_as_user_refused || fail control.no_userns_exec_as_user_refused "rc=$RC $OUT"
-[[ $OUT != *warning* ]] && pass control.no_userns_no_warn_and_go_on || fail control.no_userns_no_warn_and_go_on "$OUT"
-run in_world env "${ENVV[@]}" timeout -k 5 60 "$NOUNSHARE" mount "$SBX_BIN" run t1 -- touch "$PUB/ran"
-[ $RC = 1 ] && [[ $OUT == *"cannot create a mount namespace"*"Operation not permitted"* ]] && [ ! -e "$PUB/ran" ] &&
-	pass control.no_mountns_run_refused || fail control.no_mountns_run_refused "rc=$RC $OUT"
-# the control: the same command, unfiltered, runs
-run S run t1 -- touch "$PUB/ran"
-[ $RC = 0 ] && [ -e "$PUB/ran" ] && pass control.unfiltered_run_runs || fail control.unfiltered_run_runs "rc=$RC $OUT"
+# where the sandboxes' commands may write: t1's root is nobody in its workspace $PUB, and u1
+# (made under sudo by uid 65534) runs as that user, who owns the same files there
+WR=$PUB/w
+mkdir -m 755 "$WR" && chown 65534:65534 "$WR"
+if ! out=$(in_world env "${ENVV[@]}" SUDO_UID=65534 SUDO_GID=65534 timeout -k 5 60 "$SBX_BIN" run \
+	--workspace "$PUB" u1 -- true </dev/null 2>&1); then
+	fail control.setup_u1 "$out"
+fi
+# sbx run and exec join the init's namespaces with setns(2): when a filter refuses it (as a
+# runtime's profile would), nothing runs, in any namespace
+nojoin() { # NS [ENV...] -- VERB SANDBOX: sbx VERB under nounshare NS, touching $WR/ran
+	local ns=$1
+	shift
+	local envs=()
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	run in_world env "${ENVV[@]}" "${envs[@]}" timeout -k 5 60 "$NOUNSHARE" "$ns" "$SBX_BIN" "$2" "$3" -- \
+		touch "$WR/ran"
+}
+nojoin setns-user -- run t1
+[ $RC = 1 ] && [[ $OUT == *"cannot join the sandbox's namespaces: Operation not permitted"* ]] &&
+	[[ $OUT == *"did not run"* ]] && [ ! -e "$WR/ran" ] &&
+	pass control.no_setns_user_run_refused || fail control.no_setns_user_run_refused "rc=$RC ran=$(ls "$WR") $OUT"
+[[ $OUT != *warning* ]] && pass control.no_setns_no_warn_and_go_on || fail control.no_setns_no_warn_and_go_on "$OUT"
+nojoin setns-mount SUDO_UID=65534 SUDO_GID=65534 -- exec u1
+[ $RC = 1 ] && [[ $OUT == *"cannot join the sandbox's namespaces: Operation not permitted"* ]] &&
+	[[ $OUT == *"did not run"* ]] && [ ! -e "$WR/ran" ] &&
+	pass control.no_setns_mount_exec_as_user_refused || fail control.no_setns_mount_exec_as_user_refused "rc=$RC $OUT"
+nojoin setns-pid -- exec t1
+[ $RC = 1 ] && [[ $OUT == *"cannot join the sandbox's pid namespace: Operation not permitted"* ]] &&
+	[ ! -e "$WR/ran" ] && pass control.no_setns_pid_exec_refused || fail control.no_setns_pid_exec_refused "rc=$RC $OUT"
+# the sandboxes are still there, running, and the same commands, unfiltered, run
+[ "$(sb_field t1 status)" = running ] && [ "$(sb_field u1 status)" = running ] &&
+	pass control.refused_join_keeps_sandboxes || fail control.refused_join_keeps_sandboxes "$(S ls 2>&1)"
+run S run t1 -- touch "$WR/ran"
+[ $RC = 0 ] && [ "$(stat -c %u "$WR/ran" 2>/dev/null)" = 65534 ] && pass control.unfiltered_run_runs ||
+	fail control.unfiltered_run_runs "rc=$RC $OUT"
+rm -f "$WR/ran"
+run in_world env "${ENVV[@]}" SUDO_UID=65534 SUDO_GID=65534 timeout -k 5 60 "$SBX_BIN" exec u1 -- touch "$WR/ran" </dev/null
+[ $RC = 0 ] && [ -e "$WR/ran" ] && pass control.unfiltered_exec_as_user_runs ||
+	fail control.unfiltered_exec_as_user_runs "rc=$RC $OUT"
+S rm --force u1 >/dev/null 2>&1
+
+# the sandbox's init killed from the host: a command right after it either runs confined (in a
+# new init) or does not run at all; once the dead init is reaped, the next command runs
+# confined in a new init that sbxd started
+CONFINED='cat /proc/self/uid_map; cat /proc/self/cgroup; readlink /proc/self/ns/pid; touch "$0"'
+confined() { # OUT of $CONFINED in t1 with the sandbox's block BASE: 0 when it ran in t1's new init
+	local ipid=$1 pidns
+	pidns=$(grep '^pid:' <<<"$STDOUT")
+	IPID2=$(sb_field t1 init_pid)
+	[ "$(head -1 <<<"$STDOUT" | tr -s ' ' | sed 's/^ //')" = "0 $BASE 65536" ] &&
+		[ "$(grep '^0::' <<<"$STDOUT")" = "0::/$INST/t1" ] &&
+		[ -n "$IPID2" ] && [ "$IPID2" != "$ipid" ] && ! pid_dead "$IPID2" &&
+		[ "$pidns" = "$(readlink "/proc/$IPID2/ns/pid")" ] && [ "$pidns" != "$(readlink /proc/self/ns/pid)" ] &&
+		[ "$(stat -c %u "$WR/ran" 2>/dev/null)" = 65534 ]
+}
+IPID=$(sb_field t1 init_pid)
+BASE=$(sb_field t1 id_base)
+rm -f "$WR/ran"
+kill -9 "$IPID" 2>/dev/null
+run S exec t1 -- sh -c "$CONFINED" "$WR/ran"
+if [ $RC = 0 ]; then
+	confined "$IPID" && pass control.init_killed_exec_confined_or_refused ||
+		fail control.init_killed_exec_confined_or_refused "init $IPID -> $IPID2; $OUT"
+else
+	[ $RC = 1 ] && [ ! -e "$WR/ran" ] && [[ $OUT == *"sbx: "*"sandbox"* ]] &&
+		pass control.init_killed_exec_confined_or_refused ||
+		fail control.init_killed_exec_confined_or_refused "rc=$RC ran=$(ls "$WR") $OUT"
+fi
+# sbxd's inits are orphans: whoever adopted them reaps them (here a slow pid 1, at times)
+wait_for -n 300 test ! -e "/proc/$IPID"
+IPID=$(sb_field t1 init_pid)
+if [ "$(sb_field t1 status)" = running ] && ! pid_dead "$IPID"; then
+	kill -9 "$IPID"
+	wait_for -n 300 test ! -e "/proc/$IPID"
+fi
+rm -f "$WR/ran"
+run S exec t1 -- sh -c "$CONFINED" "$WR/ran"
+[ $RC = 0 ] && confined "$IPID" && pass control.init_reaped_exec_restarts_confined ||
+	fail control.init_reaped_exec_restarts_confined "rc=$RC init $IPID -> $IPID2 ($(test -e "/proc/$IPID" && echo "not reaped")); $OUT"
 
 # ---- authority: root and the group member -------------------------------------------------------
 mkdir "$ATT_CG"

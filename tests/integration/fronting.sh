@@ -96,7 +96,7 @@ TP cdn-allowed.example "$CDN" 443 hello=cdn-allowed.example read=1500
 X curl -s -m 5 --noproxy '*' http://cdn-allowed.example/control
 [[ $OUT == *"cdn vhost=cdn-allowed.example"*"uri=/control"* ]] && P control_transparent_http ||
 	F control_transparent_http "$(brief)"
-X curl -s -m 5 --cacert "$T/ca.pem" https://cdn-allowed.example/control-connect
+X curl -s -m 5 --cacert "$CA" https://cdn-allowed.example/control-connect
 [[ $OUT == *"cdn vhost=cdn-allowed.example"*"scheme=https"* ]] && P control_forward_connect_curl ||
 	F control_forward_connect_curl "$(brief)"
 
@@ -270,11 +270,14 @@ X curl -s -m 5 --noproxy '*' "http://host.docker.internal:$HOST_PORT/"
 	F host_service_with_localhost_rule_transparent "$(brief)"
 S policy rm network --resource "localhost:$HOST_PORT" >/dev/null
 
-# f: a listener in sandbox t2, dialled from t1
-in_world env "${ENVV[@]}" timeout -k 5 100 "$SBX_BIN" exec t2 -- socat -d -d -lf "$PUB/t2-listener.log" \
+# f: a listener in sandbox t2, dialled from t1; its log in a directory of nobody's, whom t2's
+# root is in its workspace $PUB
+WR=$PUB/w
+mkdir -m 755 "$WR" && chown 65534:65534 "$WR"
+in_world env "${ENVV[@]}" timeout -k 5 100 "$SBX_BIN" exec t2 -- socat -d -d -lf "$WR/t2-listener.log" \
 	"TCP4-LISTEN:$SB_PORT,fork,reuseaddr" SYSTEM:'echo sandbox-b-secret' </dev/null >/dev/null 2>&1 &
 BG_PIDS+=("$!")
-wait_for sh -c "grep -q listening '$PUB/t2-listener.log'" || F other_sandbox_setup "t2's listener did not start"
+wait_for sh -c "grep -q listening '$WR/t2-listener.log'" || F other_sandbox_setup "t2's listener did not start"
 sb_refused() { # NAME STEP...
 	local name=$1
 	shift
@@ -293,8 +296,8 @@ for rule in '**' "${T2IP%.*}.0/24"; do
 	sb_refused "other_sandbox_forward_http_$tag" "$GW" $FWD_PORT "send=GET http://$T2IP:$SB_PORT/ HTTP/1.1\r\nHost: $T2IP:$SB_PORT\r\n\r\n" read=1500
 	[ "$rule" != '**' ] && S policy rm network --resource "$rule" >/dev/null
 done
-! grep -q 'accepting connection' "$PUB/t2-listener.log" && P other_sandbox_listener_untouched ||
-	F other_sandbox_listener_untouched "$(grep 'accepting' "$PUB/t2-listener.log" | head -3)"
+! grep -q 'accepting connection' "$WR/t2-listener.log" && P other_sandbox_listener_untouched ||
+	F other_sandbox_listener_untouched "$(grep 'accepting' "$WR/t2-listener.log" | head -3)"
 
 # g: sbx's own listeners are never dialled by its proxy
 for port in $FWD_PORT $TP_PORT $DNS_PORT; do
@@ -317,10 +320,10 @@ X curl -s -m 5 --noproxy '*' http://cdn-allowed.example/h-transparent
 [[ $OUT != *"vhost="* ]] && unseen "$m" h-transparent && P address_deny_transparent_http ||
 	F address_deny_transparent_http "$(brief)"
 m=$(mark "$CDNLOG")
-X curl -s -m 5 --cacert "$T/ca.pem" https://cdn-allowed.example/h-connect
+X curl -s -m 5 --cacert "$CA" https://cdn-allowed.example/h-connect
 [[ $OUT != *"vhost="* ]] && unseen "$m" . && P address_deny_forward_connect || F address_deny_forward_connect "$(brief)"
 m=$(mark "$CDNLOG")
-X curl -s -m 5 --noproxy '*' --cacert "$T/ca.pem" https://cdn-allowed.example/h-tls
+X curl -s -m 5 --noproxy '*' --cacert "$CA" https://cdn-allowed.example/h-tls
 [[ $OUT != *"vhost="* ]] && unseen "$m" . && P address_deny_transparent_tls || F address_deny_transparent_tls "$(brief)"
 S policy rm network --resource "$CDN" >/dev/null
 

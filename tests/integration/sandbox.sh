@@ -35,7 +35,7 @@ procs_at_least() { # NAME N
 cleanup() {
 	S rm a1 >/dev/null 2>&1
 	declare -F S2 >/dev/null && S2 daemon stop >/dev/null 2>&1
-	integ_cleanup t1 t2
+	integ_cleanup t1 t2 t3 t4 t5
 }
 integ_traps
 integ_world_up
@@ -43,6 +43,10 @@ if ! out=$(S policy set-default balanced 2>&1); then
 	echo "FAIL sandbox.setup: $out"
 	exit 1
 fi
+# where the sandboxes' commands write: their root is nobody in the workspace $PUB, which may
+# write only what nobody owns there (not even $PUB itself, a directory of the host's root)
+WR=$PUB/w
+mkdir -m 755 "$WR" && chown 65534:65534 "$WR"
 
 # ---- run: status, namespaces, files, environment --------------------------------------------
 OUT=$(S run t1 -- sh -c 'exit 7' 2>&1)
@@ -81,22 +85,52 @@ X sh -c 'echo "$HTTP_PROXY|$HTTPS_PROXY|$http_proxy|$https_proxy|$NO_PROXY|$SBX_
 P=http://gateway.docker.internal:3128
 [ "$OUT" = "$P|$P|$P|$P|localhost,127.0.0.1|t1" ] && pass sandbox.proxy_environment || fail sandbox.proxy_environment "out=$OUT"
 
+# where the command starts: where sbx runs if that is inside a workspace (the same path), else
+# the first workspace, else the home directory of who it runs as
 X pwd
 [ "$OUT" = "$PUB" ] && pass sandbox.keeps_working_directory || fail sandbox.keeps_working_directory "out=$OUT"
+from() { # DIR SANDBOX CMD...: sbx exec from DIR on the host
+	local dir=$1 sb=$2
+	shift 2
+	OUT=$(cd "$dir" && bash "$ROOT/scripts/world.sh" exec "$W" world env "${ENVV[@]}" timeout -k 5 60 \
+		"$SBX_BIN" exec "$sb" -- "$@" </dev/null 2>&1)
+}
+from "$PUB/bin" t1 pwd
+[ "$OUT" = "$PUB/bin" ] && pass sandbox.cwd_kept_inside_workspace || fail sandbox.cwd_kept_inside_workspace "out=$OUT"
+mkdir -m 755 "$T/ws2"
+OUT=$(SBX_NO_PUB=1 S run --workspace "$T/ws2" --workspace "$PUB" t3 -- pwd 2>/dev/null)
+[ "$OUT" = "$PUB" ] && pass sandbox.cwd_kept_in_second_workspace || fail sandbox.cwd_kept_in_second_workspace "out=$OUT"
+from "$T" t3 pwd
+R1=$OUT
+from / t3 pwd
+[ "$R1" = "$T/ws2" ] && [ "$OUT" = "$T/ws2" ] && pass sandbox.cwd_outside_workspaces_is_first ||
+	fail sandbox.cwd_outside_workspaces_is_first "from $T: $R1; from /: $OUT"
+OUT=$(SBX_NO_PUB=1 S run t4 -- pwd 2>/dev/null)
+[ "$OUT" = /root ] && pass sandbox.cwd_without_workspace_is_home || fail sandbox.cwd_without_workspace_is_home "out=$OUT"
+OUT=$(in_world env "${ENVV[@]}" SUDO_UID=65534 SUDO_GID=65534 timeout 60 "$SBX_BIN" run t5 -- pwd </dev/null 2>&1)
+H=$(getent passwd 65534 | cut -d: -f6)
+[ -z "$H" ] || [ "$H" = / ] && H=/home/65534
+[ "$OUT" = "$H" ] && pass sandbox.cwd_without_workspace_is_users_home ||
+	fail sandbox.cwd_without_workspace_is_users_home "out=$OUT, want $H"
+for sb in t3 t4 t5; do S rm --force "$sb" >/dev/null 2>&1; done
 
 # ---- who the command is, and what it cannot do -------------------------------------------------
 OUT=$(in_world env "${ENVV[@]}" SUDO_UID=65534 SUDO_GID=65534 timeout 60 "$SBX_BIN" exec t1 -- id -u </dev/null 2>&1)
 [ "$OUT" = 65534 ] && pass sandbox.runs_as_sudo_uid || fail sandbox.runs_as_sudo_uid "out=$OUT"
 
-X sh -c 'id -u; cat /proc/self/uid_map'
-[[ $OUT == 0*"0"*"65534"*"1"* ]] && pass sandbox.root_only_in_own_userns || fail sandbox.root_only_in_own_userns "out=$OUT"
+# root inside is the sandbox's own block of host ids: never host root, never nobody
+X sh -c 'id -u; cat /proc/self/uid_map /proc/self/gid_map'
+BASE1=$(sb_field t1 id_base)
+[ "$(tr -s ' \n' ' ' <<<"$OUT" | sed 's/^ //; s/ $//')" = "0 0 $BASE1 65536 0 $BASE1 65536" ] &&
+	[ "$BASE1" -gt 65534 ] && pass sandbox.root_only_in_own_userns ||
+	fail sandbox.root_only_in_own_userns "id_base=$BASE1 out=$OUT"
 
 X sh -c 'ip link add sbxtestx type veth peer name sbxtesty 2>&1; echo "rc=$?"; ip route del default 2>&1; echo "rc=$?"; ip addr add 10.1.2.3/32 dev eth0 2>&1; echo "rc=$?"'
 [[ $OUT != *"rc=0"* ]] && pass sandbox.no_network_capability || fail sandbox.no_network_capability "out=$OUT"
 X ip route show default
 [[ $OUT == "default via $GW1"* ]] && pass sandbox.route_survives_attempts || fail sandbox.route_survives_attempts "out=$OUT"
 
-# root's files on the host: uid 0 inside is nobody outside
+# root's files on the host: the sandbox's root is nobody in its workspaces
 echo original >"$PUB/rootfile"
 chmod 644 "$PUB/rootfile"
 X sh -c "echo changed > $PUB/rootfile"
@@ -145,13 +179,18 @@ fi
 
 # ---- a second sandbox: own address, no way to the first nor to host services ------------------
 OUT=$(S run t2 -- true 2>&1) && pass sandbox.second_sandbox || fail sandbox.second_sandbox "$OUT"
+BASE2=$(sb_field t2 id_base)
+SB=t2 X cat /proc/self/uid_map
+[ "$(tr -s ' ' <<<"$OUT" | sed 's/^ //')" = "0 $BASE2 65536" ] && [ "$BASE2" -gt 65534 ] &&
+	{ [ "$BASE2" -ge $((BASE1 + 65536)) ] || [ "$BASE1" -ge $((BASE2 + 65536)) ]; } &&
+	pass sandbox.own_id_block_each || fail sandbox.own_id_block_each "t1 $BASE1, t2 $BASE2: $OUT"
 IP2=$(sb_field t2 ip)
 GW2=$(sb_field t2 gateway)
 net30() { echo "${1%.*}.$((${1##*.} / 4 * 4))"; }
 [ -n "$IP2" ] && [ "$(net30 "$IP2")" != "$(net30 "$IP1")" ] && pass sandbox.distinct_addresses ||
 	fail sandbox.distinct_addresses "t1=$IP1 t2=$IP2"
 
-LOG1=$PUB/listen-t1.log
+LOG1=$WR/listen-t1.log
 bg_exec t1 -- socat -d -d -lf "$LOG1" TCP4-LISTEN:8080,fork,reuseaddr SYSTEM:'echo hello'
 LISTENER=$BG
 wait_for -n 50 grep -q "listening on" "$LOG1"
@@ -226,7 +265,7 @@ CGID1=$(stat -c %i "$CG1")
 HIF1=$(sb_field t1 host_if)
 m=$(wc -l <"$WORLD_DIR/tcp.log")
 # a process already inside keeps trying to get out while sbxd is down
-bg_exec t1 -- sh -c "sleep 1.5; $NETTOOL tcp 203.0.113.10 7 > $PUB/during-restart.out 2>&1"
+bg_exec t1 -- sh -c "sleep 1.5; $NETTOOL tcp 203.0.113.10 7 > $WR/during-restart.out 2>&1"
 PROBE=$BG
 wait_for -n 50 procs_at_least t1 1
 run S daemon stop
@@ -236,7 +275,7 @@ ls "$PIN/links" 2>/dev/null | grep -q "^cg${CGID1}_" && bpftool cgroup show "$CG
 in_world tc filter show dev "$HIF1" ingress 2>/dev/null | grep -q sbx &&
 	pass sandbox.tc_filter_stays_while_down || fail sandbox.tc_filter_stays_while_down "no filter on $HIF1"
 wait_for -n 100 pid_dead "$PROBE"
-OUT=$(cat "$PUB/during-restart.out" 2>&1)
+OUT=$(cat "$WR/during-restart.out" 2>&1)
 ! tail -n +"$((m + 1))" "$WORLD_DIR/tcp.log" | grep -q "$IP1" && [[ $OUT == refused* ]] &&
 	pass sandbox.fail_closed_while_daemon_down || fail sandbox.fail_closed_while_daemon_down "nettool: $OUT"
 run S ls

@@ -36,7 +36,7 @@ fi
 # ---- t1 holds far more idle connections than its share ----------------------------------------
 # each connects (through the transparent proxy) to the silent upstream its rule allows, and
 # says nothing: the proxy dials for it and holds it; a connection over the share is reset
-cat >"$T/hold.py" <<'EOF_PY'
+cat >"$PUB/hold.py" <<'EOF_PY'
 import socket, sys, time, select
 n, secs, port = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 socks, reset = [], 0
@@ -60,8 +60,8 @@ for s in socks:  # the proxy resets what is over the share: readable with an err
 print("held=%d reset=%d" % (n - reset, reset), flush=True)
 time.sleep(secs)
 EOF_PY
-chmod 644 "$T/hold.py"
-S exec t1 -- python3 "$T/hold.py" "$HOLD" 8 "$SILENT_PORT" >"$T/hold.out" 2>&1 &
+chmod 644 "$PUB/hold.py"
+S exec t1 -- python3 "$PUB/hold.py" "$HOLD" 8 "$SILENT_PORT" >"$T/hold.out" 2>&1 &
 HOLDER=$!
 BG_PIDS+=($HOLDER)
 wait_for -n 100 grep -q held= "$T/hold.out"
@@ -87,7 +87,7 @@ X curl -s -m 5 --cacert "$CA" https://pypi.org/simple/
 
 # ---- relays whose client has gone are freed, however silent the upstream ----------------------
 base=$(sbxd_fds)
-cat >"$T/leave.py" <<'EOF_PY'
+cat >"$PUB/leave.py" <<'EOF_PY'
 import socket, sys, time
 socks = []
 for i in range(int(sys.argv[1])):
@@ -102,8 +102,8 @@ for s in socks:
     s.close()
 print("left", flush=True)
 EOF_PY
-chmod 644 "$T/leave.py"
-S exec t1 -- python3 "$T/leave.py" 20 "$SILENT_PORT" >"$T/leave.out" 2>&1 &
+chmod 644 "$PUB/leave.py"
+S exec t1 -- python3 "$PUB/leave.py" 20 "$SILENT_PORT" >"$T/leave.out" 2>&1 &
 LEAVER=$!
 during=0
 for ((i = 0; i < 40; i++)); do # the most descriptors sbxd held while the relays were up
