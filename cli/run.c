@@ -31,12 +31,13 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include <sbx/confine.h>
 #include <sbx/policy.h>
@@ -383,10 +384,29 @@ static int open_pty(pid_t init, int *master, int *slave)
 	char ptmx[64];
 	int unlock = 0;
 
-	snprintf(ptmx, sizeof(ptmx), "/proc/%d/root/dev/pts/ptmx", (int)init);
-	*master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	struct open_how how = { .flags = O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
+					   RESOLVE_NO_MAGICLINKS };
+	struct stat st;
+	int root;
+
+	/*
+	 * The sandbox's root may have put anything at dev/pts/ptmx: no symlink is followed (a
+	 * /proc/self/... one would resolve in ours), and only the ptmx device is taken.
+	 */
+	snprintf(ptmx, sizeof(ptmx), "/proc/%d/root", (int)init);
+	root = open(ptmx, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	*master = (int)syscall(SYS_openat2, root, "dev/pts/ptmx", &how, sizeof(how));
+	close(root);
 	if (*master < 0)
 		return -errno;
+	if (fstat(*master, &st) || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+	    minor(st.st_rdev) != 2) {
+		close(*master);
+		return -EPERM;
+	}
 	if (ioctl(*master, TIOCSPTLCK, &unlock))
 		goto fail;
 	*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -396,7 +416,6 @@ static int open_pty(pid_t init, int *master, int *slave)
 		tcsetattr(*slave, TCSANOW, &tio);
 	if (ioctl(0, TIOCGWINSZ, &ws) == 0)
 		ioctl(*slave, TIOCSWINSZ, &ws);
-	fcntl(*master, F_SETFL, fcntl(*master, F_GETFL) | O_NONBLOCK);
 	return 0;
 fail:
 	close(*master);
