@@ -25,6 +25,8 @@
 #     exported to SBX_STATE_DIR etc.; those in commands become this instance's.
 #   - the cgroup /system.slice is /$INST.slice here (sbx attach examples); `sleepers CGROUP N`
 #     (for setup) starts N sleeping processes in CGROUP, creating it.
+#   - /srv/ is a directory of this file's run (workspace examples: `mkdir /srv/app`, then
+#     `sbx run -w /srv/app ...`), so examples never touch the host's /srv, nor each other's.
 #   - an ID (UUID) an example's output shows stands for the one this run printed there; later
 #     commands that name it, or a prefix of 8+ characters of it, get this run's.
 # Compared after that: lines with runs of whitespace as one space (column widths may change);
@@ -71,7 +73,7 @@ EOF
 doc_up() { # N
 	INST=$BASE$1
 	D=$T/doc$1
-	mkdir -m 755 "$D"
+	mkdir -m 755 "$D" "$D/srv"
 	RUN=$D/run
 	PIN=/sys/fs/bpf/sbxtest-$INST
 	SLICE=$CGROOT/$INST.slice
@@ -123,7 +125,7 @@ for doc in "${DOCS[@]}"; do
 	"$PYTHON" tests/tools/doc_examples.py run "$doc" \
 		--var SBX_STATE_DIR="$D/state" --var SBX_RUN_DIR="$RUN" --var SBX_BPF_DIR="$PIN" \
 		--var SBX_CONFIG="$D/sbxd.conf" --var SBX_INSTANCE="$INST" \
-		--map "system.slice=$INST.slice" "${CGMAP[@]}" --prelude "$T/prelude.sh" --cwd "$PUB" \
+		--map "system.slice=$INST.slice" --map "/srv/=$D/srv/" "${CGMAP[@]}" --prelude "$T/prelude.sh" --cwd "$PUB" \
 		-- bash "$ROOT/scripts/world.sh" exec "$W" world env -u SHELL "${ENVV[@]}" bash || rc=1
 	doc_down
 done

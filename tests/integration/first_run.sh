@@ -5,8 +5,9 @@
 #     choose, and go on (deny-all); on a terminal, run shows the chooser first, and Ctrl-C
 #     there does nothing and leaves the terminal as it was;
 #   - a sandbox created as root without sudo (or under sudo from root: SUDO_UID=0) says once
-#     that its commands are root of their own user namespace, nobody on the host, and what
-#     that lets them write; under sudo from a user it runs as that user and says nothing;
+#     that its commands are its own root, which is user nobody in its workspaces, and what
+#     that lets them write there; under sudo from a user it runs as that user, owns that
+#     user's files in its workspaces, and says nothing;
 #   - typos do not create sandboxes: a command in the name's place, or '--' before the name,
 #     is refused with the line that was meant; a sandbox whose first command cannot start is
 #     removed again; a missing command exits 127 "not found", one that cannot run 126.
@@ -23,8 +24,8 @@ integ_init -i fr first_run f ip nsenter script
 R() { in_world env -u SUDO_UID -u SUDO_GID -u SUDO_USER "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" "$@" </dev/null; }
 NO_DEFAULT="sbx: no default network policy chosen yet, so every connection is blocked; choose one (allow-all, balanced or deny-all): sbx policy set-default balanced"
 nobody_note() { # SANDBOX: the two lines a sandbox created as root without sudo prints
-	printf '%s\n' "sbx: sandbox $1 runs commands as root of its own user namespace, which is nobody (65534) on the host:" \
-		"sbx: they can write only where user nobody may (such as /tmp), not your files (sudo sbx from a user's shell runs them as that user)"
+	printf '%s\n' "sbx: sandbox $1 runs commands as its own root, which is user nobody (65534) in its workspaces:" \
+		"sbx: they can write there only where user nobody may, not your files (sudo sbx from a user's shell runs them as that user)"
 }
 exists() { sb_field "$1" name >/dev/null; }
 
@@ -106,22 +107,37 @@ run R run t1 -- true
 [ "$RC" = 0 ] && [ -z "$STDERR" ] && pass first_run.chosen_then_silent || fail first_run.chosen_then_silent "rc=$RC $OUT"
 
 # ---- what root without sudo may write, as the note says ----------------------------------------
-mkdir -m 755 "$T/rootdir"
-run R run t1 -- sh -c "id -u; (echo x > $T/rootdir/f) 2>/dev/null; echo x > $PUB/f; echo done"
-[ "$(head -1 <<<"$STDOUT")" = 0 ] && [ ! -e "$T/rootdir/f" ] && [ "$(stat -c %u "$PUB/f" 2>/dev/null)" = 65534 ] &&
-	pass first_run.note_is_accurate || fail first_run.note_is_accurate "rc=$RC $OUT; $(ls -ln "$PUB")"
-# SUDO_UID=0 (sudo from root) is root without sudo: never host root, and the same note
-rm -f "$PUB/f"
-run in_world env SUDO_UID=0 SUDO_GID=0 "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" run t3 -- \
-	sh -c "id -u; cat /proc/self/uid_map; (echo x > $T/rootdir/f) 2>/dev/null; echo x > $PUB/f" </dev/null
-[ "$(head -1 <<<"$STDOUT")" = 0 ] && [[ $(sed -n 2p <<<"$STDOUT") =~ ^\ *0\ +65534\ +1$ ]] &&
-	[ ! -e "$T/rootdir/f" ] && [ "$(stat -c %u "$PUB/f" 2>/dev/null)" = 65534 ] &&
-	pass first_run.sudo_uid_0_is_nobody || fail first_run.sudo_uid_0_is_nobody "rc=$RC $OUT"
+# in its workspace $PUB: a directory and a file of the host's root, which the sandbox's root must
+# not write, and a directory of nobody's, which it may (as nobody: what it makes there is nobody's)
+mkdir -m 755 "$PUB/rootdir" && echo host >"$PUB/rootfile" && chmod 644 "$PUB/rootfile"
+mkdir -m 755 "$PUB/nobodydir" && chown 65534:65534 "$PUB/nobodydir"
+# t1 has no workspace yet: a stopped sandbox takes new ones
+S stop t1 >/dev/null 2>&1
+# sh -c "$TRY" sh FILE...: who it is, then a line per FILE saying whether appending to it worked
+TRY='id -u; for f in "$@"; do (echo x >>"$f") 2>/dev/null && echo "wrote $f" || echo "refused $f"; done'
+PLACES=("$PUB/rootdir/f" "$PUB/rootfile" "$PUB/nobodydir/f")
+ROOT_SAYS=$(printf '%s\n' 0 "refused $PUB/rootdir/f" "refused $PUB/rootfile" "wrote $PUB/nobodydir/f")
+run R run --workspace "$PUB" t1 -- sh -c "$TRY" sh "${PLACES[@]}"
+[ "$STDOUT" = "$ROOT_SAYS" ] && [ ! -e "$PUB/rootdir/f" ] && [ "$(cat "$PUB/rootfile")" = host ] &&
+	[ "$(stat -c %u:%g "$PUB/nobodydir/f" 2>/dev/null)" = 65534:65534 ] && pass first_run.note_is_accurate || fail first_run.note_is_accurate "rc=$RC $OUT; $(ls -lnR "$PUB")"
+# SUDO_UID=0 (sudo from root) is root without sudo: its root is a block of host ids of its own
+# (never host root), nobody in its workspaces, and the same note
+rm -f "$PUB/nobodydir/f"
+run in_world env SUDO_UID=0 SUDO_GID=0 "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" run --workspace "$PUB" t3 -- \
+	sh -c "cat /proc/self/uid_map; $TRY" sh "${PLACES[@]}" </dev/null
+MAP=$(head -1 <<<"$STDOUT")
+[[ $MAP =~ ^\ *0\ +([0-9]+)\ +65536$ ]] && [ "${BASH_REMATCH[1]}" != 0 ] &&
+	[ "${BASH_REMATCH[1]}" = "$(sb_field t3 id_base)" ] && [ "$(tail -n +2 <<<"$STDOUT")" = "$ROOT_SAYS" ] &&
+	[ ! -e "$PUB/rootdir/f" ] && [ "$(cat "$PUB/rootfile")" = host ] &&
+	[ "$(stat -c %u:%g "$PUB/nobodydir/f" 2>/dev/null)" = 65534:65534 ] && pass first_run.sudo_uid_0_is_nobody || fail first_run.sudo_uid_0_is_nobody "rc=$RC $OUT; $(ls -lnR "$PUB")"
 [ "$STDERR" = "$(nobody_note t3)" ] && pass first_run.sudo_uid_0_says_nobody || fail first_run.sudo_uid_0_says_nobody "stderr: $STDERR"
-# under sudo from a user: that user, no note
-run in_world env SUDO_UID=65534 SUDO_GID=65534 "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" run t4 -- id -u </dev/null
-[ "$RC" = 0 ] && [ "$STDOUT" = 65534 ] && [ -z "$STDERR" ] && pass first_run.sudo_user_no_note ||
-	fail first_run.sudo_user_no_note "rc=$RC $OUT"
+# under sudo from a user: that user, who owns its files in the workspace; no note
+mkdir -m 755 "$PUB/userdir" && chown 4242:4242 "$PUB/userdir"
+run in_world env SUDO_UID=4242 SUDO_GID=4242 "${ENVV[@]}" timeout -k 5 60 "$SBX_BIN" run --workspace "$PUB" t4 -- \
+	sh -c "id -u; echo x > $PUB/userdir/f; (echo x >> $PUB/rootfile) 2>/dev/null || echo refused" </dev/null
+[ "$RC" = 0 ] && [ "$STDOUT" = "$(printf '4242\nrefused')" ] && [ -z "$STDERR" ] &&
+	[ "$(stat -c %u:%g "$PUB/userdir/f" 2>/dev/null)" = 4242:4242 ] && pass first_run.sudo_user_no_note ||
+	fail first_run.sudo_user_no_note "rc=$RC $OUT; $(ls -lnR "$PUB/userdir")"
 S rm t3 t4 >/dev/null 2>&1
 
 # ---- typos do not create sandboxes -------------------------------------------------------------
@@ -158,7 +174,7 @@ run R run t5 -- /nonexistent/cmd
 [ "$RC" = 127 ] && [ "$(tail -1 <<<"$STDERR")" = "sbx: /nonexistent/cmd: not found" ] && ! exists t5 &&
 	pass first_run.path_not_found_127 || fail first_run.path_not_found_127 "rc=$RC $OUT"
 printf '#!/bin/sh\necho no\n' >"$PUB/noexec" && chmod 644 "$PUB/noexec"
-run R run t5 -- "$PUB/noexec"
+run R run --workspace "$PUB" t5 -- "$PUB/noexec"
 [ "$RC" = 126 ] && [ "$(tail -1 <<<"$STDERR")" = "sbx: cannot run '$PUB/noexec' in sandbox t5: Permission denied" ] &&
 	! exists t5 && pass first_run.cannot_run_126 || fail first_run.cannot_run_126 "rc=$RC $OUT"
 # an existing sandbox stays whatever its command does
