@@ -83,11 +83,13 @@ static int help_ls(void)
 {
 	printf("Usage: sbx ls [--json]\n"
 	       "\n"
-	       "Lists the sandboxes: NAME STATUS ADDRESS GATEWAY PROCESSES CREATED.\n"
+	       "Lists the sandboxes: NAME STATUS ADDRESS GATEWAY PROCESSES CREATED\n"
+	       "WORKSPACES (DIR, or DIR:ro when read-only).\n"
 	       "STATUS is running (started; PROCESSES may be 0), stopped (sbx stop), or\n"
 	       "attached (an existing cgroup, sbx attach). --json prints {\"sandboxes\":\n"
 	       "[{\"name\", \"id\", \"status\", \"ip\", \"gateway\", \"attached\", \"cgroup\",\n"
-	       "\"cgroup_id\", \"netns\", \"host_if\", \"stopped\", \"processes\", \"created\"}]}\n"
+	       "\"cgroup_id\", \"netns\", \"host_if\", \"stopped\", \"processes\", \"created\",\n"
+	       "\"workspaces\": [{\"path\", \"readonly\"}]}]}\n"
 	       "(created: Unix time).\n");
 	return EXIT_OK;
 }
@@ -910,10 +912,30 @@ static void ago(double when, char *out, size_t len)
 	}
 }
 
+/* "DIR[:ro], ..." or "-"; cut with "..." when it does not fit */
+static const char *ws_cell(const cJSON *arr, char *out, size_t len)
+{
+	const cJSON *w;
+	size_t off = 0;
+	int n;
+
+	out[0] = '\0';
+	cJSON_ArrayForEach(w, arr) {
+		n = snprintf(out + off, len - off, "%s%s%s", off ? ", " : "", jstr(w, "path"),
+			     cJSON_IsTrue(cJSON_GetObjectItem(w, "readonly")) ? ":ro" : "");
+		if (n < 0 || (size_t)n >= len - off) {
+			snprintf(out + len - 4, 4, "...");
+			break;
+		}
+		off += (size_t)n;
+	}
+	return out[0] ? out : "-";
+}
+
 int do_sandbox_ls(int argc, char **argv)
 {
-	static const char *const hdr[] = { "NAME",	"STATUS",    "ADDRESS",
-					   "GATEWAY", "PROCESSES", "CREATED" };
+	static const char *const hdr[] = { "NAME",	"STATUS",  "ADDRESS",    "GATEWAY",
+					   "PROCESSES", "CREATED", "WORKSPACES" };
 	cJSON *reply, *out;
 	const cJSON *it;
 	struct table *t;
@@ -940,12 +962,12 @@ int do_sandbox_ls(int argc, char **argv)
 		print_json(out);
 		return EXIT_OK;
 	}
-	t = table_new(6, hdr);
+	t = table_new(7, hdr);
 	cJSON_ArrayForEach(it, cJSON_GetObjectItem(reply, "sandboxes")) {
 		const cJSON *procs = cJSON_GetObjectItem(it, "processes");
 		const cJSON *created = cJSON_GetObjectItem(it, "created");
-		char np[16], when[48];
-		const char *cells[6];
+		char np[16], when[48], ws[1024];
+		const char *cells[7];
 
 		snprintf(np, sizeof(np), "%d", cJSON_IsNumber(procs) ? procs->valueint : 0);
 		ago(cJSON_IsNumber(created) ? created->valuedouble : 0, when, sizeof(when));
@@ -955,6 +977,7 @@ int do_sandbox_ls(int argc, char **argv)
 		cells[3] = jstr(it, "gateway");
 		cells[4] = np;
 		cells[5] = when;
+		cells[6] = ws_cell(cJSON_GetObjectItem(it, "workspaces"), ws, sizeof(ws));
 		table_add(t, cells);
 	}
 	table_print(t, stdout);
