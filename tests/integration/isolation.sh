@@ -67,10 +67,12 @@ bg_exec b -- sleep 300
 wait_for -n 50 has_procs b
 BPID=$(sb_pids b | head -1)
 BINIT=$(sb_field b init_pid)
-in_world setpriv --reuid=65534 --regid=65534 --clear-groups sleep 300 </dev/null >/dev/null 2>&1 &
+# a host process of nobody's, known by an argument no other test uses
+in_world setpriv --reuid=65534 --regid=65534 --clear-groups sleep "300.$$" </dev/null >/dev/null 2>&1 &
 BG_PIDS+=($!)
-wait_for -n 50 pgrep -u 65534 -x sleep
-NPID=$(pgrep -u 65534 -x sleep | head -1)
+wait_for -n 50 pgrep -u 65534 -xf "sleep 300.$$"
+NPID=$(pgrep -u 65534 -xf "sleep 300.$$" | head -1)
+BG_PIDS+=("$NPID")
 DPID=$(daemon_pid)
 TARGETS=("$BPID" "$BINIT" "$NPID" "$DPID")
 declare -A NICE0 LIM0
@@ -96,8 +98,11 @@ tries=$(grep -cE ' rc=[1-9][0-9]*: .*(No such process|Operation not permitted)' 
 [ -z "$bad" ] && [ "$tries" = 20 ] && pass isolation.no_signal_rlimit_priority_outside ||
 	fail isolation.no_signal_rlimit_priority_outside "targets ${TARGETS[*]}; got: $SIGOUT"
 # the same tools work on the sandbox's own process: the refusals above are the isolation's
-X sh -c 'sleep 30 & p=$!; kill -0 $p && prlimit --pid $p --nofile=7:7 && renice -n 19 -p $p >/dev/null &&
-	kill -STOP $p && grep -q "^State:.*T" /proc/$p/status && kill -KILL $p && echo controls-ok'
+# (its sleep gets none of our pipe: stopped, it would hold the capture open)
+X sh -c 'sleep 30 </dev/null >/dev/null 2>&1 & p=$!
+	kill -0 $p && prlimit --pid $p --nofile=7:7 && renice -n 19 -p $p >/dev/null && kill -STOP $p &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do grep -q "^State:.*T" /proc/$p/status && break; sleep 0.1; done &&
+	grep -q "^State:.*T" /proc/$p/status && echo controls-ok; kill -KILL $p'
 [ "$OUT" = controls-ok ] && pass isolation.tools_work_inside || fail isolation.tools_work_inside "out=$OUT"
 # the sandbox's nobody is not the host's nobody
 OUT=$(in_world env "${ENVV[@]}" SUDO_UID=65534 SUDO_GID=65534 timeout 60 "$SBX_BIN" exec a -- \
@@ -146,7 +151,7 @@ X sh -c 'sleep 2 >/dev/null 2>&1 & echo $!'
 ORPHAN=$OUT
 X ps -o ppid= -p "$ORPHAN"
 [ "${OUT// /}" = 1 ] && pass isolation.orphans_go_to_init || fail isolation.orphans_go_to_init "orphan $ORPHAN ppid: $OUT"
-X sh -c 'for i in 1 2 3; do sleep 0.1 & done; exit 0'
+X sh -c 'for i in 1 2 3; do sleep 0.1 </dev/null >/dev/null 2>&1 & done; exit 0'
 sleep 0.6
 X ps -eo stat=,pid=,comm=
 zombies=$(awk '$1 ~ /^Z/' <<<"$OUT")
