@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,40 @@ static void __attribute__((noreturn)) init_loop(void)
 	}
 }
 
+/*
+ * ps in the sandbox shows pid 1's command line: sbxd's, since the init is its fork. Blank it
+ * to the init's own name, in this copy of sbxd's memory, so sbxd's arguments (its config
+ * path...) are not on show. PR_SET_MM would need CAP_SYS_RESOURCE, which containers drop.
+ * Fields 48 and 49 of /proc/self/stat are where the arguments are.
+ */
+static void set_cmdline(void)
+{
+	static const char name[] = "sbx-init";
+	char buf[2048], *p;
+	unsigned long long start, end;
+	ssize_t n;
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the end of field 2 */
+	for (int field = 2; field < 48 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return;
+	start = strtoull(p + 1, &p, 10);
+	end = strtoull(p, NULL, 10);
+	if (!start || end <= start + sizeof(name))
+		return;
+	memset((void *)(uintptr_t)start, 0, (size_t)(end - start));
+	memcpy((void *)(uintptr_t)start, name, sizeof(name));
+}
+
 static void close_all_but(int keep)
 {
 	if (keep > 3)
@@ -88,6 +123,7 @@ static void __attribute__((noreturn)) init_main(const struct sbx_init_args *a, i
 	int ret, null;
 
 	prctl(PR_SET_DUMPABLE, 0);
+	set_cmdline();
 	ret = sbx_plan_apply(a->plan, a->ws, a->nws, a->userns_fd, a->ws_userns_fd, err,
 			     sizeof(err));
 	if (ret) {
