@@ -543,7 +543,7 @@ static void note_nobody(const char *name)
 	fprintf(stderr,
 		"sbx: sandbox %s runs commands as its own root, which is user nobody (%d) in its "
 		"workspaces:\n"
-		"sbx: they can write there only where user nobody may, not your files "
+		"sbx: they can write there only what user nobody owns, not your files "
 		"(sudo sbx from a user's shell runs them as that user)\n",
 		name, SBX_SANDBOX_NOBODY);
 }

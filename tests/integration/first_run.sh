@@ -25,7 +25,7 @@ R() { in_world env -u SUDO_UID -u SUDO_GID -u SUDO_USER "${ENVV[@]}" timeout -k 
 NO_DEFAULT="sbx: no default network policy chosen yet, so every connection is blocked; choose one (allow-all, balanced or deny-all): sbx policy set-default balanced"
 nobody_note() { # SANDBOX: the two lines a sandbox created as root without sudo prints
 	printf '%s\n' "sbx: sandbox $1 runs commands as its own root, which is user nobody (65534) in its workspaces:" \
-		"sbx: they can write there only where user nobody may, not your files (sudo sbx from a user's shell runs them as that user)"
+		"sbx: they can write there only what user nobody owns, not your files (sudo sbx from a user's shell runs them as that user)"
 }
 exists() { sb_field "$1" name >/dev/null; }
 
