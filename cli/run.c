@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * `sbx run`, `exec`, `ls`, `stop`, `rm` and `attach`: sandboxes. sbxd makes and keeps the
- * sandbox (cgroup, network namespace, veth, BPF); entering it happens here, in a child of
- * this command:
+ * sandbox (cgroup, network namespace, veth, BPF, and an init holding its private root, pid,
+ * user, ipc and uts namespaces: include/sbx/confine.h); entering it happens here:
  *
- *   join the cgroup -> join the netns -> own mount namespace (resolv.conf, hosts, bpffs
- *   hidden, cgroupfs read-only, run dir hidden) -> no new privileges -> drop to the invoking
- *   user (SUDO_UID) or to root of a new user namespace that is nobody outside -> exec.
+ *   parent: pidfd of the init -> setns(pid) for the child only -> fork
+ *   child:  join the cgroup -> setns(net, ipc, uts, user, mnt) -> its home -> the invoking
+ *           user (SUDO_UID) or the sandbox's root -> no new privileges -> seccomp -> exec.
  *
- * The command never holds a capability in the host's user namespace and always runs in a user
- * namespace of its own, so it cannot undo any of that, nor ptrace processes outside. It never
+ * The command never holds a capability in the host's user namespace and runs in the sandbox's,
+ * so it cannot undo any of that, nor see or ptrace processes outside. It never
  * shares our terminal as its controlling terminal either (TIOCSTI could type commands into the
  * shell that started sbx): with a terminal on stdin it gets a pseudo-terminal that we relay,
  * otherwise a session of its own.
