@@ -40,6 +40,7 @@
 #include <linux/openat2.h>
 
 #include <sbx/confine.h>
+#include <sbx/fsutil.h>
 #include <sbx/policy.h>
 #include <sbx/sandbox.h>
 #include <sbx/seccomp.h>
@@ -498,9 +499,8 @@ static void pick_cwd(struct enter *e, const cJSON *workspaces)
 		here[0] = '\0';
 	cJSON_ArrayForEach(w, workspaces) {
 		const char *p = jstr(w, "path");
-		size_t n = strlen(p);
 
-		if (n && !strncmp(here, p, n) && (here[n] == '\0' || here[n] == '/')) {
+		if (p[0] == '/' && sbx_path_within(here, p)) {
 			snprintf(e->cwd, sizeof(e->cwd), "%s", here);
 			return;
 		}

@@ -230,9 +230,3 @@ int sbx_cgroup_of_pid(pid_t pid, const char *cg_root, const char *mnt_root, char
 	return ret;
 }
 
-bool sbx_cgroup_within(const char *a, const char *b)
-{
-	size_t n = strlen(b);
-
-	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
-}

@@ -32,7 +32,5 @@ int sbx_cgroup_stop(const char *cg, int ms);
 /* The cgroup of a process, from its "0::" line in /proc/PID/cgroup, as a path under @cg_root. */
 int sbx_cgroup_of_pid(pid_t pid, const char *cg_root, const char *mnt_root, char *out,
 		      size_t len);
-/* @a == @b, or @a below @b (paths). */
-bool sbx_cgroup_within(const char *a, const char *b);
 
 #endif

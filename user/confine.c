@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <sbx/confine.h>
+#include <sbx/fsutil.h>
 
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
 
@@ -48,16 +49,6 @@ static struct sbx_step *add(struct sbx_plan *p, enum sbx_step_kind kind, const c
 	return s;
 }
 
-/* @path is @dir or below it (both canonical, absolute). */
-static bool path_under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (n == 1 && dir[0] == '/')
-		return true;
-	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
-}
-
 /* The system directory @path falls in, if it is overlaid. */
 static const struct sbx_sys_entry *overlaid(const struct sbx_confine_in *in, const char *path)
 {
@@ -65,7 +56,7 @@ static const struct sbx_sys_entry *overlaid(const struct sbx_confine_in *in, con
 
 	for (size_t i = 0; i < in->nsys; i++) {
 		snprintf(top, sizeof(top), "/%s", in->sys[i].name);
-		if (in->sys[i].kind == SBX_SYS_DIR && path_under(path, top))
+		if (in->sys[i].kind == SBX_SYS_DIR && sbx_path_within(path, top))
 			return &in->sys[i];
 	}
 	return NULL;
@@ -80,11 +71,11 @@ static int check_workspace(const struct sbx_confine_in *in, const struct sbx_wor
 		return ERR("the host's / cannot be a workspace: name the directory the sandbox "
 			   "needs");
 	for (size_t i = 0; i < sizeof(virtual_dirs) / sizeof(virtual_dirs[0]); i++)
-		if (path_under(w->path, virtual_dirs[i]))
+		if (sbx_path_within(w->path, virtual_dirs[i]))
 			return ERR("workspace %s is under %s, which each sandbox has of its own",
 				   w->path, virtual_dirs[i]);
 	for (size_t i = 0; i < in->nhidden; i++)
-		if (path_under(in->hidden[i], w->path) || path_under(w->path, in->hidden[i]))
+		if (sbx_path_within(in->hidden[i], w->path) || sbx_path_within(w->path, in->hidden[i]))
 			return ERR("workspace %s would show sbx's own directory %s to the sandbox; "
 				   "no rule can allow this",
 				   w->path, in->hidden[i]);

@@ -12,29 +12,28 @@
 #include <unistd.h>
 
 #include <sbx/confine.h>
+#include <sbx/fsutil.h>
 
 #define FAIL(...) (snprintf(err, errlen, __VA_ARGS__), -errno)
 
 /* mkdir -p inside the sandbox; the last directory, when made, belongs to @ids. */
 static int make_home(const char *home, const struct sbx_enter_ids *ids)
 {
-	char buf[PATH_MAX];
+	char parent[PATH_MAX], *slash;
 	struct stat st;
+	int ret;
 
 	if (!home || home[0] != '/' || stat(home, &st) == 0)
 		return 0;
-	snprintf(buf, sizeof(buf), "%s", home);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
+	snprintf(parent, sizeof(parent), "%s", home);
+	slash = strrchr(parent, '/');
+	*slash = '\0';
+	ret = parent[0] ? sbx_mkdir_p(parent, 0755) : 0;
+	if (ret)
+		return ret;
+	if (mkdir(home, 0700) && errno != EEXIST)
 		return -errno;
-	return lchown(buf, ids->uid, ids->gid) ? -errno : 0;
+	return lchown(home, ids->uid, ids->gid) ? -errno : 0;
 }
 
 int sbx_enter_apply(int pidfd, int cgroup_procs_fd, const struct sbx_enter_ids *ids,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <sbx/confine.h>
+#include "fsutil.h"
 
 #define SCAN_ENTRIES_MAX 200000 /* entries of /etc looked at before giving up */
 
@@ -121,17 +122,9 @@ void sbx_masks_free(char **v, size_t n)
 static int write_map(pid_t pid, const char *file, const char *map)
 {
 	char path[64];
-	ssize_t len = (ssize_t)strlen(map);
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, map, (size_t)len) != len)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return sbx_write_str(path, map);
 }
 
 /*

@@ -365,7 +365,7 @@ static cJSON *attach_target(struct sbx_sandboxes *s, const cJSON *args, char *ou
 				      (int)pid->valuedouble,
 				      ret == -ENOENT ? "no such process, or it is in no cgroup v2" :
 						       strerror(-ret));
-	} else if (sbx_cgroup_within(cg, s->cg_root)) {
+	} else if (sbx_path_within(cg, s->cg_root)) {
 		snprintf(path, sizeof(path), "%s", cg);
 	} else {
 		/* "/system.slice/x.service" as /proc/PID/cgroup shows it, or relative */
@@ -375,7 +375,7 @@ static cJSON *attach_target(struct sbx_sandboxes *s, const cJSON *args, char *ou
 	}
 	if (!realpath(path, out) || strlen(out) >= len)
 		return FAILED("cannot use cgroup %s: %s", path, strerror(errno));
-	if (!sbx_is_fs(out, CGROUP2_SUPER_MAGIC) || !sbx_cgroup_within(out, s->cg_root))
+	if (!sbx_is_fs(out, CGROUP2_SUPER_MAGIC) || !sbx_path_within(out, s->cg_root))
 		return FAILED("%s is not a cgroup v2 directory under %s", out, s->cg_root);
 	return NULL;
 }
@@ -403,15 +403,15 @@ static cJSON *op_attach(struct sbx_sandboxes *s, const cJSON *args)
 			      "whole machine",
 			      target);
 	if (sbx_cgroup_of_pid(getpid(), s->cg_root, s->cg_mnt_root, self, sizeof(self)) == 0 &&
-	    sbx_cgroup_within(self, target))
+	    sbx_path_within(self, target))
 		return FAILED("refusing to attach to %s: sbxd itself runs in it, and confining "
 			      "sbxd would cut off every sandbox's way out",
 			      target);
-	if (sbx_cgroup_within(target, s->cg_parent) || sbx_cgroup_within(s->cg_parent, target))
+	if (sbx_path_within(target, s->cg_parent) || sbx_path_within(s->cg_parent, target))
 		return FAILED("refusing to attach to %s: it holds sbx's own sandboxes", target);
 	for (size_t i = 0; i < s->list.n; i++)
-		if (sbx_cgroup_within(target, s->list.v[i]->cgroup) ||
-		    sbx_cgroup_within(s->list.v[i]->cgroup, target))
+		if (sbx_path_within(target, s->list.v[i]->cgroup) ||
+		    sbx_path_within(s->list.v[i]->cgroup, target))
 			return FAILED("refusing to attach to %s: it overlaps sandbox %s (%s)",
 				      target, s->list.v[i]->name, s->list.v[i]->cgroup);
 	if (!s->bpf)
@@ -475,12 +475,12 @@ int sbx_sandboxes_peer_where(struct sbx_sandboxes *s, pid_t pid, char *name, siz
 	if (ret)
 		return ret;
 	/* everything below <root>/<instance>, registered or not, is ours */
-	if (sbx_cgroup_within(cg, s->cg_parent))
+	if (sbx_path_within(cg, s->cg_parent))
 		return SBX_PEER_SANDBOX;
 	for (size_t i = 0; i < s->list.n; i++) {
 		const struct sbx_sandbox *sb = s->list.v[i];
 
-		if (sbx_cgroup_within(cg, sb->cgroup)) {
+		if (sbx_path_within(cg, sb->cgroup)) {
 			snprintf(name, len, "%s", sb->name);
 			return sb->attached ? SBX_PEER_ATTACHED : SBX_PEER_SANDBOX;
 		}

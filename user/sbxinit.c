@@ -76,6 +76,44 @@ static void __attribute__((noreturn)) init_loop(void)
 	}
 }
 
+/* The field @n fields after the one @p starts (space-separated), or NULL. */
+static char *skip_fields(char *p, int n)
+{
+	for (; n > 0 && p; n--) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return p && *p ? p : NULL;
+}
+
+/*
+ * Field @field (1-based, 3 or more) of /proc/@pid/stat (@pid 0: our own), read into @buf:
+ * where it starts, or NULL. Fields are counted after the command name, which may hold
+ * spaces and parentheses.
+ */
+static char *stat_field(pid_t pid, int field, char *buf, size_t len)
+{
+	char path[64], *p;
+	ssize_t n;
+	int fd;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/stat");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the end of field 2 */
+	return p && p[1] ? skip_fields(p + 2, field - 3) : NULL;
+}
+
 /*
  * ps in the sandbox shows pid 1's command line: sbxd's, since the init is its fork. Blank it
  * to the init's own name, in this copy of sbxd's memory, so sbxd's arguments (its config
@@ -85,24 +123,12 @@ static void __attribute__((noreturn)) init_loop(void)
 static void set_cmdline(void)
 {
 	static const char name[] = "sbx-init";
-	char buf[2048], *p;
+	char buf[2048], *p = stat_field(0, 48, buf, sizeof(buf));
 	unsigned long long start, end;
-	ssize_t n;
-	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	p = strrchr(buf, ')'); /* the end of field 2 */
-	for (int field = 2; field < 48 && p; field++)
-		p = strchr(p + 1, ' ');
 	if (!p)
 		return;
-	start = strtoull(p + 1, &p, 10);
+	start = strtoull(p, &p, 10);
 	end = strtoull(p, NULL, 10);
 	if (!start || end <= start + sizeof(name))
 		return;
@@ -312,31 +338,16 @@ int sbx_init_start(const struct sbx_init_args *a, pid_t *out, char *err, size_t 
 
 int sbx_proc_starttime(pid_t pid, unsigned long long *out)
 {
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd;
+	char buf[1024], *state = stat_field(pid, 3, buf, sizeof(buf)), *start;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	/* after the command name, which may hold spaces and parentheses */
-	p = strrchr(buf, ')');
-	if (!p || !p[1] || !p[2])
-		return -EIO;
+	if (!state)
+		return pid > 0 && kill(pid, 0) && errno == ESRCH ? -ESRCH : -EIO;
 	/* a zombie is gone for us: its namespaces cannot be joined any more */
-	if (p[2] == 'Z' || p[2] == 'X')
+	if (*state == 'Z' || *state == 'X')
 		return -ESRCH;
-	/* field 22 is starttime; p points at the end of field 2 */
-	for (int field = 2; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (!p)
+	start = skip_fields(state, 22 - 3);
+	if (!start)
 		return -EIO;
-	*out = strtoull(p + 1, NULL, 10);
+	*out = strtoull(start, NULL, 10);
 	return 0;
 }
