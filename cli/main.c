@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* sbx: the command line. Dispatch, shared output helpers, `sbx help`. */
 #include <errno.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,4 +196,36 @@ int main(int argc, char **argv)
 	if (sbx_paths_init(&paths, err, sizeof(err)))
 		return p_err(EXIT_USAGE, "%s", err);
 	return cmd_select("sbx", top_cmds, argc, argv, do_help);
+}
+
+/*
+ * What '~' means in filesystem rules for the user asking: under sudo the invoking user's
+ * home (SUDO_UID), else $HOME, else the password database's.
+ */
+void invoking_home(char *out, size_t len)
+{
+	const char *sudo_uid = getenv("SUDO_UID"), *home = NULL;
+	char resolved[PATH_MAX];
+	struct passwd *pw = NULL;
+
+	if (sudo_uid && *sudo_uid && strcmp(sudo_uid, "0") != 0) {
+		char *end;
+		unsigned long uid = strtoul(sudo_uid, &end, 10);
+
+		if (!*end)
+			pw = getpwuid((uid_t)uid);
+		if (!pw && getenv("SUDO_USER"))
+			pw = getpwnam(getenv("SUDO_USER"));
+		home = pw ? pw->pw_dir : NULL;
+	} else {
+		home = getenv("HOME");
+		if (!home || home[0] != '/') {
+			pw = getpwuid(getuid());
+			home = pw ? pw->pw_dir : NULL;
+		}
+	}
+	/* the rules are decided on resolved paths: a home behind a symlink is resolved too */
+	if (home && realpath(home, resolved))
+		home = resolved;
+	snprintf(out, len, "%s", home ? home : "");
 }

@@ -14,7 +14,6 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -951,38 +950,6 @@ static int parse_target(const char *target, char *host, size_t hostlen, int *por
 		return -EINVAL;
 	snprintf(host, hostlen, "%s", p);
 	return 0;
-}
-
-/*
- * What '~' means in filesystem rules for the user asking: under sudo the invoking user's
- * home (SUDO_UID), else $HOME, else the password database's.
- */
-static void invoking_home(char *out, size_t len)
-{
-	const char *sudo_uid = getenv("SUDO_UID"), *home = NULL;
-	char resolved[PATH_MAX];
-	struct passwd *pw = NULL;
-
-	if (sudo_uid && *sudo_uid && strcmp(sudo_uid, "0") != 0) {
-		char *end;
-		unsigned long uid = strtoul(sudo_uid, &end, 10);
-
-		if (!*end)
-			pw = getpwuid((uid_t)uid);
-		if (!pw && getenv("SUDO_USER"))
-			pw = getpwnam(getenv("SUDO_USER"));
-		home = pw ? pw->pw_dir : NULL;
-	} else {
-		home = getenv("HOME");
-		if (!home || home[0] != '/') {
-			pw = getpwuid(getuid());
-			home = pw ? pw->pw_dir : NULL;
-		}
-	}
-	/* the rules are decided on resolved paths: a home behind a symlink is resolved too */
-	if (home && realpath(home, resolved))
-		home = resolved;
-	snprintf(out, len, "%s", home ? home : "");
 }
 
 static void print_mount(const cJSON *m, const char *what, const char *path,

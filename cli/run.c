@@ -620,7 +620,9 @@ static int enter(const char *verb, const char *name, char **cmd, char **ws, size
 	owner = cJSON_AddObjectToObject(args, "owner");
 	cJSON_AddNumberToObject(owner, "uid", e.ids.uid);
 	cJSON_AddNumberToObject(owner, "gid", e.ids.gid);
-	cJSON_AddStringToObject(owner, "home", e.home);
+	/* '~' of the filesystem rules: the host's home, resolved, as `policy check` sends it */
+	invoking_home(path, sizeof(path));
+	cJSON_AddStringToObject(owner, "home", path);
 	ret = workspace_args(args, ws, nws);
 	if (ret) {
 		cJSON_Delete(args);

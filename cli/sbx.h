@@ -36,6 +36,11 @@ bool json_reply(cJSON *reply);
 /* A string member of a reply, "" when absent. */
 const char *jstr(const cJSON *j, const char *key);
 bool is_help(const char *arg);
+/*
+ * What '~' means in filesystem rules for the user asking (resolved, as rules are decided
+ * on resolved paths): the SUDO_UID user's home, else $HOME, else the password database's.
+ */
+void invoking_home(char *out, size_t len);
 /* Option parsing of the verbs: reset getopt (noting --json), and report its errors. */
 void reset_opts(int argc, char **argv);
 int bad_option(int opt, char **argv);

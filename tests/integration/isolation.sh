@@ -340,6 +340,17 @@ run WS run --workspace "$T/dw:ro" st -- sh -c 'echo ok'
 S rm st >/dev/null 2>&1
 refused ws_read_denied_ro_refused "$T/dr:ro" "$T/dr:ro" "$T/dr"
 refused ws_deny_inside_refuses_parent "$T/par:ro" "$T/par:ro" "$T/par/secret"
+# '~' is the caller's home resolved, as `policy check` takes it: a home behind a symbolic link
+# does not take a '~' deny off the directory it names
+mkdir -p "$T/realhome/keys" && ln -s "$T/realhome" "$T/homelink"
+S policy deny filesystem:read '~/keys' >/dev/null 2>&1
+run in_world env "${ENVV[@]}" HOME="$T/homelink" SBX_NO_PUB=1 timeout 60 "$SBX_BIN" run \
+	--workspace "$T/realhome/keys:ro" st -- true
+[ $RC = 1 ] && [[ $OUT == *"workspace $T/realhome/keys:ro refused: "*"(~/keys)"* ]] &&
+	pass isolation.ws_home_deny_through_symlink || fail isolation.ws_home_deny_through_symlink "rc=$RC $OUT"
+OUT=$(in_world env "${ENVV[@]}" HOME="$T/homelink" "$SBX_BIN" policy check filesystem "$T/realhome/keys" 2>&1)
+[[ $OUT == "BLOCKED  read-only mount of $T/realhome/keys"* ]] && pass isolation.ws_home_check_agrees ||
+	fail isolation.ws_home_check_agrees "$OUT"
 ln -s "$T/dr" "$T/link-to-dr"
 refused ws_symlink_judged_resolved "$T/link-to-dr:ro" "$T/dr:ro" "$T/dr"
 refused ws_dotdot_judged_resolved "$T/ws/../dr:ro" "$T/dr:ro" "$T/dr"
